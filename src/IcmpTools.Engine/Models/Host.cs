@@ -1,0 +1,80 @@
+namespace IcmpTools.Engine.Models;
+
+/// <summary>
+/// What a series of probes to one address found. Statistics follow icmplib's definitions so scripts
+/// moving from Python see the same numbers: RTTs in milliseconds, PacketLoss as a fraction (0..1),
+/// Jitter as the mean absolute difference between consecutive RTTs.
+/// </summary>
+public sealed class Host
+{
+    private readonly double[] _rtts;
+
+    public Host(string address, string? name, IcmpFamily family, int packetsSent, IReadOnlyList<double> rtts,
+        int duplicates, IcmpStatus status, string? statusSource)
+    {
+        ArgumentNullException.ThrowIfNull(rtts);
+        Address = address;
+        Name = name;
+        Family = family;
+        PacketsSent = packetsSent;
+        _rtts = [.. rtts];
+        Duplicates = duplicates;
+        Status = status;
+        StatusSource = statusSource;
+    }
+
+    /// <summary>The address probed.</summary>
+    public string Address { get; }
+    /// <summary>The name the user gave, when it was a name rather than an address.</summary>
+    public string? Name { get; }
+    public IcmpFamily Family { get; }
+    public int PacketsSent { get; }
+    /// <summary>Distinct probes answered; duplicates are counted apart.</summary>
+    public int PacketsReceived => _rtts.Length;
+    public int Duplicates { get; }
+    /// <summary>Fraction of probes with no answer, 0 to 1.</summary>
+    public double PacketLoss => PacketsSent == 0 ? 0 : 1.0 - (double)PacketsReceived / PacketsSent;
+    public bool IsAlive => _rtts.Length > 0;
+    /// <summary>Success when anything answered; otherwise the most telling failure (an ICMP error beats a timeout).</summary>
+    public IcmpStatus Status { get; }
+    /// <summary>Who sent the ICMP error behind <see cref="Status"/>, when one did.</summary>
+    public string? StatusSource { get; }
+    /// <summary>Every RTT in milliseconds, in the order the probes were sent.</summary>
+    public IReadOnlyList<double> Rtts => _rtts;
+    public double MinRtt => _rtts.Length == 0 ? 0 : _rtts.Min();
+    public double MaxRtt => _rtts.Length == 0 ? 0 : _rtts.Max();
+    public double AvgRtt => _rtts.Length == 0 ? 0 : _rtts.Average();
+    /// <summary>Population standard deviation of the RTTs (what ping prints as mdev).</summary>
+    public double StdDev
+    {
+        get
+        {
+            if (_rtts.Length == 0)
+            {
+                return 0;
+            }
+            var avg = AvgRtt;
+            return Math.Sqrt(_rtts.Sum(r => (r - avg) * (r - avg)) / _rtts.Length);
+        }
+    }
+    /// <summary>Mean absolute difference between consecutive RTTs (icmplib's jitter); 0 with fewer than two.</summary>
+    public double Jitter
+    {
+        get
+        {
+            if (_rtts.Length < 2)
+            {
+                return 0;
+            }
+            double sum = 0;
+            for (var i = 1; i < _rtts.Length; i++)
+            {
+                sum += Math.Abs(_rtts[i] - _rtts[i - 1]);
+            }
+            return sum / (_rtts.Length - 1);
+        }
+    }
+
+    public override string ToString() =>
+        $"{Address} alive={IsAlive} sent={PacketsSent} received={PacketsReceived} loss={PacketLoss:P0} avg={AvgRtt:0.###} ms";
+}

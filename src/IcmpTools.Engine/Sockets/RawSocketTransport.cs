@@ -1,0 +1,428 @@
+using System.Buffers.Binary;
+using System.Diagnostics;
+using System.Net.Sockets;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using IcmpTools.Engine.Errors;
+using IcmpTools.Engine.Models;
+using IcmpTools.Engine.Packets;
+
+namespace IcmpTools.Engine.Sockets;
+
+/// <summary>
+/// A Linux raw ICMP socket driven with sendmmsg/recvmmsg, kernel receive timestamps (SO_TIMESTAMPNS)
+/// and per-packet TTL / traffic class / source through control messages, so one socket per family
+/// serves every operation whatever options each one uses.
+/// </summary>
+public sealed unsafe class RawSocketTransport : IIcmpTransport
+{
+    /// <summary>Packets taken per receive call: enough to drain a sweep's burst in few system calls.</summary>
+    private const int ReceiveCapacity = 64;
+
+    /// <summary>Largest IP datagram plus slack: a 65,500-byte payload's reply must arrive whole to be checked.</summary>
+    private const int SlotSize = 65_600;
+
+    private const int NameSize = 32;
+    private const int ReceiveControlSize = 128;
+    private const int SendControlSize = 80;
+    private const int ReceiveBufferBytes = 16 * 1024 * 1024;
+    private const int SendBufferBytes = 4 * 1024 * 1024;
+
+    private readonly Socket _socket;
+    private readonly int _fd;
+    private readonly int _wakeFd;
+    private readonly LibC.MMsgHdr* _recvMessages;
+    private readonly LibC.IoVec* _recvIov;
+    private readonly byte* _recvNames;
+    private readonly byte* _recvControl;
+    private bool _lastReceiveWasFull;
+    private int _disposed;
+
+    public RawSocketTransport(IcmpFamily family, bool dontFragment)
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            throw new PlatformNotSupportedException("The raw ICMP transport uses Linux system calls (recvmmsg, sendmmsg).");
+        }
+        Family = family;
+        _socket = Open(family);
+        try
+        {
+            _fd = (int)_socket.Handle;
+            Configure(dontFragment);
+            _wakeFd = LibC.eventfd(0, LibC.EFD_NONBLOCK | LibC.EFD_CLOEXEC);
+            if (_wakeFd < 0)
+            {
+                throw new SocketUnavailableException($"eventfd failed (errno {Marshal.GetLastPInvokeError()}).");
+            }
+        }
+        catch
+        {
+            _socket.Dispose();
+            throw;
+        }
+
+        ReceiveBatch = new ReceiveBatch(ReceiveCapacity, SlotSize);
+        _recvMessages = (LibC.MMsgHdr*)NativeMemory.AllocZeroed((nuint)(ReceiveCapacity * sizeof(LibC.MMsgHdr)));
+        _recvIov = (LibC.IoVec*)NativeMemory.AllocZeroed((nuint)(ReceiveCapacity * sizeof(LibC.IoVec)));
+        _recvNames = (byte*)NativeMemory.AllocZeroed(ReceiveCapacity * NameSize);
+        _recvControl = (byte*)NativeMemory.AllocZeroed(ReceiveCapacity * ReceiveControlSize);
+        var buffer = (byte*)Marshal.UnsafeAddrOfPinnedArrayElement(ReceiveBatch.Buffer, 0);
+        for (var i = 0; i < ReceiveCapacity; i++)
+        {
+            _recvIov[i].Base = buffer + ((long)i * SlotSize);
+            _recvIov[i].Length = SlotSize;
+            _recvMessages[i].Header.Iov = &_recvIov[i];
+            _recvMessages[i].Header.IovLength = 1;
+            _recvMessages[i].Header.Name = _recvNames + (i * NameSize);
+            _recvMessages[i].Header.Control = _recvControl + (i * ReceiveControlSize);
+        }
+    }
+
+    public IcmpFamily Family { get; }
+    public bool IncludesIpHeader => Family == IcmpFamily.IPv4;
+    public bool RewritesIdentifier => false;
+    public ReceiveBatch ReceiveBatch { get; }
+
+    private static Socket Open(IcmpFamily family)
+    {
+        try
+        {
+            return family == IcmpFamily.IPv4
+                ? new Socket(AddressFamily.InterNetwork, SocketType.Raw, ProtocolType.Icmp)
+                : new Socket(AddressFamily.InterNetworkV6, SocketType.Raw, ProtocolType.IcmpV6);
+        }
+        catch (SocketException e) when (e.SocketErrorCode is SocketError.AccessDenied)
+        {
+            throw new SocketPermissionException(
+                "Opening a raw ICMP socket needs root or the CAP_NET_RAW capability. Run elevated, or grant the " +
+                "capability to the PowerShell host: sudo setcap cap_net_raw+ep \"$(readlink -f $(which pwsh))\".", e);
+        }
+        catch (SocketException e)
+        {
+            throw new SocketUnavailableException($"Could not open a raw {family} ICMP socket: {e.Message}", e);
+        }
+    }
+
+    private void Configure(bool dontFragment)
+    {
+        // Large buffers: a sweep's replies arrive in bursts faster than any user-space loop drains them,
+        // and a dropped reply is a host wrongly reported dead. FORCE needs CAP_NET_ADMIN; fall back quietly.
+        if (!TrySetInt(LibC.SOL_SOCKET, LibC.SO_RCVBUFFORCE, ReceiveBufferBytes))
+        {
+            TrySetInt(LibC.SOL_SOCKET, LibC.SO_RCVBUF, ReceiveBufferBytes);
+        }
+        if (!TrySetInt(LibC.SOL_SOCKET, LibC.SO_SNDBUFFORCE, SendBufferBytes))
+        {
+            TrySetInt(LibC.SOL_SOCKET, LibC.SO_SNDBUF, SendBufferBytes);
+        }
+        SetInt(LibC.SOL_SOCKET, LibC.SO_TIMESTAMPNS, 1);
+
+        if (Family == IcmpFamily.IPv4)
+        {
+            // A raw IPv4 socket sees every ICMP packet of the namespace; let the kernel drop all but the
+            // types that can answer a probe (a set bit blocks that type).
+            var blocked = ~((1u << IcmpTypes.V4EchoReply) | (1u << IcmpTypes.V4DestinationUnreachable)
+                | (1u << IcmpTypes.V4TimeExceeded) | (1u << IcmpTypes.V4ParameterProblem));
+            SetRaw(LibC.SOL_RAW, LibC.ICMP_FILTER, new ReadOnlySpan<byte>(&blocked, sizeof(uint)));
+            if (dontFragment)
+            {
+                SetInt(LibC.IPPROTO_IP, LibC.IP_MTU_DISCOVER, LibC.IP_PMTUDISC_DO);
+            }
+        }
+        else
+        {
+            Span<uint> filter = stackalloc uint[8];
+            filter.Fill(uint.MaxValue);
+            foreach (var type in (ReadOnlySpan<byte>)[IcmpTypes.V6EchoReply, IcmpTypes.V6DestinationUnreachable,
+                IcmpTypes.V6PacketTooBig, IcmpTypes.V6TimeExceeded, IcmpTypes.V6ParameterProblem])
+            {
+                filter[type >> 5] &= ~(1u << (type & 31));
+            }
+            SetRaw(LibC.IPPROTO_ICMPV6, LibC.ICMP6_FILTER, MemoryMarshal.AsBytes(filter));
+            SetInt(LibC.IPPROTO_IPV6, LibC.IPV6_RECVHOPLIMIT, 1);
+            if (dontFragment)
+            {
+                SetInt(LibC.IPPROTO_IPV6, LibC.IPV6_DONTFRAG, 1);
+            }
+        }
+    }
+
+    private bool TrySetInt(int level, int name, int value) =>
+        LibC.setsockopt(_fd, level, name, &value, sizeof(int)) == 0;
+
+    private void SetInt(int level, int name, int value)
+    {
+        if (!TrySetInt(level, name, value))
+        {
+            throw new SocketUnavailableException($"setsockopt({level}, {name}) failed (errno {Marshal.GetLastPInvokeError()}).");
+        }
+    }
+
+    private void SetRaw(int level, int name, ReadOnlySpan<byte> value)
+    {
+        fixed (byte* p = value)
+        {
+            if (LibC.setsockopt(_fd, level, name, p, (uint)value.Length) != 0)
+            {
+                throw new SocketUnavailableException($"setsockopt({level}, {name}) failed (errno {Marshal.GetLastPInvokeError()}).");
+            }
+        }
+    }
+
+    [SkipLocalsInit]
+    public void Send(SendBatch batch)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        var count = batch.Count;
+        if (count == 0)
+        {
+            return;
+        }
+        var messages = stackalloc LibC.MMsgHdr[count];
+        var iov = stackalloc LibC.IoVec[count];
+        var names = stackalloc byte[count * NameSize];
+        var control = stackalloc byte[count * SendControlSize];
+        new Span<byte>(names, count * NameSize).Clear();
+        new Span<byte>(control, count * SendControlSize).Clear();
+
+        fixed (byte* buffer = batch.Buffer)
+        {
+            for (var i = 0; i < count; i++)
+            {
+                ref var p = ref batch.Packets[i];
+                iov[i].Base = buffer + p.Offset;
+                iov[i].Length = (nuint)p.Length;
+                var name = names + (i * NameSize);
+                var nameLength = WriteSockAddr(new Span<byte>(name, NameSize), p.Destination);
+                var controlLength = WriteSendControl(new Span<byte>(control + (i * SendControlSize), SendControlSize), ref p);
+                messages[i].Header = new LibC.MsgHdr
+                {
+                    Name = name,
+                    NameLength = (uint)nameLength,
+                    Iov = &iov[i],
+                    IovLength = 1,
+                    Control = controlLength == 0 ? null : control + (i * SendControlSize),
+                    ControlLength = (nuint)controlLength,
+                };
+            }
+
+            batch.Stamp();
+            var start = 0;
+            while (start < count)
+            {
+                var sent = LibC.sendmmsg(_fd, messages + start, (uint)(count - start), 0);
+                if (sent < 0)
+                {
+                    var errno = Marshal.GetLastPInvokeError();
+                    if (errno == LibC.EINTR)
+                    {
+                        continue;
+                    }
+                    // sendmmsg reports an error only for the first message it could not send; mark it
+                    // and go on with the rest, so one unroutable target does not sink the batch.
+                    batch.Packets[start].Error = errno;
+                    start++;
+                }
+                else
+                {
+                    start += sent;
+                }
+            }
+        }
+    }
+
+    private int WriteSockAddr(Span<byte> name, in IpKey address)
+    {
+        if (Family == IcmpFamily.IPv4)
+        {
+            BinaryPrimitives.WriteUInt16LittleEndian(name, LibC.AF_INET);
+            BinaryPrimitives.WriteUInt32BigEndian(name[4..], (uint)address.Lo);
+            return 16;
+        }
+        BinaryPrimitives.WriteUInt16LittleEndian(name, LibC.AF_INET6);
+        BinaryPrimitives.WriteUInt64BigEndian(name[8..], address.Hi);
+        BinaryPrimitives.WriteUInt64BigEndian(name[16..], address.Lo);
+        return 28;
+    }
+
+    private int WriteSendControl(Span<byte> control, ref OutgoingPacket packet)
+    {
+        var length = 0;
+        if (Family == IcmpFamily.IPv4)
+        {
+            length += WriteCmsgInt(control[length..], LibC.IPPROTO_IP, LibC.IP_TTL, packet.Ttl);
+            if (packet.TrafficClass != 0)
+            {
+                length += WriteCmsgInt(control[length..], LibC.IPPROTO_IP, LibC.IP_TOS, packet.TrafficClass);
+            }
+            if (packet.HasSource)
+            {
+                // struct in_pktinfo { int ifindex; in_addr spec_dst; in_addr addr; }: spec_dst is the source.
+                var data = WriteCmsgHeader(control[length..], LibC.IPPROTO_IP, LibC.IP_PKTINFO, 12);
+                data[..12].Clear();
+                BinaryPrimitives.WriteUInt32BigEndian(data[4..], (uint)packet.Source.Lo);
+                length += LibC.CmsgSpace(12);
+            }
+        }
+        else
+        {
+            length += WriteCmsgInt(control[length..], LibC.IPPROTO_IPV6, LibC.IPV6_HOPLIMIT, packet.Ttl);
+            if (packet.TrafficClass != 0)
+            {
+                length += WriteCmsgInt(control[length..], LibC.IPPROTO_IPV6, LibC.IPV6_TCLASS, packet.TrafficClass);
+            }
+            if (packet.HasSource)
+            {
+                // struct in6_pktinfo { in6_addr addr; int ifindex; }
+                var data = WriteCmsgHeader(control[length..], LibC.IPPROTO_IPV6, LibC.IPV6_PKTINFO, 20);
+                data[..20].Clear();
+                BinaryPrimitives.WriteUInt64BigEndian(data, packet.Source.Hi);
+                BinaryPrimitives.WriteUInt64BigEndian(data[8..], packet.Source.Lo);
+                length += LibC.CmsgSpace(20);
+            }
+        }
+        return length;
+    }
+
+    private static int WriteCmsgInt(Span<byte> control, int level, int type, int value)
+    {
+        var data = WriteCmsgHeader(control, level, type, sizeof(int));
+        BinaryPrimitives.WriteInt32LittleEndian(data, value);
+        return LibC.CmsgSpace(sizeof(int));
+    }
+
+    private static Span<byte> WriteCmsgHeader(Span<byte> control, int level, int type, int dataLength)
+    {
+        ref var header = ref MemoryMarshal.AsRef<LibC.CMsgHdr>(control);
+        header.Length = (nuint)LibC.CmsgLen(dataLength);
+        header.Level = level;
+        header.Type = type;
+        return control[LibC.CmsgAlign(sizeof(LibC.CMsgHdr))..];
+    }
+
+    public int Receive(int timeoutMilliseconds)
+    {
+        if (Volatile.Read(ref _disposed) != 0)
+        {
+            return 0;
+        }
+        // After a full batch more is almost surely queued: skip poll and read straight away.
+        if (!_lastReceiveWasFull && !WaitReadable(timeoutMilliseconds))
+        {
+            return 0;
+        }
+        for (var i = 0; i < ReceiveCapacity; i++)
+        {
+            _recvMessages[i].Header.NameLength = NameSize;
+            _recvMessages[i].Header.ControlLength = ReceiveControlSize;
+            _recvMessages[i].Header.Flags = 0;
+        }
+        var n = LibC.recvmmsg(_fd, _recvMessages, ReceiveCapacity, LibC.MSG_DONTWAIT | LibC.MSG_TRUNC, null);
+        ReceiveBatch.ReceivedTimestamp = Stopwatch.GetTimestamp();
+        if (n <= 0)
+        {
+            _lastReceiveWasFull = false;
+            return 0;
+        }
+        _lastReceiveWasFull = n == ReceiveCapacity;
+        for (var i = 0; i < n; i++)
+        {
+            ref var packet = ref ReceiveBatch.Packets[i];
+            ref var message = ref _recvMessages[i];
+            packet.FullLength = (int)message.Length;
+            packet.Length = Math.Min((int)message.Length, SlotSize);
+            packet.Source = ReadSockAddr(new ReadOnlySpan<byte>(message.Header.Name, (int)message.Header.NameLength));
+            packet.KernelRealtimeNs = 0;
+            packet.HopLimit = -1;
+            ReadControl(ref packet, new ReadOnlySpan<byte>(message.Header.Control, (int)message.Header.ControlLength));
+        }
+        return n;
+    }
+
+    private bool WaitReadable(int timeoutMilliseconds)
+    {
+        var fds = stackalloc LibC.PollFd[2];
+        fds[0] = new LibC.PollFd { Fd = _fd, Events = LibC.POLLIN };
+        fds[1] = new LibC.PollFd { Fd = _wakeFd, Events = LibC.POLLIN };
+        var ready = LibC.poll(fds, 2, timeoutMilliseconds);
+        if (ready <= 0)
+        {
+            return false;
+        }
+        if (fds[1].REvents != 0)
+        {
+            ulong drained;
+            _ = LibC.read(_wakeFd, &drained, sizeof(ulong));
+        }
+        return fds[0].REvents != 0;
+    }
+
+    private static IpKey ReadSockAddr(ReadOnlySpan<byte> name)
+    {
+        if (name.Length >= 8 && BinaryPrimitives.ReadUInt16LittleEndian(name) == LibC.AF_INET)
+        {
+            return IpKey.FromV4(name.Slice(4, 4));
+        }
+        if (name.Length >= 24 && BinaryPrimitives.ReadUInt16LittleEndian(name) == LibC.AF_INET6)
+        {
+            return IpKey.FromV6(name.Slice(8, 16));
+        }
+        return default;
+    }
+
+    private static void ReadControl(ref ReceivedPacket packet, ReadOnlySpan<byte> control)
+    {
+        var headerSize = LibC.CmsgAlign(sizeof(LibC.CMsgHdr));
+        while (control.Length >= headerSize)
+        {
+            var header = MemoryMarshal.Read<LibC.CMsgHdr>(control);
+            var length = (int)header.Length;
+            if (length < headerSize || length > control.Length)
+            {
+                return;
+            }
+            var data = control[headerSize..length];
+            if (header.Level == LibC.SOL_SOCKET && header.Type == LibC.SO_TIMESTAMPNS && data.Length >= 16)
+            {
+                var ts = MemoryMarshal.Read<LibC.TimeSpec>(data);
+                packet.KernelRealtimeNs = (ts.Seconds * 1_000_000_000L) + ts.Nanoseconds;
+            }
+            else if (header.Level == LibC.IPPROTO_IPV6 && header.Type == LibC.IPV6_HOPLIMIT && data.Length >= 4)
+            {
+                packet.HopLimit = MemoryMarshal.Read<int>(data);
+            }
+            var advance = LibC.CmsgAlign(length);
+            if (advance >= control.Length)
+            {
+                return;
+            }
+            control = control[advance..];
+        }
+    }
+
+    public void Wake()
+    {
+        if (Volatile.Read(ref _disposed) != 0)
+        {
+            return;
+        }
+        ulong one = 1;
+        _ = LibC.write(_wakeFd, &one, sizeof(ulong));
+    }
+
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+        _socket.Dispose();
+        _ = LibC.close(_wakeFd);
+        NativeMemory.Free(_recvMessages);
+        NativeMemory.Free(_recvIov);
+        NativeMemory.Free(_recvNames);
+        NativeMemory.Free(_recvControl);
+    }
+}

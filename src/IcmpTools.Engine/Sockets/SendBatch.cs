@@ -1,0 +1,97 @@
+using IcmpTools.Engine.Packets;
+
+namespace IcmpTools.Engine.Sockets;
+
+/// <summary>One outgoing packet of a batch: where its bytes are and the per-packet IP options.</summary>
+public struct OutgoingPacket
+{
+    public int Offset;
+    public int Length;
+    public IpKey Destination;
+    /// <summary>Source address to send from; <see cref="HasSource"/> false lets the kernel choose.</summary>
+    public IpKey Source;
+    public bool HasSource;
+    public int Ttl;
+    public int TrafficClass;
+    /// <summary>errno of a failed send, 0 when the packet left.</summary>
+    public int Error;
+    /// <summary>The sender's own tag for the packet (the prober puts the probe's serial here).</summary>
+    public uint Tag;
+}
+
+/// <summary>
+/// Packets to send in one system call (sendmmsg). Reused: the prober rents one per send, so nothing is
+/// allocated per packet once the buffer has grown to the largest packet in use.
+/// </summary>
+public sealed class SendBatch
+{
+    public SendBatch(int capacity)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(capacity, 1);
+        Packets = new OutgoingPacket[capacity];
+        Buffer = new byte[capacity * 128];
+    }
+
+    public int Capacity => Packets.Length;
+    public OutgoingPacket[] Packets { get; }
+    public byte[] Buffer { get; private set; }
+    public int Count { get; private set; }
+    public int BytesUsed { get; private set; }
+
+    /// <summary>Stopwatch ticks taken just before the packets were handed to the kernel.</summary>
+    public long SentTimestamp { get; set; }
+
+    /// <summary>Wall clock (Unix ns) taken with <see cref="SentTimestamp"/>, to pair with kernel receive timestamps.</summary>
+    public long SentRealtimeNs { get; set; }
+
+    public bool IsFull => Count == Packets.Length;
+
+    /// <summary>
+    /// Called by the sender right before the packets go to the kernel: stamped so late, a reply can never
+    /// be seen before its probe is marked as sent, and the stamps sit as close to the wire as user space can.
+    /// </summary>
+    public Action<SendBatch>? BeforeSend { get; set; }
+
+    /// <summary>Takes the send timestamps and runs <see cref="BeforeSend"/>; transports call it just before the system call.</summary>
+    public void Stamp()
+    {
+        SentRealtimeNs = Clock.RealtimeNs();
+        SentTimestamp = System.Diagnostics.Stopwatch.GetTimestamp();
+        BeforeSend?.Invoke(this);
+    }
+
+    public void Clear()
+    {
+        Count = 0;
+        BytesUsed = 0;
+    }
+
+    /// <summary>Reserves room for one packet of up to <paramref name="maxLength"/> bytes and returns its index.</summary>
+    public int Add(int maxLength, in IpKey destination, in IpKey source, bool hasSource, int ttl, int trafficClass)
+    {
+        if (IsFull)
+        {
+            throw new InvalidOperationException("The send batch is full.");
+        }
+        if (BytesUsed + maxLength > Buffer.Length)
+        {
+            var grown = new byte[Math.Max(Buffer.Length * 2, BytesUsed + maxLength)];
+            Buffer.AsSpan(0, BytesUsed).CopyTo(grown);
+            Buffer = grown;
+        }
+        var index = Count++;
+        ref var p = ref Packets[index];
+        p.Offset = BytesUsed;
+        p.Length = maxLength;
+        p.Destination = destination;
+        p.Source = source;
+        p.HasSource = hasSource;
+        p.Ttl = ttl;
+        p.TrafficClass = trafficClass;
+        p.Error = 0;
+        BytesUsed += maxLength;
+        return index;
+    }
+
+    public Span<byte> PacketSpan(int index) => Buffer.AsSpan(Packets[index].Offset, Packets[index].Length);
+}

@@ -1,0 +1,261 @@
+using System.Globalization;
+using System.Management.Automation;
+using System.Net;
+using System.Threading.Channels;
+using IcmpTools.Engine.Errors;
+using IcmpTools.Engine.Models;
+using IcmpTools.Engine.Operations;
+using IcmpTools.Engine.Probing;
+using IcmpTools.Engine.Sockets;
+
+namespace IcmpTools.Commands;
+
+/// <summary>
+/// The plumbing both ping cmdlets share: background work posts objects, errors and progress to a channel
+/// that the pipeline thread drains (PowerShell allows writes from that thread only); StopProcessing
+/// cancels one token; the shared probers are leased on the pipeline thread, so their sockets open in
+/// that thread's network namespace, and released at the end.
+/// </summary>
+public abstract class IcmpCmdletBase : PSCmdlet, IDisposable
+{
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly Channel<PipelineItem> _items = Channel.CreateUnbounded<PipelineItem>(
+        new UnboundedChannelOptions { SingleReader = true });
+    private readonly List<Task> _work = new();
+    private ProberLease? _v4;
+    private ProberLease? _v6;
+    private Exception? _v6Failure;
+    private bool _disposed;
+
+    private abstract record PipelineItem;
+    private sealed record OutputItem(object Value) : PipelineItem;
+    private sealed record ErrorItem(ErrorRecord Record, bool Terminating) : PipelineItem;
+    private sealed record ProgressItem(ProgressRecord Record) : PipelineItem;
+
+    protected CancellationToken StopToken => _stopping.Token;
+
+    /// <summary>A validated source address, or null; set by <see cref="PrepareSource"/>.</summary>
+    protected IPAddress? SourceAddressValue { get; private set; }
+
+    private ErrorRecord? _sourceError;
+
+    /// <summary>Opens (or shares) both families' probers. No permission: a terminating error that says how to fix it.</summary>
+    protected void OpenProbers(bool dontFragment)
+    {
+        try
+        {
+            _v4 = ProberPool.Acquire(IcmpFamily.IPv4, dontFragment);
+        }
+        catch (SocketPermissionException e)
+        {
+            ThrowTerminatingError(new ErrorRecord(new SocketPermissionException(Format(Strings.PermissionDenied, e.Message), e),
+                ErrorIds.SocketPermissionDenied, ErrorCategory.PermissionDenied, null));
+        }
+        catch (SocketUnavailableException e)
+        {
+            ThrowTerminatingError(new ErrorRecord(e, ErrorIds.SocketUnavailable, ErrorCategory.ResourceUnavailable, null));
+        }
+        try
+        {
+            _v6 = ProberPool.Acquire(IcmpFamily.IPv6, dontFragment);
+        }
+        catch (IcmpException e)
+        {
+            // A machine without IPv6 can still ping IPv4: fail only the IPv6 targets.
+            _v6Failure = e;
+        }
+    }
+
+    /// <summary>
+    /// Checks -Source once, on the pipeline thread (the kernel answers for this thread's namespace); a bad
+    /// source is then reported per target, so each target gets its ErrorRecord and nothing else stops.
+    /// </summary>
+    protected void PrepareSource(string? source)
+    {
+        if (string.IsNullOrEmpty(source))
+        {
+            return;
+        }
+        if (!TargetResolver.TryParseLiteral(source, out var address))
+        {
+            _sourceError = new ErrorRecord(new SocketAddressException(Format(Strings.InvalidSource, source)),
+                ErrorIds.InvalidSourceAddress, ErrorCategory.InvalidArgument, source);
+            return;
+        }
+        try
+        {
+            SourceAddress.Validate(address, TargetResolver.FamilyOf(address));
+            SourceAddressValue = address;
+        }
+        catch (SocketAddressException e)
+        {
+            _sourceError = new ErrorRecord(e, ErrorIds.InvalidSourceAddress, ErrorCategory.InvalidArgument, source);
+        }
+    }
+
+    /// <summary>The prober for the address's family, or null after posting why there is none.</summary>
+    protected Prober? ProberFor(IPAddress address, string target)
+    {
+        var family = TargetResolver.FamilyOf(address);
+        if (_sourceError is not null)
+        {
+            PostError(new ErrorRecord(_sourceError.Exception, ErrorIds.InvalidSourceAddress, ErrorCategory.InvalidArgument, target));
+            return null;
+        }
+        if (SourceAddressValue is { } source && TargetResolver.FamilyOf(source) != family)
+        {
+            PostError(new ErrorRecord(new SocketAddressException(source, $"it is {TargetResolver.FamilyOf(source)} and the target '{target}' is {family}."),
+                ErrorIds.InvalidSourceAddress, ErrorCategory.InvalidArgument, target));
+            return null;
+        }
+        var lease = family == IcmpFamily.IPv4 ? _v4 : _v6;
+        if (lease is null)
+        {
+            var reason = _v6Failure?.Message ?? "the socket is not open.";
+            PostError(new ErrorRecord(new SocketUnavailableException(Format(Strings.SocketUnavailable, family, target, reason), _v6Failure!),
+                ErrorIds.SocketUnavailable, ErrorCategory.ResourceUnavailable, target));
+            return null;
+        }
+        return lease.Prober;
+    }
+
+    protected static IcmpFamily? FamilyChoice(bool ipv4, bool ipv6) => ipv4 ? IcmpFamily.IPv4 : ipv6 ? IcmpFamily.IPv6 : null;
+
+    protected void Post(object value) => _items.Writer.TryWrite(new OutputItem(value));
+
+    protected void PostError(ErrorRecord record) => _items.Writer.TryWrite(new ErrorItem(record, false));
+
+    protected void PostProgress(ProgressRecord record) => _items.Writer.TryWrite(new ProgressItem(record));
+
+    /// <summary>Posts the ErrorRecord a target's failure deserves; returns false for failures that are not the target's.</summary>
+    protected bool PostTargetError(Exception e, string target)
+    {
+        var (id, category) = e switch
+        {
+            NameResolutionException => (ErrorIds.NameResolutionFailed, ErrorCategory.ObjectNotFound),
+            AddressFamilyMismatchException => (ErrorIds.FamilyMismatch, ErrorCategory.InvalidArgument),
+            SocketAddressException => (ErrorIds.InvalidSourceAddress, ErrorCategory.InvalidArgument),
+            SocketUnavailableException => (ErrorIds.SocketUnavailable, ErrorCategory.ResourceUnavailable),
+            _ => (null, ErrorCategory.NotSpecified),
+        };
+        if (id is null)
+        {
+            return false;
+        }
+        PostError(new ErrorRecord(e, id, category, target));
+        return true;
+    }
+
+    /// <summary>Runs background work for one target; a bug surfaces as a terminating error, never silently.</summary>
+    protected void Track(string target, Func<Task> work)
+    {
+        _work.Add(Task.Run(async () =>
+        {
+            try
+            {
+                await work().ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
+            {
+                // Ctrl+C: PowerShell reports the stop itself.
+            }
+            catch (Exception e) when (PostTargetError(e, target))
+            {
+            }
+            catch (Exception e)
+            {
+                _items.Writer.TryWrite(new ErrorItem(new ErrorRecord(
+                    new InvalidOperationException(Format(Strings.UnexpectedFailure, target, e.Message), e),
+                    ErrorIds.UnexpectedFailure, ErrorCategory.NotSpecified, target), true));
+            }
+        }));
+        _work.RemoveAll(t => t.IsCompleted);
+    }
+
+    /// <summary>Writes whatever the background work has posted so far, without waiting.</summary>
+    protected void DrainAvailable()
+    {
+        while (_items.Reader.TryRead(out var item))
+        {
+            Write(item);
+        }
+    }
+
+    /// <summary>Writes everything until all background work has finished (or the pipeline is stopped).</summary>
+    protected void DrainToEnd()
+    {
+        _ = Task.WhenAll(_work).ContinueWith(_ => _items.Writer.TryComplete(), TaskScheduler.Default);
+        try
+        {
+            while (_items.Reader.WaitToReadAsync(_stopping.Token).AsTask().GetAwaiter().GetResult())
+            {
+                DrainAvailable();
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // Stopped: PowerShell raises PipelineStoppedException on its own.
+        }
+    }
+
+    /// <summary>Blocks the pipeline thread until <paramref name="condition"/> holds, writing what arrives meanwhile.</summary>
+    protected void DrainWhile(Func<bool> condition)
+    {
+        ArgumentNullException.ThrowIfNull(condition);
+        try
+        {
+            while (condition() && _items.Reader.WaitToReadAsync(_stopping.Token).AsTask().GetAwaiter().GetResult())
+            {
+                DrainAvailable();
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // Stopped: PowerShell raises PipelineStoppedException on its own.
+        }
+    }
+
+    private void Write(PipelineItem item)
+    {
+        switch (item)
+        {
+            case OutputItem o:
+                WriteObject(o.Value);
+                break;
+            case ErrorItem { Terminating: true } e:
+                ThrowTerminatingError(e.Record);
+                break;
+            case ErrorItem e:
+                WriteError(e.Record);
+                break;
+            case ProgressItem p:
+                WriteProgress(p.Record);
+                break;
+        }
+    }
+
+    protected override void StopProcessing() => _stopping.Cancel();
+
+    protected static string Format(string format, params object?[] args) => string.Format(CultureInfo.CurrentCulture, format, args);
+
+    public void Dispose()
+    {
+        Dispose(true);
+        GC.SuppressFinalize(this);
+    }
+
+    protected virtual void Dispose(bool disposing)
+    {
+        if (_disposed || !disposing)
+        {
+            return;
+        }
+        _disposed = true;
+        _stopping.Cancel();
+        // Let cancelled work unwind before the sockets close under it; it only has to notice the token.
+        Task.WaitAll(_work.Where(t => !t.IsCompleted).ToArray(), TimeSpan.FromMilliseconds(200));
+        _v4?.Dispose();
+        _v6?.Dispose();
+        _stopping.Dispose();
+    }
+}

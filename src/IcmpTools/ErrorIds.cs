@@ -1,0 +1,16 @@
+namespace IcmpTools;
+
+/// <summary>Every ErrorId the cmdlets raise, in one place, so scripts can match FullyQualifiedErrorId.</summary>
+public static class ErrorIds
+{
+    public const string NameResolutionFailed = nameof(NameResolutionFailed);
+    public const string InvalidSourceAddress = nameof(InvalidSourceAddress);
+    public const string SocketPermissionDenied = nameof(SocketPermissionDenied);
+    public const string SocketUnavailable = nameof(SocketUnavailable);
+    public const string InvalidTarget = nameof(InvalidTarget);
+    public const string InvalidRange = nameof(InvalidRange);
+    public const string BlockTooLarge = nameof(BlockTooLarge);
+    public const string ConflictingParameters = nameof(ConflictingParameters);
+    public const string FamilyMismatch = nameof(FamilyMismatch);
+    public const string UnexpectedFailure = nameof(UnexpectedFailure);
+}

@@ -1,0 +1,381 @@
+#!/usr/bin/env bash
+# netlab.sh: the IcmpTools network-namespace lab (see README.md in this folder).
+#
+#   netlab.sh up NAME                 build NAME-c, NAME-r1, NAME-r2, NAME-r3, NAME-t and warm them
+#   netlab.sh down NAME               stop the lab's delayer and delete its namespaces
+#   netlab.sh exec NAME NODE cmd...   run cmd inside NAME-NODE
+#   netlab.sh silent NAME NODE on|off make NODE send no ICMP errors at all (or again send them)
+#
+# Needs root (CAP_NET_ADMIN, CAP_SYS_ADMIN), iproute2, nftables, gcc and libnetfilter-queue-dev.
+# Traffic never leaves the lab's namespaces.
+set -euo pipefail
+
+readonly HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+readonly BUILD_DIR="$HERE/.build"
+readonly DELAYER_SRC="$HERE/nfq-delay.c"
+readonly DELAYER_BIN="$BUILD_DIR/nfq-delay"
+readonly RUN_ROOT="/run/netlab"
+readonly NODES=(c r1 r2 r3 t)
+readonly DELAY_MS=10
+readonly LOSS_PERCENT=30
+readonly DELAY_QUEUE=0
+
+die() { echo "netlab: $*" >&2; exit 1; }
+
+usage() {
+    sed -n '3,7p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+    exit 2
+}
+
+check_name() {
+    [[ "$1" =~ ^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$ ]] || die "bad lab name '$1' (letters, digits, _ . -, at most 32)"
+}
+
+check_node() {
+    local n
+    for n in "${NODES[@]}"; do [[ "$1" == "$n" ]] && return 0; done
+    die "bad node '$1' (one of: ${NODES[*]})"
+}
+
+# Compile the delayer when it is missing or older than its source. Parallel `up`s share the
+# build dir, so compile under a lock into a temporary name and rename into place.
+build_delayer() {
+    [[ -x "$DELAYER_BIN" && "$DELAYER_BIN" -nt "$DELAYER_SRC" ]] && return 0
+    mkdir -p "$BUILD_DIR"
+    (
+        flock -w 60 9 || die "timed out waiting for the build lock"
+        if [[ ! -x "$DELAYER_BIN" || ! "$DELAYER_BIN" -nt "$DELAYER_SRC" ]]; then
+            local tmp="$DELAYER_BIN.tmp.$$"
+            gcc -O2 -Wall -Wextra -Werror -o "$tmp" "$DELAYER_SRC" -lnetfilter_queue \
+                || { rm -f "$tmp"; die "cannot compile $DELAYER_SRC (is libnetfilter-queue-dev installed?)"; }
+            mv -f "$tmp" "$DELAYER_BIN"
+        fi
+    ) 9>"$BUILD_DIR/.lock"
+}
+
+# sysctls every node gets. ICMP error rate limits are per destination (about 1/s, burst 6)
+# and global (icmp_msgs_per_sec), so without this, tests starve each other of errors.
+# DAD is off in "default" before any link exists, so addresses are usable at once.
+common_sysctls() {
+    echo net.ipv4.icmp_ratelimit=0
+    echo net.ipv6.icmp.ratelimit=0
+    echo net.ipv4.icmp_msgs_per_sec=1000000
+    echo net.ipv4.icmp_msgs_burst=1000000
+    echo net.ipv4.conf.all.rp_filter=0
+    echo net.ipv4.conf.default.rp_filter=0
+    echo net.ipv6.conf.all.accept_dad=0
+    echo net.ipv6.conf.default.accept_dad=0
+    echo net.ipv6.conf.all.dad_transmits=0
+    echo net.ipv6.conf.default.dad_transmits=0
+    # No router advertisements or solicitations in a static lab.
+    echo net.ipv6.conf.all.accept_ra=0
+    echo net.ipv6.conf.default.accept_ra=0
+    echo net.ipv6.conf.default.router_solicitations=0
+}
+
+router_sysctls() {
+    echo net.ipv4.ip_forward=1
+    echo net.ipv6.conf.all.forwarding=1
+}
+
+# Per-node ip batch: addresses, links up, routes. Interface names are the peer's node name,
+# prefixed "to-", so they never depend on the lab name.
+ip_batch() {
+    case "$1" in
+    c)
+        cat <<'EOF'
+link set lo up
+addr add 198.18.1.2/24 dev to-r1
+addr add 2001:db8:1::2/64 dev to-r1 nodad
+link set to-r1 up
+route add default via 198.18.1.1 dev to-r1
+route add ::/0 via 2001:db8:1::1 dev to-r1
+EOF
+        ;;
+    r1)
+        cat <<'EOF'
+link set lo up
+addr add 198.18.1.1/24 dev to-c
+addr add 2001:db8:1::1/64 dev to-c nodad
+addr add 198.18.2.1/24 dev to-r2
+addr add 2001:db8:2::1/64 dev to-r2 nodad
+link set to-c up
+link set to-r2 up
+route add default via 198.18.2.2 dev to-r2
+route add ::/0 via 2001:db8:2::2 dev to-r2
+EOF
+        ;;
+    r2)
+        cat <<'EOF'
+link set lo up
+addr add 198.18.2.2/24 dev to-r1
+addr add 2001:db8:2::2/64 dev to-r1 nodad
+addr add 198.18.3.1/24 dev to-r3
+addr add 2001:db8:3::1/64 dev to-r3 nodad
+link set to-r1 up
+link set to-r3 up
+route add 198.18.1.0/24 via 198.18.2.1 dev to-r1
+route add 2001:db8:1::/64 via 2001:db8:2::1 dev to-r1
+route add default via 198.18.3.2 dev to-r3
+route add ::/0 via 2001:db8:3::2 dev to-r3
+route add unreachable 198.18.12.0/24
+route add unreachable 2001:db8:12::/64
+route add blackhole 198.18.13.0/24
+route add blackhole 2001:db8:13::/64
+route add blackhole 198.18.20.128/25
+route add blackhole 2001:db8:20::80/121
+EOF
+        ;;
+    r3)
+        cat <<'EOF'
+link set lo up
+addr add 198.18.3.2/24 dev to-r2
+addr add 2001:db8:3::2/64 dev to-r2 nodad
+addr add 198.18.4.1/24 dev to-t
+addr add 2001:db8:4::1/64 dev to-t nodad
+link set to-r2 up
+link set to-t up
+route add 198.18.1.0/24 via 198.18.3.1 dev to-r2
+route add 198.18.2.0/24 via 198.18.3.1 dev to-r2
+route add 2001:db8:1::/64 via 2001:db8:3::1 dev to-r2
+route add 2001:db8:2::/64 via 2001:db8:3::1 dev to-r2
+route add default via 198.18.4.2 dev to-t
+route add ::/0 via 2001:db8:4::2 dev to-t
+EOF
+        ;;
+    t)
+        cat <<'EOF'
+link set lo up
+addr add 198.18.4.2/24 dev to-r3
+addr add 2001:db8:4::2/64 dev to-r3 nodad
+link set to-r3 up
+route add default via 198.18.4.1 dev to-r3
+route add ::/0 via 2001:db8:4::1 dev to-r3
+addr add 198.18.10.1/32 dev lo
+addr add 2001:db8:10::1/128 dev lo nodad
+addr add 198.18.11.1/32 dev lo
+addr add 2001:db8:11::1/128 dev lo nodad
+route add local 198.19.0.0/16 dev lo
+route add local 2001:db8:ff::/112 dev lo
+route add local 198.18.20.0/24 dev lo
+route add local 2001:db8:20::/120 dev lo
+EOF
+        ;;
+    esac
+}
+
+# r2 queues echo requests to the delay target for the delayer. This kernel has no nft "queue"
+# expression (CONFIG_NFT_QUEUE unset) but has xt NFQUEUE through nft_compat, so the rule is
+# written with iptables-nft; it lives in r2's nftables ruleset as table ip/ip6 filter.
+# No --queue-bypass: if the delayer is not running, those pings fail loudly instead of
+# passing undelayed.
+queue_rules() {
+    cat <<EOF
+*filter
+-A FORWARD -d $1 -p $2 --$2-type echo-request -j NFQUEUE --queue-num $DELAY_QUEUE
+COMMIT
+EOF
+}
+
+# The target drops a share of the echo requests to the loss target where they arrive
+# (dropping on the client's way out would make its sends fail with EPERM).
+nft_t() {
+    cat <<EOF
+table inet netlab {
+    chain prerouting {
+        type filter hook prerouting priority 0; policy accept;
+        ip daddr 198.18.11.1 icmp type echo-request numgen random mod 100 < $LOSS_PERCENT drop
+        ip6 daddr 2001:db8:11::1 icmpv6 type echo-request numgen random mod 100 < $LOSS_PERCENT drop
+    }
+}
+EOF
+}
+
+ns_exists() { [[ -e "/run/netns/$1" ]]; }
+
+# True while PID is a live nfq-delay. A zombie has an empty cmdline, and PID 1 on some hosts
+# reaps orphans late, so kill -0 alone would wait for a process that has already exited.
+delayer_alive() {
+    tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null | grep -q nfq-delay
+}
+
+stop_delayer() {
+    local pidfile="$RUN_ROOT/$1/delayer.pid" pid i
+    [[ -f "$pidfile" ]] || return 0
+    pid="$(cat "$pidfile" 2>/dev/null || true)"
+    if [[ "$pid" =~ ^[0-9]+$ ]] && delayer_alive "$pid"; then
+        kill -TERM "$pid" 2>/dev/null || true
+        for ((i = 0; i < 100; i++)); do
+            delayer_alive "$pid" || break
+            sleep 0.01
+        done
+        if delayer_alive "$pid"; then
+            echo "netlab: delayer $pid ignored SIGTERM, killing it" >&2
+            kill -KILL "$pid" 2>/dev/null || true
+        fi
+    fi
+    rm -f "$pidfile"
+}
+
+cmd_down() {
+    local name="$1" node
+    stop_delayer "$name"
+    for node in "${NODES[@]}"; do
+        if ns_exists "$name-$node"; then
+            ip netns del "$name-$node" 2>/dev/null || true
+        fi
+    done
+    rm -rf "${RUN_ROOT:?}/$name"
+    for node in "${NODES[@]}"; do
+        ns_exists "$name-$node" && die "namespace $name-$node is still there"
+    done
+    return 0
+}
+
+start_delayer() {
+    local name="$1" dir="$RUN_ROOT/$1" i
+    local pidfile="$dir/delayer.pid"
+    rm -f "$pidfile"
+    # setsid + closed stdin: the delayer outlives this script and holds none of its pipes, so a
+    # caller that waits for our stdout/stderr to close is not kept waiting.
+    setsid ip netns exec "$name-r2" "$DELAYER_BIN" --queue "$DELAY_QUEUE" --delay-ms "$DELAY_MS" \
+        --pidfile "$pidfile" </dev/null >"$dir/delayer.log" 2>&1 &
+    # The delayer writes its pid file once the queue is bound: that is the readiness signal.
+    for ((i = 0; i < 100; i++)); do
+        [[ -s "$pidfile" ]] && return 0
+        delayer_alive $! || break
+        sleep 0.01
+    done
+    die "delayer did not start: $(cat "$dir/delayer.log" 2>/dev/null)"
+}
+
+# The first IPv6 packets after link-up can be lost, so touch every hop and every scenario
+# address that should answer before `up` returns. The loss target shares its path with the
+# plain target, and the unreachable/blackhole targets are left alone: an IPv4 unreachable
+# would spend one of the host-wide route.error_cost tokens that the tests need.
+warm_up() {
+    local name="$1" addr try pending=() still
+    local -a addrs=(
+        198.18.1.1 198.18.2.2 198.18.3.2 198.18.4.2 198.18.10.1 198.19.0.1 198.19.255.254 198.18.20.1
+        2001:db8:1::1 2001:db8:2::2 2001:db8:3::2 2001:db8:4::2 2001:db8:10::1 2001:db8:ff::1
+        2001:db8:ff::ffff 2001:db8:20::1
+    )
+    pending=("${addrs[@]}")
+    for ((try = 0; try < 5 && ${#pending[@]} > 0; try++)); do
+        # One ping per address, all at once; each is bounded by -W.
+        local -A pids=()
+        for addr in "${pending[@]}"; do
+            ip netns exec "$name-c" ping -n -q -c1 -W1 "$addr" >/dev/null 2>&1 &
+            pids[$addr]=$!
+        done
+        still=()
+        for addr in "${pending[@]}"; do
+            wait "${pids[$addr]}" || still+=("$addr")
+        done
+        unset pids
+        pending=("${still[@]+"${still[@]}"}")
+    done
+    ((${#pending[@]} == 0)) || die "lab $name: no answer from ${pending[*]}"
+}
+
+cmd_up() {
+    local name="$1" node dir="$RUN_ROOT/$1"
+    for node in "${NODES[@]}"; do
+        ns_exists "$name-$node" && die "namespace $name-$node already exists"
+    done
+    build_delayer
+    command -v nft >/dev/null || die "nft not found (apt-get install nftables)"
+    command -v iptables-nft-restore >/dev/null || die "iptables-nft-restore not found (apt-get install iptables)"
+
+    # From here on, any failure tears down whatever was created.
+    UP_DONE=0
+    trap 'rc=$?; if ((UP_DONE == 0)); then cmd_down "'"$name"'" >/dev/null 2>&1 || true; fi; exit $rc' EXIT
+    mkdir -p "$dir"
+
+    for node in "${NODES[@]}"; do
+        ip netns add "$name-$node"
+    done
+    # sysctls first: DAD and forwarding settings must be in place before links appear.
+    for node in "${NODES[@]}"; do
+        {
+            common_sysctls
+            case "$node" in r*) router_sysctls ;; esac
+        } | ip netns exec "$name-$node" sysctl -q -p- >/dev/null
+    done
+
+    ip -n "$name-c" link add to-r1 type veth peer name to-c netns "$name-r1"
+    ip -n "$name-r1" link add to-r2 type veth peer name to-r1 netns "$name-r2"
+    ip -n "$name-r2" link add to-r3 type veth peer name to-r2 netns "$name-r3"
+    ip -n "$name-r3" link add to-t type veth peer name to-r3 netns "$name-t"
+
+    for node in "${NODES[@]}"; do
+        ip_batch "$node" | ip -n "$name-$node" -batch -
+    done
+    queue_rules 198.18.10.1 icmp | ip netns exec "$name-r2" iptables-nft-restore
+    queue_rules 2001:db8:10::1 icmpv6 | ip netns exec "$name-r2" ip6tables-nft-restore
+    nft_t | ip netns exec "$name-t" nft -f -
+
+    start_delayer "$name"
+    warm_up "$name"
+    UP_DONE=1
+    trap - EXIT
+}
+
+cmd_silent() {
+    local name="$1" node="$2" mode="$3"
+    ns_exists "$name-$node" || die "no namespace $name-$node"
+    case "$mode" in
+    on)
+        ip netns exec "$name-$node" nft -f - <<'EOF'
+table inet netlab_silent
+delete table inet netlab_silent
+table inet netlab_silent {
+    chain output {
+        type filter hook output priority 0; policy accept;
+        icmp type { destination-unreachable, source-quench, redirect, time-exceeded, parameter-problem } drop
+        icmpv6 type { destination-unreachable, packet-too-big, time-exceeded, parameter-problem } drop
+    }
+}
+EOF
+        ;;
+    off)
+        ip netns exec "$name-$node" nft delete table inet netlab_silent 2>/dev/null || true
+        ;;
+    *) die "silent: expected on or off, got '$mode'" ;;
+    esac
+}
+
+main() {
+    (($# >= 1)) || usage
+    local cmd="$1"
+    shift
+    case "$cmd" in
+    up)
+        (($# == 1)) || usage
+        check_name "$1"
+        cmd_up "$1"
+        ;;
+    down)
+        (($# == 1)) || usage
+        check_name "$1"
+        cmd_down "$1"
+        ;;
+    exec)
+        (($# >= 3)) || usage
+        check_name "$1"
+        check_node "$2"
+        local ns="$1-$2"
+        shift 2
+        exec ip netns exec "$ns" "$@"
+        ;;
+    silent)
+        (($# == 3)) || usage
+        check_name "$1"
+        check_node "$2"
+        cmd_silent "$1" "$2" "$3"
+        ;;
+    *) usage ;;
+    esac
+}
+
+main "$@"
