@@ -78,7 +78,7 @@ router_sysctls() {
     echo net.ipv6.conf.all.forwarding=1
 }
 
-# Per-node ip batch: addresses, links up, routes. Interface names are the peer's node name,
+# Per-node ip batch: links up, addresses, routes (cmd_up runs the "link set" lines first). Interface names are the peer's node name,
 # prefixed "to-", so they never depend on the lab name.
 ip_batch() {
     case "$1" in
@@ -177,6 +177,24 @@ COMMIT
 EOF
 }
 
+# r2 also answers for the unreachable block with nft reject, in prerouting, before the route
+# lookup. The "unreachable" routes alone would do it, but the kernel rate-limits the
+# unreachables of route lookups (ip_error) by net.ipv4.route.error_cost, which is host-wide
+# and not writable from a namespace (about 1/s, burst 5); reject goes through icmp_send,
+# which obeys this namespace's icmp_ratelimit=0. The codes are those of the routes:
+# host unreachable (IPv4), no route (IPv6).
+nft_r2() {
+    cat <<'EOF'
+table inet netlab {
+    chain prerouting {
+        type filter hook prerouting priority 0; policy accept;
+        ip daddr 198.18.12.0/24 reject with icmp type host-unreachable
+        ip6 daddr 2001:db8:12::/64 reject with icmpv6 type no-route
+    }
+}
+EOF
+}
+
 # The target drops a share of the echo requests to the loss target where they arrive
 # (dropping on the client's way out would make its sends fail with EPERM).
 nft_t() {
@@ -193,23 +211,27 @@ EOF
 
 ns_exists() { [[ -e "/run/netns/$1" ]]; }
 
-# True while PID is a live nfq-delay. A zombie has an empty cmdline, and PID 1 on some hosts
-# reaps orphans late, so kill -0 alone would wait for a process that has already exited.
-delayer_alive() {
-    tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null | grep -q nfq-delay
+# True while PID exists and has not exited. A zombie counts as gone: PID 1 on some hosts
+# reaps orphans late, and kill -0 succeeds on a zombie.
+running() {
+    local stat
+    stat="$(cat "/proc/$1/stat" 2>/dev/null)" || return 1
+    stat="${stat##*) }"
+    [[ "${stat:0:1}" != Z ]]
 }
 
 stop_delayer() {
     local pidfile="$RUN_ROOT/$1/delayer.pid" pid i
     [[ -f "$pidfile" ]] || return 0
     pid="$(cat "$pidfile" 2>/dev/null || true)"
-    if [[ "$pid" =~ ^[0-9]+$ ]] && delayer_alive "$pid"; then
+    # Only signal a process that is still our delayer (the pid may have been reused).
+    if [[ "$pid" =~ ^[0-9]+$ ]] && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q nfq-delay; then
         kill -TERM "$pid" 2>/dev/null || true
         for ((i = 0; i < 100; i++)); do
-            delayer_alive "$pid" || break
+            running "$pid" || break
             sleep 0.01
         done
-        if delayer_alive "$pid"; then
+        if running "$pid"; then
             echo "netlab: delayer $pid ignored SIGTERM, killing it" >&2
             kill -KILL "$pid" 2>/dev/null || true
         fi
@@ -243,9 +265,11 @@ start_delayer() {
     # The delayer writes its pid file once the queue is bound: that is the readiness signal.
     for ((i = 0; i < 100; i++)); do
         [[ -s "$pidfile" ]] && return 0
-        delayer_alive $! || break
+        running $! || break
         sleep 0.01
     done
+    # Not ready in time: stop it here, as `down` finds no pid file to stop it by.
+    kill -TERM $! 2>/dev/null || true
     die "delayer did not start: $(cat "$dir/delayer.log" 2>/dev/null)"
 }
 
@@ -308,11 +332,17 @@ cmd_up() {
     ip -n "$name-r2" link add to-r3 type veth peer name to-r2 netns "$name-r3"
     ip -n "$name-r3" link add to-t type veth peer name to-r3 netns "$name-t"
 
+    # Links up everywhere first, addresses after: an IPv6 address added before its link has
+    # carrier is unusable for about a second (the link-watch delay), even with nodad.
     for node in "${NODES[@]}"; do
-        ip_batch "$node" | ip -n "$name-$node" -batch -
+        ip_batch "$node" | grep '^link set' | ip -n "$name-$node" -batch -
+    done
+    for node in "${NODES[@]}"; do
+        ip_batch "$node" | grep -v '^link set' | ip -n "$name-$node" -batch -
     done
     queue_rules 198.18.10.1 icmp | ip netns exec "$name-r2" iptables-nft-restore
     queue_rules 2001:db8:10::1 icmpv6 | ip netns exec "$name-r2" ip6tables-nft-restore
+    nft_r2 | ip netns exec "$name-r2" nft -f -
     nft_t | ip netns exec "$name-t" nft -f -
 
     start_delayer "$name"

@@ -3,7 +3,11 @@ using IcmpTools.Engine.Probing;
 
 namespace IcmpTools.Engine.Operations;
 
-/// <summary>Gathers one host's probe outcomes into a <see cref="Host"/>; RTTs are kept in send order.</summary>
+/// <summary>
+/// Gathers one host's probe outcomes into a <see cref="Host"/>; RTTs are kept in send order. Outcomes may
+/// arrive from the receive thread and a sender thread at once: each probe owns its array cell and the
+/// count is interlocked, so only the rare failure path takes a lock.
+/// </summary>
 internal sealed class HostTally
 {
     /// <summary>RTT per probe index; NaN until that probe is answered.</summary>
@@ -13,6 +17,7 @@ internal sealed class HostTally
     private IcmpStatus _worst = IcmpStatus.TimedOut;
     private string? _worstSource;
     private bool _anyFailure;
+    private readonly object _gate = new();
 
     public HostTally(int expected)
     {
@@ -22,13 +27,15 @@ internal sealed class HostTally
 
     public int Sent => _sent;
 
-    public int Completed { get; private set; }
+    private int _completed;
 
-    public void MarkSent() => _sent++;
+    public int Completed => Volatile.Read(ref _completed);
 
-    public void Add(in ProbeResult result, int index, IcmpFamily family)
+    public void MarkSent() => Interlocked.Increment(ref _sent);
+
+    /// <summary>Records one probe's outcome and returns how many outcomes the host now has.</summary>
+    public int Add(in ProbeResult result, int index, IcmpFamily family)
     {
-        Completed++;
         if (index >= _rtts.Length)
         {
             var old = _rtts.Length;
@@ -38,24 +45,43 @@ internal sealed class HostTally
         if (result.Status == IcmpStatus.Success)
         {
             _rtts[index] = result.RttMilliseconds;
-            return;
+            return Interlocked.Increment(ref _completed);
         }
-        // An ICMP error says more than a send failure, which says more than silence.
-        if (!_anyFailure || Rank(result.Status) > Rank(_worst))
+        lock (_gate)
         {
-            _anyFailure = true;
-            _worst = result.Status;
-            _worstSource = result.Status is IcmpStatus.TimedOut or IcmpStatus.SendFailed
-                ? null
-                : result.Responder.ToAddress(family).ToString();
+            // An ICMP error says more than a send failure, which says more than silence.
+            if (!_anyFailure || Rank(result.Status) > Rank(_worst))
+            {
+                _anyFailure = true;
+                _worst = result.Status;
+                _worstSource = result.Status is IcmpStatus.TimedOut or IcmpStatus.SendFailed
+                    ? null
+                    : result.Responder.ToAddress(family).ToString();
+            }
+        }
+        return Interlocked.Increment(ref _completed);
+    }
+
+    public bool AnyAnswered
+    {
+        get
+        {
+            foreach (var rtt in _rtts)
+            {
+                if (!double.IsNaN(rtt))
+                {
+                    return true;
+                }
+            }
+            return false;
         }
     }
 
-    public void AddDuplicate() => _duplicates++;
+    public void AddDuplicate() => Interlocked.Increment(ref _duplicates);
 
     public Host Build(string address, string? name, IcmpFamily family)
     {
-        var rtts = new List<double>(Completed);
+        var rtts = new List<double>(_completed);
         for (var i = 0; i < Math.Min(_sent, _rtts.Length); i++)
         {
             if (!double.IsNaN(_rtts[i]))

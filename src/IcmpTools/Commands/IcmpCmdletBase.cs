@@ -39,6 +39,12 @@ public abstract class IcmpCmdletBase : PSCmdlet, IDisposable
 
     private ErrorRecord? _sourceError;
 
+    /// <summary>Why -Source is unusable, when it is.</summary>
+    protected ErrorRecord? SourceError => _sourceError;
+
+    /// <summary>The leased prober for a family, or null when that family's socket could not be opened.</summary>
+    protected Prober? ProberFor(IcmpFamily family) => (family == IcmpFamily.IPv4 ? _v4 : _v6)?.Prober;
+
     /// <summary>Opens (or shares) both families' probers. No permission: a terminating error that says how to fix it.</summary>
     protected void OpenProbers(bool dontFragment)
     {
@@ -136,6 +142,9 @@ public abstract class IcmpCmdletBase : PSCmdlet, IDisposable
             AddressFamilyMismatchException => (ErrorIds.FamilyMismatch, ErrorCategory.InvalidArgument),
             SocketAddressException => (ErrorIds.InvalidSourceAddress, ErrorCategory.InvalidArgument),
             SocketUnavailableException => (ErrorIds.SocketUnavailable, ErrorCategory.ResourceUnavailable),
+            InvalidTargetException { Reason: InvalidTargetReason.ReversedRange } => (ErrorIds.InvalidRange, ErrorCategory.InvalidArgument),
+            InvalidTargetException { Reason: InvalidTargetReason.TooLarge } => (ErrorIds.BlockTooLarge, ErrorCategory.LimitsExceeded),
+            InvalidTargetException => (ErrorIds.InvalidTarget, ErrorCategory.InvalidArgument),
             _ => (null, ErrorCategory.NotSpecified),
         };
         if (id is null)
@@ -179,6 +188,7 @@ public abstract class IcmpCmdletBase : PSCmdlet, IDisposable
         {
             Write(item);
         }
+        OnDrained();
     }
 
     /// <summary>Writes everything until all background work has finished (or the pipeline is stopped).</summary>
@@ -198,14 +208,15 @@ public abstract class IcmpCmdletBase : PSCmdlet, IDisposable
         }
     }
 
-    /// <summary>Blocks the pipeline thread until <paramref name="condition"/> holds, writing what arrives meanwhile.</summary>
-    protected void DrainWhile(Func<bool> condition)
+    /// <summary>Blocks the pipeline thread until <paramref name="task"/> completes, writing what arrives meanwhile.</summary>
+    protected void DrainUntil(Task task)
     {
-        ArgumentNullException.ThrowIfNull(condition);
+        ArgumentNullException.ThrowIfNull(task);
         try
         {
-            while (condition() && _items.Reader.WaitToReadAsync(_stopping.Token).AsTask().GetAwaiter().GetResult())
+            while (!task.IsCompleted)
             {
+                Task.WaitAny([task, _items.Reader.WaitToReadAsync(_stopping.Token).AsTask()], _stopping.Token);
                 DrainAvailable();
             }
         }
@@ -213,6 +224,11 @@ public abstract class IcmpCmdletBase : PSCmdlet, IDisposable
         {
             // Stopped: PowerShell raises PipelineStoppedException on its own.
         }
+    }
+
+    /// <summary>Called on the pipeline thread after each batch of writes (progress reporting hooks in here).</summary>
+    protected virtual void OnDrained()
+    {
     }
 
     private void Write(PipelineItem item)

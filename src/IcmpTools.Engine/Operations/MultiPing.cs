@@ -1,0 +1,462 @@
+using System.Diagnostics;
+using System.Net;
+using System.Runtime.CompilerServices;
+using System.Threading.Channels;
+using IcmpTools.Engine.Errors;
+using IcmpTools.Engine.Models;
+using IcmpTools.Engine.Packets;
+using IcmpTools.Engine.Probing;
+
+namespace IcmpTools.Engine.Operations;
+
+/// <summary>
+/// Sweeps many targets through the shared probers: one scheduler paces probes (a global rate, a fixed
+/// interval per host, batches of up to 64 per system call), the prober's receive thread records outcomes,
+/// and each host is yielded the moment its last probe has an outcome. Targets are expanded lazily and at
+/// most <see cref="MultiPingOptions.ThrottleLimit"/> hosts are held at once, so memory follows the hosts in
+/// flight, never the number of targets.
+/// </summary>
+public sealed class MultiPing : IProbeObserver, IDisposable
+{
+    private const int MaxProbesPerHost = 65_535;
+
+    private readonly Func<IcmpFamily, Prober> _probers;
+    private readonly MultiPingOptions _options;
+    private readonly HostState?[] _hosts;
+    private readonly Stack<int> _freeSlots;
+    private readonly Channel<HostState> _finished = Channel.CreateUnbounded<HostState>(
+        new UnboundedChannelOptions { SingleReader = true });
+    private readonly SemaphoreSlim _signal = new(0, 1);
+    private readonly System.Collections.Concurrent.ConcurrentQueue<HostState> _resolved = new();
+    private readonly System.Collections.Concurrent.ConcurrentQueue<int> _released = new();
+    private readonly long _timeoutTicks;
+    private readonly long _intervalTicks;
+    private readonly ushort _identifier = (ushort)Random.Shared.Next(1, ushort.MaxValue + 1);
+    private int _active;
+    private volatile bool _inputDone;
+    private long _hostsDone;
+    private long _hostsAlive;
+    private long _probesSent;
+    private long _knownTotal;
+    private long _started;
+
+    private sealed class HostState
+    {
+        public required string Target;
+        /// <summary>The table slot it holds; -1 for a target that never got one.</summary>
+        public int Slot = -1;
+        public string? Name;
+        public IPAddress? Address;
+        public IpKey Key;
+        public IcmpFamily Family;
+        public Prober? Prober;
+        public HostTally? Tally;
+        public Exception? Error;
+    }
+
+    public MultiPing(Func<IcmpFamily, Prober> probers, MultiPingOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(probers);
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        if (options.Count > MaxProbesPerHost)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), options.Count, $"At most {MaxProbesPerHost} probes per host.");
+        }
+        _probers = probers;
+        _options = options;
+        _hosts = new HostState?[options.ThrottleLimit];
+        _freeSlots = new Stack<int>(Enumerable.Range(0, options.ThrottleLimit).Reverse());
+        _timeoutTicks = (long)(options.Timeout.TotalSeconds * Stopwatch.Frequency);
+        _intervalTicks = (long)(options.Interval.TotalSeconds * Stopwatch.Frequency);
+    }
+
+    /// <summary>Hosts finished so far.</summary>
+    public long HostsDone => Interlocked.Read(ref _hostsDone);
+
+    /// <summary>Hosts found alive so far.</summary>
+    public long HostsAlive => Interlocked.Read(ref _hostsAlive);
+
+    /// <summary>Probes sent so far.</summary>
+    public long ProbesSent => Interlocked.Read(ref _probesSent);
+
+    /// <summary>Hosts the sweep will have covered, once every target has been read; null before that.</summary>
+    public long? TotalHosts => _inputDone ? Interlocked.Read(ref _knownTotal) : null;
+
+    /// <summary>Probes per second since the first probe.</summary>
+    public double ProbeRate
+    {
+        get
+        {
+            var started = Interlocked.Read(ref _started);
+            var seconds = started == 0 ? 0 : Stopwatch.GetElapsedTime(started).TotalSeconds;
+            return seconds <= 0 ? 0 : ProbesSent / seconds;
+        }
+    }
+
+    /// <summary>
+    /// Sweeps <paramref name="targets"/> (names, addresses, CIDR blocks, IPv4 ranges) and yields one result per
+    /// host as it finishes, or per target that cannot be swept. One bad target never stops the others.
+    /// </summary>
+    public async IAsyncEnumerable<SweepResult> RunAsync(IAsyncEnumerable<string> targets,
+        [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(targets);
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var scheduler = Task.Run(() => ScheduleAsync(targets, stop.Token), stop.Token);
+        try
+        {
+            await foreach (var state in _finished.Reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
+            {
+                var result = ToResult(state);
+                // The slot frees only once the result is taken: a slow consumer slows the sweep
+                // instead of letting finished hosts pile up.
+                if (state.Slot >= 0)
+                {
+                    _released.Enqueue(state.Slot);
+                    Signal();
+                }
+                yield return result;
+            }
+            await scheduler.ConfigureAwait(false);
+        }
+        finally
+        {
+            await stop.CancelAsync().ConfigureAwait(false);
+            try
+            {
+                await scheduler.ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                // Stopped with the consumer; nothing half-done is reported.
+            }
+        }
+    }
+
+    private static SweepResult ToResult(HostState state)
+    {
+        SweepResult result;
+        if (state.Error is not null || state.Tally is null || state.Address is null)
+        {
+            result = new SweepResult(state.Target, null, state.Error);
+        }
+        else
+        {
+            result = new SweepResult(state.Target, state.Tally.Build(state.Address.ToString(), state.Name, state.Family), null);
+        }
+        return result;
+    }
+
+    private async Task ScheduleAsync(IAsyncEnumerable<string> targets, CancellationToken cancellationToken)
+    {
+        var due = new Queue<(int Slot, int Probe, long Due)>();
+        var v4 = new ProbeSpec[Prober.MaxBatch];
+        var v6 = new ProbeSpec[Prober.MaxBatch];
+        var input = targets.GetAsyncEnumerator(cancellationToken);
+        IEnumerator<IPAddress>? expanding = null;
+        SweepTarget? expandingTarget = null;
+        Task<bool>? nextTarget = null;
+        var resolving = 0;
+        var rateStart = Stopwatch.GetTimestamp();
+        long rateSent = 0;
+        var burst = _options.Rate == 0 ? long.MaxValue : Math.Max(1, Math.Min(Prober.MaxBatch, _options.Rate / 100));
+        try
+        {
+            while (true)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                while (_released.TryDequeue(out var released))
+                {
+                    _hosts[released] = null;
+                    _freeSlots.Push(released);
+                }
+
+                // Admit new hosts while there is room.
+                while (_freeSlots.Count > 0 && !_inputDone)
+                {
+                    if (expanding is not null)
+                    {
+                        if (expanding.MoveNext())
+                        {
+                            var slot = _freeSlots.Pop();
+                            if (Admit(slot, expandingTarget!.Text, null, expanding.Current).Error is null)
+                            {
+                                due.Enqueue((slot, 0, Stopwatch.GetTimestamp()));
+                            }
+                            continue;
+                        }
+                        expanding.Dispose();
+                        expanding = null;
+                    }
+                    nextTarget ??= input.MoveNextAsync().AsTask();
+                    if (!nextTarget.IsCompleted)
+                    {
+                        _ = nextTarget.ContinueWith(_ => Signal(), TaskScheduler.Default);
+                        break;
+                    }
+                    var more = await nextTarget.ConfigureAwait(false);
+                    nextTarget = null;
+                    if (!more)
+                    {
+                        _inputDone = true;
+                        break;
+                    }
+                    var text = input.Current;
+                    SweepTarget target;
+                    try
+                    {
+                        target = SweepTarget.Parse(text ?? string.Empty, _options.IncludeNetworkAndBroadcast, _options.AllowHugeBlocks);
+                    }
+                    catch (InvalidTargetException e)
+                    {
+                        Report(new HostState { Target = text ?? string.Empty, Error = e });
+                        continue;
+                    }
+                    Interlocked.Add(ref _knownTotal, (long)UInt128.Min(target.Count, (UInt128)long.MaxValue));
+                    if (target.Name is not null)
+                    {
+                        resolving++;
+                        _ = ResolveAsync(Admit(_freeSlots.Pop(), target.Text, target.Name, null), target.Name, cancellationToken);
+                        continue;
+                    }
+                    expanding = target.Addresses().GetEnumerator();
+                    expandingTarget = target;
+                }
+
+                while (_resolved.TryDequeue(out var resolved))
+                {
+                    resolving--;
+                    if (resolved.Error is null)
+                    {
+                        due.Enqueue((resolved.Slot, 0, Stopwatch.GetTimestamp()));
+                    }
+                }
+
+                // Send what is due, as the rate allows, in batches per family.
+                var now = Stopwatch.GetTimestamp();
+                var allowed = _options.Rate == 0
+                    ? long.MaxValue
+                    : (long)((now - rateStart) * (double)_options.Rate / Stopwatch.Frequency) + burst - rateSent;
+                if (allowed > burst)
+                {
+                    // Idle time earns no credit beyond one burst: pacing stays even after a pause.
+                    rateSent += allowed - burst;
+                    allowed = burst;
+                }
+                int n4 = 0, n6 = 0;
+                while (allowed > 0 && due.TryPeek(out var next) && next.Due <= now)
+                {
+                    due.Dequeue();
+                    var host = _hosts[next.Slot]!;
+                    ref var spec = ref (host.Family == IcmpFamily.IPv4 ? ref v4[n4++] : ref v6[n6++]);
+                    spec = new ProbeSpec
+                    {
+                        Destination = host.Key,
+                        Identifier = _identifier,
+                        Sequence = (ushort)(next.Probe + 1),
+                        PayloadSize = _options.PayloadSize,
+                        Ttl = _options.Ttl,
+                        TrafficClass = _options.TrafficClass,
+                        Source = _options.Source is null ? default : IpKey.FromAddress(_options.Source),
+                        HasSource = _options.Source is not null,
+                        TimeoutTicks = _timeoutTicks,
+                        Token = ((long)next.Probe << 32) | (uint)next.Slot,
+                    };
+                    host.Tally!.MarkSent();
+                    allowed--;
+                    rateSent++;
+                    if (next.Probe + 1 < _options.Count)
+                    {
+                        due.Enqueue((next.Slot, next.Probe + 1, now + _intervalTicks));
+                    }
+                    if (n4 == v4.Length)
+                    {
+                        Flush(IcmpFamily.IPv4, v4, ref n4);
+                    }
+                    if (n6 == v6.Length)
+                    {
+                        Flush(IcmpFamily.IPv6, v6, ref n6);
+                    }
+                }
+                Flush(IcmpFamily.IPv4, v4, ref n4);
+                Flush(IcmpFamily.IPv6, v6, ref n6);
+
+                if (_inputDone && due.Count == 0 && resolving == 0)
+                {
+                    break;
+                }
+
+                // Sleep until the next probe is due, a token frees up, a host frees a slot or input arrives.
+                var wait = Timeout.InfiniteTimeSpan;
+                if (due.TryPeek(out var head))
+                {
+                    var untilDue = head.Due - Stopwatch.GetTimestamp();
+                    var untilToken = allowed > 0 || _options.Rate == 0 ? 0 : (long)(Stopwatch.Frequency / (double)_options.Rate);
+                    var ticks = Math.Max(untilDue, untilToken);
+                    if (ticks <= 0)
+                    {
+                        continue;
+                    }
+                    wait = TimeSpan.FromSeconds((double)ticks / Stopwatch.Frequency);
+                }
+                await _signal.WaitAsync(wait, cancellationToken).ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            expanding?.Dispose();
+            await input.DisposeAsync().ConfigureAwait(false);
+        }
+
+        if (Volatile.Read(ref _active) == 0)
+        {
+            _finished.Writer.TryComplete();
+        }
+    }
+
+    private void Flush(IcmpFamily family, ProbeSpec[] specs, ref int count)
+    {
+        if (count == 0)
+        {
+            return;
+        }
+        if (Interlocked.Read(ref _started) == 0)
+        {
+            Interlocked.Exchange(ref _started, Stopwatch.GetTimestamp());
+        }
+        var prober = _hosts[(int)(specs[0].Token & 0xFFFFFFFF)]!.Prober!;
+        prober.Send(specs.AsSpan(0, count), this);
+        Interlocked.Add(ref _probesSent, count);
+        count = 0;
+    }
+
+    /// <summary>Puts a host in a slot; an address that cannot be probed finishes at once with its error.</summary>
+    private HostState Admit(int slot, string target, string? name, IPAddress? address)
+    {
+        Interlocked.Increment(ref _active);
+        var state = new HostState { Target = target, Name = name, Slot = slot };
+        _hosts[slot] = state;
+        if (address is not null)
+        {
+            Bind(state, address);
+            if (state.Error is not null)
+            {
+                Finish(state);
+            }
+        }
+        return state;
+    }
+
+    private void Bind(HostState state, IPAddress address)
+    {
+        state.Family = TargetResolver.FamilyOf(address);
+        if (_options.Family is { } wanted && wanted != state.Family)
+        {
+            state.Error = new AddressFamilyMismatchException($"The target '{state.Target}' is {state.Family}, but {wanted} was asked for.");
+            return;
+        }
+        if (_options.Source is { } source && TargetResolver.FamilyOf(source) != state.Family)
+        {
+            state.Error = new SocketAddressException(source, $"it is {TargetResolver.FamilyOf(source)} and the target '{state.Target}' is {state.Family}.");
+            return;
+        }
+        try
+        {
+            state.Prober = _probers(state.Family);
+        }
+        catch (IcmpException e)
+        {
+            state.Error = e;
+            return;
+        }
+        state.Address = address;
+        state.Key = IpKey.FromAddress(address);
+        state.Tally = new HostTally(_options.Count);
+    }
+
+    private async Task ResolveAsync(HostState state, string name, CancellationToken cancellationToken)
+    {
+        try
+        {
+            Bind(state, await TargetResolver.ResolveAsync(name, _options.Family, cancellationToken).ConfigureAwait(false));
+        }
+        catch (IcmpException e)
+        {
+            state.Error = e;
+        }
+        catch (OperationCanceledException)
+        {
+            return;
+        }
+        if (state.Error is not null)
+        {
+            Finish(state);
+        }
+        _resolved.Enqueue(state);
+        Signal();
+    }
+
+    /// <summary>Reports a target that never got a slot (it did not parse).</summary>
+    private void Report(HostState state)
+    {
+        Interlocked.Increment(ref _active);
+        Interlocked.Increment(ref _hostsDone);
+        _finished.Writer.TryWrite(state);
+        Interlocked.Decrement(ref _active);
+    }
+
+    public void OnProbeCompleted(in ProbeResult result)
+    {
+        var slot = (int)(result.Token & 0xFFFFFFFF);
+        var state = _hosts[slot];
+        if (state?.Tally is null || state.Key != result.Destination)
+        {
+            return;
+        }
+        if (state.Tally.Add(in result, (int)(result.Token >> 32), state.Family) == _options.Count)
+        {
+            Finish(state);
+        }
+    }
+
+    public void OnDuplicate(in ProbeResult result)
+    {
+        var state = _hosts[(int)(result.Token & 0xFFFFFFFF)];
+        if (state?.Tally is not null && state.Key == result.Destination)
+        {
+            state.Tally.AddDuplicate();
+        }
+    }
+
+    private void Finish(HostState state)
+    {
+        Interlocked.Increment(ref _hostsDone);
+        if (state.Tally?.AnyAnswered == true)
+        {
+            Interlocked.Increment(ref _hostsAlive);
+        }
+        _finished.Writer.TryWrite(state);
+        if (Interlocked.Decrement(ref _active) == 0 && _inputDone)
+        {
+            _finished.Writer.TryComplete();
+        }
+    }
+
+    public void Dispose() => _signal.Dispose();
+
+    private void Signal()
+    {
+        if (_signal.CurrentCount == 0)
+        {
+            try
+            {
+                _signal.Release();
+            }
+            catch (SemaphoreFullException)
+            {
+                // Another thread signalled first; one wake-up is all the scheduler needs.
+            }
+        }
+    }
+}

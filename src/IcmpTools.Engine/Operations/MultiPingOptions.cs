@@ -1,0 +1,62 @@
+using System.Net;
+
+namespace IcmpTools.Engine.Operations;
+
+/// <summary>How to sweep many hosts.</summary>
+public sealed record MultiPingOptions
+{
+    /// <summary>Probes per host.</summary>
+    public int Count { get; init; } = 2;
+    /// <summary>Time between two probes to the same host.</summary>
+    public TimeSpan Interval { get; init; } = TimeSpan.FromSeconds(0.5);
+    public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(1);
+    /// <summary>Probes per second over the whole sweep; 0 sends as fast as the socket takes them.</summary>
+    public int Rate { get; init; } = 10_000;
+    /// <summary>Hosts in flight at once; memory is bounded by this, not by the number of targets.</summary>
+    public int ThrottleLimit { get; init; } = 4096;
+    public int PayloadSize { get; init; } = 56;
+    public int Ttl { get; init; } = 64;
+    public int TrafficClass { get; init; }
+    public IPAddress? Source { get; init; }
+    public Models.IcmpFamily? Family { get; init; }
+    public bool IncludeNetworkAndBroadcast { get; init; }
+    /// <summary>Allow blocks over <see cref="SweepTarget.ConfirmationThreshold"/> addresses.</summary>
+    public bool AllowHugeBlocks { get; init; }
+
+    public void Validate()
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(Count, 1, nameof(Count));
+        if (Interval < TimeSpan.Zero)
+        {
+            throw new ArgumentOutOfRangeException(nameof(Interval), Interval, "The interval cannot be negative.");
+        }
+        if (Timeout <= TimeSpan.Zero)
+        {
+            throw new ArgumentOutOfRangeException(nameof(Timeout), Timeout, "The timeout must be positive.");
+        }
+        ArgumentOutOfRangeException.ThrowIfNegative(Rate, nameof(Rate));
+        ArgumentOutOfRangeException.ThrowIfLessThan(ThrottleLimit, 1, nameof(ThrottleLimit));
+        ArgumentOutOfRangeException.ThrowIfNegative(PayloadSize, nameof(PayloadSize));
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(PayloadSize, PingOptions.MaxPayloadSize, nameof(PayloadSize));
+        ArgumentOutOfRangeException.ThrowIfLessThan(Ttl, 1, nameof(Ttl));
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(Ttl, 255, nameof(Ttl));
+        ArgumentOutOfRangeException.ThrowIfNegative(TrafficClass, nameof(TrafficClass));
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(TrafficClass, 255, nameof(TrafficClass));
+    }
+}
+
+/// <summary>What a sweep yields for one target: a finished host, or why the target could not be swept.</summary>
+public sealed class SweepResult
+{
+    public SweepResult(string target, Models.Host? host, Exception? error)
+    {
+        Target = target;
+        Host = host;
+        Error = error;
+    }
+
+    /// <summary>The target as the user wrote it (a block for every host in it).</summary>
+    public string Target { get; }
+    public Models.Host? Host { get; }
+    public Exception? Error { get; }
+}

@@ -1,0 +1,163 @@
+using System.Buffers.Binary;
+using System.Net;
+using System.Net.Sockets;
+using IcmpTools.Engine.Errors;
+
+namespace IcmpTools.Engine.Operations;
+
+/// <summary>
+/// One target of a sweep as the user wrote it: a name, an address, a CIDR block or an IPv4 range.
+/// Blocks and ranges are enumerated lazily, so a /16 never exists as 65,536 objects at once.
+/// </summary>
+public sealed class SweepTarget
+{
+    /// <summary>Blocks larger than this need the caller's confirmation (a /0 is almost surely a typo).</summary>
+    public const long ConfirmationThreshold = 1L << 24;
+
+    private readonly IPAddress? _first;
+    private readonly UInt128 _count;
+
+    private SweepTarget(string text, string? name, IPAddress? first, UInt128 count)
+    {
+        Text = text;
+        Name = name;
+        _first = first;
+        _count = count;
+    }
+
+    /// <summary>What the user wrote.</summary>
+    public string Text { get; }
+
+    /// <summary>A name still to resolve; null for addresses, blocks and ranges.</summary>
+    public string? Name { get; }
+
+    /// <summary>How many addresses it stands for (1 for a name).</summary>
+    public UInt128 Count => _count;
+
+    /// <summary>
+    /// Parses a target. Throws <see cref="InvalidTargetException"/> naming it when it is malformed, a range is
+    /// reversed, or a block is over <see cref="ConfirmationThreshold"/> addresses and <paramref name="allowHuge"/> is off.
+    /// IPv4 blocks up to /30 skip their network and broadcast addresses, as fping -g does, unless asked not to.
+    /// </summary>
+    public static SweepTarget Parse(string text, bool includeNetworkAndBroadcast = false, bool allowHuge = false)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        var trimmed = text.Trim();
+        if (trimmed.Length == 0)
+        {
+            throw new InvalidTargetException(text, InvalidTargetReason.Malformed, "An empty target is not an address, a block, a range or a name.");
+        }
+        SweepTarget target;
+        if (trimmed.Contains('/', StringComparison.Ordinal))
+        {
+            target = ParseBlock(text, trimmed, includeNetworkAndBroadcast);
+        }
+        else if (trimmed.Contains('-', StringComparison.Ordinal) && trimmed.Split('-') is [var a, var b]
+            && TargetResolver.TryParseLiteral(a.Trim(), out var start))
+        {
+            target = ParseRange(text, start, b.Trim());
+        }
+        else if (TargetResolver.TryParseLiteral(trimmed, out var single))
+        {
+            target = new SweepTarget(text, null, single, 1);
+        }
+        else if (Uri.CheckHostName(trimmed) == UriHostNameType.Dns)
+        {
+            target = new SweepTarget(text, trimmed, null, 1);
+        }
+        else
+        {
+            throw new InvalidTargetException(text, InvalidTargetReason.Malformed, $"The target '{text}' is not an address, a CIDR block, an IPv4 range or a host name.");
+        }
+        if (!allowHuge && target._count > ConfirmationThreshold)
+        {
+            throw new InvalidTargetException(text, InvalidTargetReason.TooLarge,
+                $"The target '{text}' holds {target._count} addresses, more than {ConfirmationThreshold}; confirm with -Force if that is really meant.");
+        }
+        return target;
+    }
+
+    private static SweepTarget ParseBlock(string text, string trimmed, bool includeNetworkAndBroadcast)
+    {
+        var slash = trimmed.IndexOf('/', StringComparison.Ordinal);
+        if (!TargetResolver.TryParseLiteral(trimmed[..slash], out var baseAddress)
+            || !int.TryParse(trimmed[(slash + 1)..], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var prefix)
+            || prefix > (baseAddress.AddressFamily == AddressFamily.InterNetwork ? 32 : 128))
+        {
+            throw new InvalidTargetException(text, InvalidTargetReason.Malformed, $"The target '{text}' is not a valid CIDR block (address/prefix length).");
+        }
+        // IPNetwork insists the base has no host bits; users write 198.18.0.7/24 and mean the /24.
+        var network = new IPNetwork(Mask(baseAddress, prefix), prefix);
+        var bits = (baseAddress.AddressFamily == AddressFamily.InterNetwork ? 32 : 128) - prefix;
+        var count = UInt128.One << bits;
+        var first = network.BaseAddress;
+        if (baseAddress.AddressFamily == AddressFamily.InterNetwork && bits >= 2 && !includeNetworkAndBroadcast)
+        {
+            first = Add(first, 1);
+            count -= 2;
+        }
+        return new SweepTarget(text, null, first, count);
+    }
+
+    private static SweepTarget ParseRange(string text, IPAddress start, string endText)
+    {
+        if (start.AddressFamily != AddressFamily.InterNetwork || !TargetResolver.TryParseLiteral(endText, out var end)
+            || end.AddressFamily != AddressFamily.InterNetwork)
+        {
+            throw new InvalidTargetException(text, InvalidTargetReason.Malformed, $"The target '{text}' is not a valid IPv4 range (first-last).");
+        }
+        var a = ToUInt32(start);
+        var b = ToUInt32(end);
+        if (b < a)
+        {
+            throw new InvalidTargetException(text, InvalidTargetReason.ReversedRange, $"The range '{text}' ends before it starts.");
+        }
+        return new SweepTarget(text, null, start, (UInt128)(b - a) + 1);
+    }
+
+    /// <summary>The addresses, in order, made one at a time. Empty for a name (resolve <see cref="Name"/> instead).</summary>
+    public IEnumerable<IPAddress> Addresses()
+    {
+        if (_first is null)
+        {
+            yield break;
+        }
+        for (UInt128 i = 0; i < _count; i++)
+        {
+            yield return Add(_first, i);
+        }
+    }
+
+    private static uint ToUInt32(IPAddress address)
+    {
+        Span<byte> bytes = stackalloc byte[4];
+        address.TryWriteBytes(bytes, out _);
+        return BinaryPrimitives.ReadUInt32BigEndian(bytes);
+    }
+
+    private static IPAddress Mask(IPAddress address, int prefix)
+    {
+        Span<byte> bytes = stackalloc byte[16];
+        address.TryWriteBytes(bytes, out var length);
+        for (var bit = prefix; bit < length * 8; bit++)
+        {
+            bytes[bit / 8] &= (byte)~(0x80 >> (bit % 8));
+        }
+        return new IPAddress(bytes[..length]);
+    }
+
+    private static IPAddress Add(IPAddress address, UInt128 offset)
+    {
+        Span<byte> bytes = stackalloc byte[16];
+        address.TryWriteBytes(bytes, out var length);
+        if (length == 4)
+        {
+            var value = BinaryPrimitives.ReadUInt32BigEndian(bytes) + (uint)offset;
+            BinaryPrimitives.WriteUInt32BigEndian(bytes, value);
+            return new IPAddress(bytes[..4]);
+        }
+        var wide = BinaryPrimitives.ReadUInt128BigEndian(bytes) + offset;
+        BinaryPrimitives.WriteUInt128BigEndian(bytes, wide);
+        return new IPAddress(bytes[..16]);
+    }
+}
