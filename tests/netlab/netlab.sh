@@ -6,7 +6,8 @@
 #   netlab.sh exec NAME NODE cmd...   run cmd inside NAME-NODE
 #   netlab.sh silent NAME NODE on|off make NODE send no ICMP errors at all (or again send them)
 #
-# Needs root (CAP_NET_ADMIN, CAP_SYS_ADMIN), iproute2, nftables, gcc and libnetfilter-queue-dev.
+# Needs root (CAP_NET_ADMIN, CAP_SYS_ADMIN), iproute2, nftables, iptables (nft flavour), iputils ping,
+# gcc and libnetfilter-queue-dev.
 # Traffic never leaves the lab's namespaces.
 set -euo pipefail
 

@@ -108,15 +108,14 @@ public sealed class MultiPing : IProbeObserver, IDisposable
         {
             await foreach (var state in _finished.Reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
             {
-                var result = ToResult(state);
-                // The slot frees only once the result is taken: a slow consumer slows the sweep
-                // instead of letting finished hosts pile up.
+                yield return ToResult(state);
+                // The slot frees only once the consumer is done with the result: a slow consumer slows
+                // the sweep instead of letting finished hosts pile up.
                 if (state.Slot >= 0)
                 {
                     _released.Enqueue(state.Slot);
                     Signal();
                 }
-                yield return result;
             }
             await scheduler.ConfigureAwait(false);
         }

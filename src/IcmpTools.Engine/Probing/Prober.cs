@@ -30,7 +30,10 @@ public sealed class Prober : IDisposable
     private const int Free = 0;
     private const int Reserved = 1;
     private const int Pending = 2;
-    private const int Done = 3;
+    /// <summary>Finished by an echo reply: a further reply is a duplicate.</summary>
+    private const int Answered = 3;
+    /// <summary>Finished by a timeout, an ICMP error or a failed send: a late reply is ignored.</summary>
+    private const int Closed = 4;
 
     private static readonly double TicksPerMillisecond = Stopwatch.Frequency / 1000.0;
     private static readonly long ToleranceTicks = Stopwatch.Frequency / 1000;
@@ -191,7 +194,7 @@ public sealed class Prober : IDisposable
             var serial = ++_nextSerial;
             ref var slot = ref _slots[serial & TableMask];
             var state = Volatile.Read(ref slot.State);
-            if (state is Free or Done && Interlocked.CompareExchange(ref slot.State, Reserved, state) == state)
+            if (state is Free or Answered or Closed && Interlocked.CompareExchange(ref slot.State, Reserved, state) == state)
             {
                 return serial;
             }
@@ -214,7 +217,7 @@ public sealed class Prober : IDisposable
     private void FailSend(uint serial, int errno)
     {
         ref var slot = ref _slots[serial & TableMask];
-        if (slot.Serial != serial || Interlocked.CompareExchange(ref slot.State, Done, Pending) != Pending)
+        if (slot.Serial != serial || Interlocked.CompareExchange(ref slot.State, Closed, Pending) != Pending)
         {
             return;
         }
@@ -316,7 +319,7 @@ public sealed class Prober : IDisposable
 
         ref var slot = ref _slots[serial & TableMask];
         var state = Volatile.Read(ref slot.State);
-        if (state is not (Pending or Done) || slot.Serial != serial || slot.Destination != probed
+        if (state is not (Pending or Answered) || slot.Serial != serial || slot.Destination != probed
             || slot.Sequence != parsed.Sequence
             || (!_transport.RewritesIdentifier && slot.Identifier != parsed.Identifier))
         {
@@ -333,11 +336,12 @@ public sealed class Prober : IDisposable
         result.RttMilliseconds = Rtt(ref slot, batch.ReceivedTimestamp, packet.KernelRealtimeNs);
         result.TimestampNs = packet.KernelRealtimeNs != 0 ? packet.KernelRealtimeNs : Clock.RealtimeNs();
 
-        if (Interlocked.CompareExchange(ref slot.State, Done, Pending) == Pending)
+        var finished = status == IcmpStatus.Success ? Answered : Closed;
+        if (Interlocked.CompareExchange(ref slot.State, finished, Pending) == Pending)
         {
             Finish(ref slot, in result);
         }
-        else if (state == Done && status == IcmpStatus.Success)
+        else if (state == Answered && status == IcmpStatus.Success)
         {
             var observer = slot.Observer;
             // Re-check: a sender may have reused the slot while we read it.
@@ -356,7 +360,7 @@ public sealed class Prober : IDisposable
         for (var i = 0; i < TableSize; i++)
         {
             ref var slot = ref _slots[i];
-            if (Volatile.Read(ref slot.State) is not (Pending or Done) || slot.Destination != probed
+            if (Volatile.Read(ref slot.State) is not (Pending or Answered) || slot.Destination != probed
                 || slot.Sequence != parsed.Sequence
                 || (!_transport.RewritesIdentifier && slot.Identifier != parsed.Identifier))
             {
@@ -408,8 +412,8 @@ public sealed class Prober : IDisposable
             {
                 continue;
             }
-            if (Interlocked.CompareExchange(ref slot.State, Done, Pending) == Pending
-                || Interlocked.CompareExchange(ref slot.State, Done, Reserved) == Reserved)
+            if (Interlocked.CompareExchange(ref slot.State, Closed, Pending) == Pending
+                || Interlocked.CompareExchange(ref slot.State, Closed, Reserved) == Reserved)
             {
                 var result = BaseResult(ref slot);
                 result.Status = IcmpStatus.TimedOut;

@@ -1,0 +1,56 @@
+using System.Buffers.Binary;
+using System.Net;
+using System.Net.Sockets;
+using IcmpTools.Engine.Models;
+
+namespace IcmpTools.Engine.Packets;
+
+/// <summary>
+/// An IP address as two integers, compared and copied without allocation on the hot path. IPv4 is kept
+/// in its IPv4-mapped IPv6 form (::ffff:a.b.c.d) so the two families never collide.
+/// </summary>
+public readonly struct IpKey : IEquatable<IpKey>
+{
+    private const ulong V4Prefix = 0x0000_FFFF_0000_0000UL;
+
+    public IpKey(ulong hi, ulong lo)
+    {
+        Hi = hi;
+        Lo = lo;
+    }
+
+    public ulong Hi { get; }
+    public ulong Lo { get; }
+
+    public static IpKey FromV4(ReadOnlySpan<byte> address) => new(0, V4Prefix | BinaryPrimitives.ReadUInt32BigEndian(address));
+
+    public static IpKey FromV6(ReadOnlySpan<byte> address) =>
+        new(BinaryPrimitives.ReadUInt64BigEndian(address), BinaryPrimitives.ReadUInt64BigEndian(address[8..]));
+
+    public static IpKey FromAddress(IPAddress address)
+    {
+        ArgumentNullException.ThrowIfNull(address);
+        Span<byte> bytes = stackalloc byte[16];
+        address.TryWriteBytes(bytes, out var length);
+        return address.AddressFamily == AddressFamily.InterNetwork ? FromV4(bytes[..length]) : FromV6(bytes);
+    }
+
+    public IPAddress ToAddress(IcmpFamily family)
+    {
+        Span<byte> bytes = stackalloc byte[16];
+        if (family == IcmpFamily.IPv4)
+        {
+            BinaryPrimitives.WriteUInt32BigEndian(bytes, (uint)Lo);
+            return new IPAddress(bytes[..4]);
+        }
+        BinaryPrimitives.WriteUInt64BigEndian(bytes, Hi);
+        BinaryPrimitives.WriteUInt64BigEndian(bytes[8..], Lo);
+        return new IPAddress(bytes);
+    }
+
+    public bool Equals(IpKey other) => Hi == other.Hi && Lo == other.Lo;
+    public override bool Equals(object? obj) => obj is IpKey k && Equals(k);
+    public override int GetHashCode() => HashCode.Combine(Hi, Lo);
+    public static bool operator ==(IpKey left, IpKey right) => left.Equals(right);
+    public static bool operator !=(IpKey left, IpKey right) => !left.Equals(right);
+}

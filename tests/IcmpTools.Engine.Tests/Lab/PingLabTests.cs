@@ -1,0 +1,88 @@
+using System.Net;
+using IcmpTools.Engine.Models;
+using IcmpTools.Engine.Operations;
+using IcmpTools.Engine.Probing;
+using Xunit;
+
+namespace IcmpTools.Engine.Tests.Lab;
+
+/// <summary>Ping across the lab's routers (tests/netlab): real sockets in the client namespace.</summary>
+[Collection(LabGroup.Name)]
+public sealed class PingLabTests(LabFixture fixture)
+{
+    private Host PingFromClient(string target, PingOptions options) => fixture.Lab.InClient(() =>
+    {
+        var address = IPAddress.Parse(target);
+        using var lease = ProberPool.Acquire(TargetResolver.FamilyOf(address));
+        return Ping.PingAsync(lease.Prober, address, null, options).GetAwaiter().GetResult();
+    });
+
+    private static readonly PingOptions Quick = new() { Count = 10, Interval = TimeSpan.FromMilliseconds(20), Timeout = TimeSpan.FromSeconds(1) };
+
+    [SkippableTheory]
+    [InlineData("198.18.4.2", "198.18.10.1")]
+    [InlineData("2001:db8:4::2", "2001:db8:10::1")]
+    public void ALinkDelayedBy10MsAddsTenMillisecondsOfRtt(string plain, string delayed)
+    {
+        var direct = PingFromClient(plain, Quick);
+        var slow = PingFromClient(delayed, Quick);
+
+        Assert.Equal(10, direct.PacketsReceived);
+        Assert.Equal(10, slow.PacketsReceived);
+        Assert.InRange(direct.AvgRtt, 0.001, 5);
+        Assert.InRange(slow.AvgRtt - direct.AvgRtt, 9, 16);
+        Assert.All(slow.Rtts, rtt => Assert.True(rtt >= 10, $"rtt {rtt} ms is under the 10 ms delay"));
+    }
+
+    [SkippableTheory]
+    [InlineData("198.18.11.1")]
+    [InlineData("2001:db8:11::1")]
+    public void ThirtyPercentLossIsReportedAsSuch(string target)
+    {
+        var host = PingFromClient(target, new PingOptions { Count = 300, Interval = TimeSpan.FromMilliseconds(2), Timeout = TimeSpan.FromSeconds(0.5) });
+
+        Assert.Equal(300, host.PacketsSent);
+        // 300 draws at p = 0.3: the standard deviation is 2.6 points, so 18..42 % is over four of them.
+        Assert.InRange(host.PacketLoss, 0.18, 0.42);
+        Assert.Equal(host.PacketsSent - host.PacketsReceived, (int)Math.Round(host.PacketLoss * host.PacketsSent));
+        Assert.True(host.IsAlive);
+    }
+
+    [SkippableTheory]
+    [InlineData("198.18.12.7", "198.18.2.2")]
+    [InlineData("2001:db8:12::7", "2001:db8:2::2")]
+    public void AnUnreachableTargetIsReportedByTheRouterThatSaidSo(string target, string router)
+    {
+        var host = PingFromClient(target, new PingOptions { Count = 2, Interval = TimeSpan.FromMilliseconds(50), Timeout = TimeSpan.FromSeconds(1) });
+
+        Assert.False(host.IsAlive);
+        Assert.Equal(IcmpStatus.DestinationUnreachable, host.Status);
+        Assert.Equal(router, host.StatusSource);
+    }
+
+    [SkippableTheory]
+    [InlineData("198.18.13.7")]
+    [InlineData("2001:db8:13::7")]
+    public void ABlackholedTargetTimesOut(string target)
+    {
+        var host = PingFromClient(target, new PingOptions { Count = 2, Interval = TimeSpan.FromMilliseconds(50), Timeout = TimeSpan.FromSeconds(0.3) });
+
+        Assert.False(host.IsAlive);
+        Assert.Equal(IcmpStatus.TimedOut, host.Status);
+        Assert.Null(host.StatusSource);
+    }
+
+    [SkippableFact]
+    public void RepliesCarryTheTtlLeftAfterThreeRouters()
+    {
+        var replies = fixture.Lab.InClient(() =>
+        {
+            using var lease = ProberPool.Acquire(IcmpFamily.IPv4);
+            return Ping.StreamAsync(lease.Prober, IPAddress.Parse("198.18.4.2"), Quick with { Count = 1 }).ToBlockingEnumerable().ToList();
+        });
+
+        var reply = Assert.Single(replies);
+        Assert.Equal(IcmpStatus.Success, reply.Status);
+        Assert.Equal(61, reply.Ttl);
+    }
+}

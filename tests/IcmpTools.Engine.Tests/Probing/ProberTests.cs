@@ -1,0 +1,232 @@
+using System.Net;
+using IcmpTools.Engine.Models;
+using IcmpTools.Engine.Operations;
+using IcmpTools.Engine.Probing;
+using IcmpTools.Engine.Tests.Fakes;
+using Xunit;
+
+namespace IcmpTools.Engine.Tests.Probing;
+
+/// <summary>The prober's matching, timing and bookkeeping, over a fake network (no packet leaves the process).</summary>
+public sealed class ProberTests
+{
+    private static readonly IPAddress Target = IPAddress.Parse("192.0.2.10");
+    private static readonly IPAddress Router = IPAddress.Parse("192.0.2.254");
+
+    private static PingOptions Fast(int count, double timeoutSeconds = 0.3) => new()
+    {
+        Count = count,
+        Interval = TimeSpan.Zero,
+        Timeout = TimeSpan.FromSeconds(timeoutSeconds),
+    };
+
+    private static async Task<List<Reply>> Stream(Prober prober, PingOptions options)
+    {
+        var replies = new List<Reply>();
+        await foreach (var reply in Ping.StreamAsync(prober, Target, options))
+        {
+            replies.Add(reply);
+        }
+        return replies;
+    }
+
+    [Fact]
+    public async Task EveryProbeIsAnsweredAndMatchedToItsSequence()
+    {
+        using var fake = new FakeTransport(echo => [FakeTransport.Reply(echo, TimeSpan.FromMilliseconds(20))]);
+        using var prober = new Prober(fake);
+
+        var host = await Ping.PingAsync(prober, Target, null, Fast(5));
+
+        Assert.Equal(5, host.PacketsSent);
+        Assert.Equal(5, host.PacketsReceived);
+        Assert.Equal(0, host.PacketLoss);
+        Assert.True(host.IsAlive);
+        Assert.All(host.Rtts, rtt => Assert.InRange(rtt, 15, 200));
+        Assert.Equal([1, 2, 3, 4, 5], fake.Sent.Select(s => (int)s.Sequence));
+    }
+
+    [Fact]
+    public async Task LostProbesTimeOutAndCountAsLoss()
+    {
+        using var fake = new FakeTransport(echo => echo.Sequence % 2 == 0 ? [] : [FakeTransport.Reply(echo, TimeSpan.FromMilliseconds(1))]);
+        using var prober = new Prober(fake);
+
+        var replies = await Stream(prober, Fast(6, 0.2));
+
+        Assert.Equal(6, replies.Count);
+        Assert.Equal([1, 3, 5], replies.Where(r => r.Status == IcmpStatus.Success).Select(r => r.Sequence).Order());
+        Assert.Equal([2, 4, 6], replies.Where(r => r.Status == IcmpStatus.TimedOut).Select(r => r.Sequence).Order());
+        Assert.All(replies.Where(r => r.Status == IcmpStatus.TimedOut), r => Assert.Null(r.Rtt));
+    }
+
+    [Fact]
+    public async Task TimeoutFiresOnTimeWithoutPolling()
+    {
+        using var fake = new FakeTransport(_ => []);
+        using var prober = new Prober(fake);
+        var started = System.Diagnostics.Stopwatch.StartNew();
+
+        var host = await Ping.PingAsync(prober, Target, null, Fast(1, 0.25));
+
+        Assert.False(host.IsAlive);
+        Assert.Equal(IcmpStatus.TimedOut, host.Status);
+        // The timeout is a deadline, not a poll: it fires after 250 ms and well before a second.
+        Assert.InRange(started.ElapsedMilliseconds, 240, 1000);
+    }
+
+    [Fact]
+    public async Task DuplicatesAreCountedApartNotAsReceived()
+    {
+        using var fake = new FakeTransport(echo =>
+            [FakeTransport.Reply(echo, TimeSpan.FromMilliseconds(1)), FakeTransport.Reply(echo, TimeSpan.FromMilliseconds(5))]);
+        using var prober = new Prober(fake);
+
+        var options = Fast(3) with { Interval = TimeSpan.FromMilliseconds(30) };
+        var host = await Ping.PingAsync(prober, Target, null, options);
+
+        Assert.Equal(3, host.PacketsReceived);
+        Assert.Equal(0, host.PacketLoss);
+        Assert.Equal(2, host.Duplicates);
+    }
+
+    [Fact]
+    public async Task ReorderedRepliesKeepTheirOwnRtt()
+    {
+        // The first probe is answered last: 80, 40, 5 ms.
+        using var fake = new FakeTransport(echo => [FakeTransport.Reply(echo, TimeSpan.FromMilliseconds(echo.Sequence switch { 1 => 80, 2 => 40, _ => 5 }))]);
+        using var prober = new Prober(fake);
+
+        var replies = await Stream(prober, Fast(3));
+
+        Assert.Equal([3, 2, 1], replies.Select(r => r.Sequence));
+        var bySeq = replies.ToDictionary(r => r.Sequence, r => r.Rtt!.Value);
+        Assert.True(bySeq[1] > bySeq[2] && bySeq[2] > bySeq[3]);
+        Assert.InRange(bySeq[1], 70, 300);
+    }
+
+    [Fact]
+    public async Task LateReplyAfterTimeoutIsNeitherSuccessNorDuplicate()
+    {
+        using var fake = new FakeTransport(echo => [FakeTransport.Reply(echo, TimeSpan.FromMilliseconds(150))]);
+        using var prober = new Prober(fake);
+
+        var host = await Ping.PingAsync(prober, Target, null, Fast(1, 0.05));
+        await Task.Delay(200);
+
+        Assert.False(host.IsAlive);
+        Assert.Equal(0, host.Duplicates);
+    }
+
+    [Fact]
+    public async Task RepliesFromAnotherAddressAreNotCounted()
+    {
+        using var fake = new FakeTransport(echo => [FakeTransport.Reply(echo, TimeSpan.FromMilliseconds(1), from: IPAddress.Parse("192.0.2.66"))]);
+        using var prober = new Prober(fake);
+
+        var host = await Ping.PingAsync(prober, Target, null, Fast(2, 0.1));
+
+        Assert.Equal(0, host.PacketsReceived);
+    }
+
+    [Fact]
+    public async Task RepliesWithAForgedCookieOrBadChecksumAreIgnored()
+    {
+        using var fake = new FakeTransport(echo =>
+        [
+            FakeTransport.Reply(echo, TimeSpan.FromMilliseconds(1), tamper: icmp => icmp[8] ^= 0xFF),
+            new Delivery(TimeSpan.FromMilliseconds(2), FakeTransport.Reply(echo, TimeSpan.Zero).Datagram.Select((b, i) => i == 30 ? (byte)(b ^ 1) : b).ToArray(), echo.Destination),
+            new Delivery(TimeSpan.FromMilliseconds(3), FakeTransport.Reply(echo, TimeSpan.Zero).Datagram[..23], echo.Destination),
+        ]);
+        using var prober = new Prober(fake);
+
+        var host = await Ping.PingAsync(prober, Target, null, Fast(2, 0.1));
+
+        Assert.Equal(0, host.PacketsReceived);
+        Assert.Equal(IcmpStatus.TimedOut, host.Status);
+    }
+
+    [Fact]
+    public async Task TwoOperationsWithTheSameIdAndSequenceGetOnlyTheirOwnReplies()
+    {
+        // The first operation's replies come fast, the second's slow: if matching went by (id, seq) alone,
+        // the first would take the second's replies and the RTTs would cross.
+        using var fake = new FakeTransport(echo => [FakeTransport.Reply(echo, TimeSpan.FromMilliseconds(echo.Ttl == 10 ? 5 : 90))]);
+        using var prober = new Prober(fake);
+        var options = Fast(3, 1) with { Identifier = 777 };
+
+        var fast = Ping.PingAsync(prober, Target, null, options with { Ttl = 10 });
+        var slow = Ping.PingAsync(prober, Target, null, options with { Ttl = 20 });
+        var hosts = await Task.WhenAll(fast, slow);
+
+        Assert.All(hosts[0].Rtts, rtt => Assert.InRange(rtt, 0, 60));
+        Assert.All(hosts[1].Rtts, rtt => Assert.InRange(rtt, 80, 400));
+        Assert.Equal(3, hosts[0].PacketsReceived);
+        Assert.Equal(3, hosts[1].PacketsReceived);
+    }
+
+    [Fact]
+    public async Task AnIcmpErrorQuotingTheProbeEndsItWithThatStatus()
+    {
+        using var fake = new FakeTransport(echo => [FakeTransport.Error(echo, TimeSpan.FromMilliseconds(2), Router, 11, 0)]);
+        using var prober = new Prober(fake);
+
+        var replies = await Stream(prober, Fast(1));
+
+        var reply = Assert.Single(replies);
+        Assert.Equal(IcmpStatus.TimeExceeded, reply.Status);
+        Assert.Equal(Router.ToString(), reply.Source);
+        Assert.Equal(11, reply.Type);
+    }
+
+    [Fact]
+    public async Task AnErrorQuotingOnlyEightBytesIsStillMatchedByIdentifierAndSequence()
+    {
+        using var fake = new FakeTransport(echo => [FakeTransport.Error(echo, TimeSpan.FromMilliseconds(2), Router, 3, 1, quotedIcmpBytes: 8)]);
+        using var prober = new Prober(fake);
+
+        var host = await Ping.PingAsync(prober, Target, null, Fast(1));
+
+        Assert.Equal(IcmpStatus.DestinationUnreachable, host.Status);
+        Assert.Equal(Router.ToString(), host.StatusSource);
+    }
+
+    [Fact]
+    public async Task AnExactPayloadWithoutCookieIsMatchedByItsEcho()
+    {
+        using var fake = new FakeTransport();
+        using var prober = new Prober(fake);
+
+        var host = await Ping.PingAsync(prober, Target, null, Fast(3) with { Payload = [1, 2, 3] });
+
+        Assert.Equal(3, host.PacketsReceived);
+        Assert.All(fake.Sent, s => Assert.Equal(new byte[] { 1, 2, 3 }, s.Payload));
+    }
+
+    [Fact]
+    public async Task AFailedSendIsAStatusNotAnException()
+    {
+        using var fake = new FakeTransport { SendError = _ => 101 };
+        using var prober = new Prober(fake);
+
+        var host = await Ping.PingAsync(prober, Target, null, Fast(2));
+
+        Assert.Equal(IcmpStatus.SendFailed, host.Status);
+        Assert.Equal(2, host.PacketsSent);
+        Assert.Equal(1, host.PacketLoss);
+    }
+
+    [Fact]
+    public async Task MoreProbesThanSequenceNumbersStillMatchExactly()
+    {
+        // 70,000 probes to one address: sequence numbers wrap past 65,535 while earlier probes are in
+        // flight; only the cookie tells them apart.
+        using var fake = new FakeTransport(echo => [FakeTransport.Reply(echo, TimeSpan.FromMilliseconds(echo.Sequence % 7))]);
+        using var prober = new Prober(fake);
+
+        var host = await Ping.PingAsync(prober, Target, null, Fast(70_000, 5));
+
+        Assert.Equal(70_000, host.PacketsReceived);
+        Assert.Equal(0, host.Duplicates);
+    }
+}

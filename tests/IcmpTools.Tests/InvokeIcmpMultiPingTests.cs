@@ -1,0 +1,98 @@
+using System.Management.Automation;
+using IcmpTools.Engine.Models;
+using IcmpTools.TestSupport;
+using Xunit;
+
+namespace IcmpTools.Tests;
+
+/// <summary>Invoke-IcmpMultiPing through in-process PowerShell on loopback (127.0.0.0/8 answers for every address).</summary>
+[Collection(SocketsGroup.Name)]
+public sealed class InvokeIcmpMultiPingTests
+{
+    [SkippableFact]
+    public void ABlockSkipsNetworkAndBroadcastAndFindsEveryHost()
+    {
+        LabRequirement.RequireRoot();
+        using var ps = new PowerShellSession();
+
+        var output = ps.Invoke("Invoke-IcmpMultiPing 127.0.0.0/30 -Count 1");
+
+        Assert.Empty(ps.Errors);
+        var hosts = output.Select(o => (Host)o.BaseObject).ToList();
+        Assert.Equal(["127.0.0.1", "127.0.0.2"], hosts.Select(h => h.Address).Order());
+        Assert.All(hosts, h => Assert.True(h.IsAlive));
+    }
+
+    [SkippableFact]
+    public void ALoopbackSlash20IsSweptCompletelyWithNoHostTwice()
+    {
+        LabRequirement.RequireRoot();
+        using var ps = new PowerShellSession();
+
+        var output = ps.Invoke("Invoke-IcmpMultiPing 127.1.0.0/20 -Count 2 -IntervalSeconds 0.01 -Rate 0");
+
+        Assert.Empty(ps.Errors);
+        var hosts = output.Select(o => (Host)o.BaseObject).ToList();
+        Assert.Equal(4094, hosts.Count);
+        Assert.Equal(4094, hosts.Select(h => h.Address).Distinct().Count());
+        Assert.All(hosts, h => Assert.Equal(2, h.PacketsReceived));
+    }
+
+    [SkippableFact]
+    public void TargetsStreamFromThePipelineByValueAndByPropertyName()
+    {
+        LabRequirement.RequireRoot();
+        using var ps = new PowerShellSession();
+
+        var output = ps.Invoke("""
+            '127.0.0.1', '::1' | Invoke-IcmpMultiPing -Count 1
+            [pscustomobject]@{ IPAddress = '127.0.0.9' }, [pscustomobject]@{ Name = '127.0.0.10-127.0.0.11' } | Invoke-IcmpMultiPing -Count 1
+            """);
+
+        Assert.Empty(ps.Errors);
+        Assert.Equal(["127.0.0.1", "127.0.0.10", "127.0.0.11", "127.0.0.9", "::1"],
+            output.Select(o => ((Host)o.BaseObject).Address).Order(StringComparer.Ordinal));
+    }
+
+    [SkippableFact]
+    public void BadTargetsAreOneErrorEachWithTheirOwnIdAndTheRestComplete()
+    {
+        LabRequirement.RequireRoot();
+        using var ps = new PowerShellSession();
+
+        var output = ps.Invoke("Invoke-IcmpMultiPing 127.0.0.1, 127.0.0.9-127.0.0.3, 127.0.0.0/40, 'bad target', 0.0.0.0/0, 127.0.0.2 -Count 1");
+
+        Assert.Equal(["127.0.0.1", "127.0.0.2"], output.Select(o => ((Host)o.BaseObject).Address).Order());
+        var errors = ps.Errors.ToDictionary(e => (string)e.TargetObject, e => e);
+        Assert.Equal(4, errors.Count);
+        Assert.StartsWith(ErrorIds.InvalidRange, errors["127.0.0.9-127.0.0.3"].FullyQualifiedErrorId, StringComparison.Ordinal);
+        Assert.StartsWith(ErrorIds.InvalidTarget, errors["127.0.0.0/40"].FullyQualifiedErrorId, StringComparison.Ordinal);
+        Assert.StartsWith(ErrorIds.InvalidTarget, errors["bad target"].FullyQualifiedErrorId, StringComparison.Ordinal);
+        Assert.StartsWith(ErrorIds.BlockTooLarge, errors["0.0.0.0/0"].FullyQualifiedErrorId, StringComparison.Ordinal);
+        Assert.Equal(ErrorCategory.LimitsExceeded, errors["0.0.0.0/0"].CategoryInfo.Category);
+        Assert.Contains("-Force", errors["0.0.0.0/0"].Exception.Message, StringComparison.Ordinal);
+    }
+
+    [SkippableFact]
+    public void TwoSweepsInTwoRunspacesEachGetExactlyTheirOwnReplies()
+    {
+        LabRequirement.RequireRoot();
+        using var a = new PowerShellSession();
+        using var b = new PowerShellSession();
+
+        var sweeps = new[] { a, b }.Select(ps => Task.Run(() =>
+            ps.Invoke("Invoke-IcmpMultiPing 127.2.0.0/22 -Count 3 -IntervalSeconds 0.01 -Rate 0").Select(o => (Host)o.BaseObject).ToList())).ToArray();
+        Task.WaitAll(sweeps);
+
+        foreach (var hosts in sweeps.Select(s => s.Result))
+        {
+            Assert.Equal(1022, hosts.Count);
+            Assert.All(hosts, h =>
+            {
+                Assert.Equal(3, h.PacketsSent);
+                Assert.Equal(3, h.PacketsReceived);
+                Assert.Equal(0, h.Duplicates);
+            });
+        }
+    }
+}

@@ -1,0 +1,165 @@
+using System.Diagnostics;
+using System.Management.Automation;
+using IcmpTools.Engine.Models;
+using IcmpTools.Engine.Probing;
+using IcmpTools.TestSupport;
+using Xunit;
+
+namespace IcmpTools.Tests;
+
+/// <summary>Test-IcmpEcho through in-process PowerShell, on loopback with real raw sockets (needs root, as CI is).</summary>
+[Collection(SocketsGroup.Name)]
+public sealed class TestIcmpEchoTests
+{
+    [SkippableFact]
+    public void PingingLoopbackGivesOneHostWithEveryReply()
+    {
+        LabRequirement.RequireRoot();
+        using var ps = new PowerShellSession();
+
+        var output = ps.Invoke("Test-IcmpEcho 127.0.0.1 -Count 3 -IntervalSeconds 0.05");
+
+        Assert.Empty(ps.Errors);
+        var host = Assert.IsType<Host>(Assert.Single(output).BaseObject);
+        Assert.Equal("127.0.0.1", host.Address);
+        Assert.Equal(3, host.PacketsSent);
+        Assert.Equal(3, host.PacketsReceived);
+        Assert.True(host.IsAlive);
+        Assert.InRange(host.AvgRtt, 0.0001, 50);
+        Assert.Equal(IcmpFamily.IPv4, host.Family);
+    }
+
+    [SkippableFact]
+    public void PerReplyStreamsEachReplyWithItsSequence()
+    {
+        LabRequirement.RequireRoot();
+        using var ps = new PowerShellSession();
+
+        var output = ps.Invoke("Test-IcmpEcho ::1 -Count 2 -IntervalSeconds 0.05 -PerReply -BufferSize 100");
+
+        Assert.Empty(ps.Errors);
+        var replies = output.Select(o => Assert.IsType<Reply>(o.BaseObject)).ToList();
+        Assert.Equal([1, 2], replies.Select(r => r.Sequence).Order());
+        Assert.All(replies, r =>
+        {
+            Assert.Equal(IcmpStatus.Success, r.Status);
+            Assert.Equal("::1", r.Source);
+            Assert.Equal(108, r.BytesReceived);
+            Assert.Equal(IcmpFamily.IPv6, r.Family);
+            Assert.Equal(64, r.Ttl);
+        });
+    }
+
+    [SkippableFact]
+    public void QuietGivesOneBoolPerTarget()
+    {
+        LabRequirement.RequireRoot();
+        using var ps = new PowerShellSession();
+
+        var output = ps.Invoke("Test-IcmpEcho 127.0.0.1,::1 -Count 1 -Quiet");
+
+        Assert.Equal([true, true], output.Select(o => (bool)o.BaseObject));
+    }
+
+    [SkippableFact]
+    public void TargetsComeByValueAndByPropertyNameAndArePingedConcurrently()
+    {
+        LabRequirement.RequireRoot();
+        using var ps = new PowerShellSession();
+        var clock = Stopwatch.StartNew();
+
+        var output = ps.Invoke("""
+            '127.0.0.1', '127.0.0.2' | Test-IcmpEcho -Count 3 -IntervalSeconds 0.3
+            [pscustomobject]@{ ComputerName = '127.0.0.3' }, [pscustomobject]@{ Address = 'localhost' } | Test-IcmpEcho -Count 1
+            """);
+
+        Assert.Empty(ps.Errors);
+        var hosts = output.Select(o => (Host)o.BaseObject).ToList();
+        Assert.Equal(["127.0.0.1", "127.0.0.1", "127.0.0.2", "127.0.0.3"], hosts.Select(h => h.Address).Order());
+        Assert.Equal("localhost", hosts.Single(h => h.Name is not null).Name);
+        Assert.All(hosts, h => Assert.True(h.IsAlive));
+        // Two targets of three probes 0.3 s apart take 0.6 s together, 1.2 s one after the other.
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(1.1), $"took {clock.Elapsed}");
+    }
+
+    [SkippableFact]
+    public void AnUnusableSourceIsAnErrorPerTargetAndTheRestGoOn()
+    {
+        LabRequirement.RequireRoot();
+        using var ps = new PowerShellSession();
+
+        var output = ps.Invoke("Test-IcmpEcho 127.0.0.1, ::1 -Count 1 -Source 127.0.0.1");
+
+        var host = Assert.IsType<Host>(Assert.Single(output).BaseObject);
+        Assert.Equal("127.0.0.1", host.Address);
+        var error = Assert.Single(ps.Errors);
+        Assert.StartsWith(ErrorIds.InvalidSourceAddress, error.FullyQualifiedErrorId, StringComparison.Ordinal);
+        Assert.Equal("::1", error.TargetObject);
+        Assert.Equal(ErrorCategory.InvalidArgument, error.CategoryInfo.Category);
+    }
+
+    [SkippableFact]
+    public void ASourceThatIsNotOursFailsEveryTargetWithItsName()
+    {
+        LabRequirement.RequireRoot();
+        using var ps = new PowerShellSession();
+
+        var output = ps.Invoke("Test-IcmpEcho 127.0.0.1 -Count 1 -Source 198.18.99.99");
+
+        Assert.Empty(output);
+        var error = Assert.Single(ps.Errors);
+        Assert.StartsWith(ErrorIds.InvalidSourceAddress, error.FullyQualifiedErrorId, StringComparison.Ordinal);
+        Assert.Contains("198.18.99.99", error.Exception.Message, StringComparison.Ordinal);
+    }
+
+    [SkippableFact]
+    public void AFamilyMismatchIsATargetError()
+    {
+        LabRequirement.RequireRoot();
+        using var ps = new PowerShellSession();
+
+        var output = ps.Invoke("Test-IcmpEcho 127.0.0.1 -IPv6 -Count 1");
+
+        Assert.Empty(output);
+        var error = Assert.Single(ps.Errors);
+        Assert.StartsWith(ErrorIds.FamilyMismatch, error.FullyQualifiedErrorId, StringComparison.Ordinal);
+        Assert.Equal("127.0.0.1", error.TargetObject);
+    }
+
+    [SkippableFact]
+    public void PayloadWithBufferSizeIsRefused()
+    {
+        LabRequirement.RequireRoot();
+        using var ps = new PowerShellSession();
+
+        Assert.ThrowsAny<RuntimeException>(() => ps.Invoke("$ErrorActionPreference = 'Stop'; Test-IcmpEcho 127.0.0.1 -Payload 1,2,3 -BufferSize 8"));
+        var output = ps.Invoke("Test-IcmpEcho 127.0.0.1 -Payload 1,2,3 -Count 1");
+        Assert.True(((Host)Assert.Single(output).BaseObject).IsAlive);
+    }
+
+    [SkippableFact]
+    public void StoppingAContinuousPingReturnsAtOnceAndClosesTheSockets()
+    {
+        LabRequirement.RequireRoot();
+        using var ps = new PowerShellSession();
+        var output = new PSDataCollection<PSObject>();
+        using var pipeline = ps.Start("Test-IcmpEcho 127.0.0.1 -Continuous -IntervalSeconds 0.05", output);
+        var waited = Stopwatch.StartNew();
+        while (output.Count < 3 && waited.Elapsed < TimeSpan.FromSeconds(5))
+        {
+            Thread.Sleep(10);
+        }
+        Assert.True(output.Count >= 3, "no replies streamed");
+        Assert.True(ProberPool.OpenCount > 0);
+
+        var clock = Stopwatch.StartNew();
+        pipeline.Stop();
+        var stopped = clock.Elapsed;
+
+        Assert.True(stopped < TimeSpan.FromMilliseconds(100) + TimeSpan.FromMilliseconds(150),
+            $"Stop took {stopped.TotalMilliseconds} ms");
+        Assert.Equal(PSInvocationState.Stopped, pipeline.InvocationStateInfo.State);
+        Assert.All(output, o => Assert.Equal(IcmpStatus.Success, ((Reply)o.BaseObject).Status));
+        Assert.Equal(0, ProberPool.OpenCount);
+    }
+}
