@@ -203,8 +203,8 @@ nft_t() {
 table inet netlab {
     chain prerouting {
         type filter hook prerouting priority 0; policy accept;
-        ip daddr 198.18.11.1 icmp type echo-request numgen random mod 100 < $LOSS_PERCENT drop
-        ip6 daddr 2001:db8:11::1 icmpv6 type echo-request numgen random mod 100 < $LOSS_PERCENT drop
+        ip daddr 198.18.11.1 icmp type echo-request numgen random mod 100 < $LOSS_PERCENT counter drop
+        ip6 daddr 2001:db8:11::1 icmpv6 type echo-request numgen random mod 100 < $LOSS_PERCENT counter drop
     }
 }
 EOF
