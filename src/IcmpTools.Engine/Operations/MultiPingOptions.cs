@@ -26,22 +26,9 @@ public sealed record MultiPingOptions
     public void Validate()
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(Count, 1, nameof(Count));
-        if (Interval < TimeSpan.Zero)
-        {
-            throw new ArgumentOutOfRangeException(nameof(Interval), Interval, "The interval cannot be negative.");
-        }
-        if (Timeout <= TimeSpan.Zero)
-        {
-            throw new ArgumentOutOfRangeException(nameof(Timeout), Timeout, "The timeout must be positive.");
-        }
         ArgumentOutOfRangeException.ThrowIfNegative(Rate, nameof(Rate));
         ArgumentOutOfRangeException.ThrowIfLessThan(ThrottleLimit, 1, nameof(ThrottleLimit));
-        ArgumentOutOfRangeException.ThrowIfNegative(PayloadSize, nameof(PayloadSize));
-        ArgumentOutOfRangeException.ThrowIfGreaterThan(PayloadSize, PingOptions.MaxPayloadSize, nameof(PayloadSize));
-        ArgumentOutOfRangeException.ThrowIfLessThan(Ttl, 1, nameof(Ttl));
-        ArgumentOutOfRangeException.ThrowIfGreaterThan(Ttl, 255, nameof(Ttl));
-        ArgumentOutOfRangeException.ThrowIfNegative(TrafficClass, nameof(TrafficClass));
-        ArgumentOutOfRangeException.ThrowIfGreaterThan(TrafficClass, 255, nameof(TrafficClass));
+        PingOptions.ValidateCommon(Interval, Timeout, PayloadSize, Ttl, TrafficClass);
     }
 }
 

@@ -31,28 +31,34 @@ public sealed record PingOptions
         {
             ArgumentOutOfRangeException.ThrowIfLessThan(Count, 1, nameof(Count));
         }
-        if (Interval < TimeSpan.Zero)
-        {
-            throw new ArgumentOutOfRangeException(nameof(Interval), Interval, "The interval cannot be negative.");
-        }
-        if (Timeout <= TimeSpan.Zero)
-        {
-            throw new ArgumentOutOfRangeException(nameof(Timeout), Timeout, "The timeout must be positive.");
-        }
-        ArgumentOutOfRangeException.ThrowIfNegative(PayloadSize, nameof(PayloadSize));
-        ArgumentOutOfRangeException.ThrowIfGreaterThan(PayloadSize, MaxPayloadSize, nameof(PayloadSize));
+        ValidateCommon(Interval, Timeout, PayloadSize, Ttl, TrafficClass);
         if (Payload is not null)
         {
             ArgumentOutOfRangeException.ThrowIfGreaterThan(Payload.Count, MaxPayloadSize, nameof(Payload));
         }
-        ArgumentOutOfRangeException.ThrowIfLessThan(Ttl, 1, nameof(Ttl));
-        ArgumentOutOfRangeException.ThrowIfGreaterThan(Ttl, 255, nameof(Ttl));
-        ArgumentOutOfRangeException.ThrowIfNegative(TrafficClass, nameof(TrafficClass));
-        ArgumentOutOfRangeException.ThrowIfGreaterThan(TrafficClass, 255, nameof(TrafficClass));
         if (Identifier is { } id)
         {
             ArgumentOutOfRangeException.ThrowIfNegative(id, nameof(Identifier));
             ArgumentOutOfRangeException.ThrowIfGreaterThan(id, ushort.MaxValue, nameof(Identifier));
         }
+    }
+
+    /// <summary>The checks every probing operation shares: timing, payload size and IP options.</summary>
+    internal static void ValidateCommon(TimeSpan interval, TimeSpan timeout, int payloadSize, int ttl, int trafficClass)
+    {
+        if (interval < TimeSpan.Zero)
+        {
+            throw new ArgumentOutOfRangeException(nameof(interval), interval, "The interval cannot be negative.");
+        }
+        if (timeout <= TimeSpan.Zero)
+        {
+            throw new ArgumentOutOfRangeException(nameof(timeout), timeout, "The timeout must be positive.");
+        }
+        ArgumentOutOfRangeException.ThrowIfNegative(payloadSize);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(payloadSize, MaxPayloadSize);
+        ArgumentOutOfRangeException.ThrowIfLessThan(ttl, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(ttl, 255);
+        ArgumentOutOfRangeException.ThrowIfNegative(trafficClass);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(trafficClass, 255);
     }
 }

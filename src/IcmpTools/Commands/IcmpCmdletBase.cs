@@ -34,6 +34,41 @@ public abstract class IcmpCmdletBase : PSCmdlet, IDisposable
 
     protected CancellationToken StopToken => _stopping.Token;
 
+    // Parameters both ping cmdlets take, with the same meaning and defaults.
+
+    [Parameter]
+    [ValidateRange(0, PingOptions.MaxPayloadSize)]
+    public int BufferSize { get; set; } = 56;
+
+    [Parameter]
+    [ValidateRange(1, 255)]
+    public int Ttl { get; set; } = 64;
+
+    [Parameter]
+    [ValidateRange(0, 255)]
+    public int TrafficClass { get; set; }
+
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? Source { get; set; }
+
+    [Parameter]
+    public SwitchParameter IPv4 { get; set; }
+
+    [Parameter]
+    public SwitchParameter IPv6 { get; set; }
+
+    /// <summary>The family -IPv4 / -IPv6 ask for; stops the pipeline when both are given.</summary>
+    protected IcmpFamily? RequestedFamily()
+    {
+        if (IPv4 && IPv6)
+        {
+            ThrowTerminatingError(new ErrorRecord(new ArgumentException("-IPv4 and -IPv6 cannot be used together."),
+                ErrorIds.ConflictingParameters, ErrorCategory.InvalidArgument, null));
+        }
+        return IPv4 ? IcmpFamily.IPv4 : IPv6 ? IcmpFamily.IPv6 : null;
+    }
+
     /// <summary>A validated source address, or null; set by <see cref="PrepareSource"/>.</summary>
     protected IPAddress? SourceAddressValue { get; private set; }
 
@@ -124,8 +159,6 @@ public abstract class IcmpCmdletBase : PSCmdlet, IDisposable
         }
         return lease.Prober;
     }
-
-    protected static IcmpFamily? FamilyChoice(bool ipv4, bool ipv6) => ipv4 ? IcmpFamily.IPv4 : ipv6 ? IcmpFamily.IPv6 : null;
 
     protected void Post(object value) => _items.Writer.TryWrite(new OutputItem(value));
 

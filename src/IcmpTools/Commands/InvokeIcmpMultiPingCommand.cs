@@ -50,28 +50,6 @@ public sealed class InvokeIcmpMultiPingCommand : IcmpCmdletBase
     public int ThrottleLimit { get; set; } = 4096;
 
     [Parameter]
-    [ValidateRange(0, PingOptions.MaxPayloadSize)]
-    public int BufferSize { get; set; } = 56;
-
-    [Parameter]
-    [ValidateRange(1, 255)]
-    public int Ttl { get; set; } = 64;
-
-    [Parameter]
-    [ValidateRange(0, 255)]
-    public int TrafficClass { get; set; }
-
-    [Parameter]
-    [ValidateNotNullOrEmpty]
-    public string? Source { get; set; }
-
-    [Parameter]
-    public SwitchParameter IPv4 { get; set; }
-
-    [Parameter]
-    public SwitchParameter IPv6 { get; set; }
-
-    [Parameter]
     public SwitchParameter IncludeNetworkAndBroadcast { get; set; }
 
     [Parameter]
@@ -79,11 +57,7 @@ public sealed class InvokeIcmpMultiPingCommand : IcmpCmdletBase
 
     protected override void BeginProcessing()
     {
-        if (IPv4 && IPv6)
-        {
-            ThrowTerminatingError(new ErrorRecord(new ArgumentException("-IPv4 and -IPv6 cannot be used together."),
-                ErrorIds.ConflictingParameters, ErrorCategory.InvalidArgument, null));
-        }
+        var family = RequestedFamily();
         PrepareSource(Source);
         if (SourceError is not null)
         {
@@ -102,7 +76,7 @@ public sealed class InvokeIcmpMultiPingCommand : IcmpCmdletBase
             Ttl = Ttl,
             TrafficClass = TrafficClass,
             Source = SourceAddressValue,
-            Family = FamilyChoice(IPv4, IPv6),
+            Family = family,
             IncludeNetworkAndBroadcast = IncludeNetworkAndBroadcast,
             AllowHugeBlocks = Force,
         };

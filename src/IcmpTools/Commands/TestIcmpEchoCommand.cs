@@ -41,33 +41,11 @@ public sealed class TestIcmpEchoCommand : IcmpCmdletBase
     public double TimeoutSeconds { get; set; } = 2;
 
     [Parameter]
-    [ValidateRange(0, PingOptions.MaxPayloadSize)]
-    public int BufferSize { get; set; } = 56;
-
-    [Parameter]
     [ValidateCount(0, PingOptions.MaxPayloadSize)]
     public byte[]? Payload { get; set; }
 
     [Parameter]
-    [ValidateRange(1, 255)]
-    public int Ttl { get; set; } = 64;
-
-    [Parameter]
-    [ValidateRange(0, 255)]
-    public int TrafficClass { get; set; }
-
-    [Parameter]
     public SwitchParameter DontFragment { get; set; }
-
-    [Parameter]
-    [ValidateNotNullOrEmpty]
-    public string? Source { get; set; }
-
-    [Parameter]
-    public SwitchParameter IPv4 { get; set; }
-
-    [Parameter]
-    public SwitchParameter IPv6 { get; set; }
 
     [Parameter]
     [ValidateRange(0, 65535)]
@@ -86,17 +64,12 @@ public sealed class TestIcmpEchoCommand : IcmpCmdletBase
             ThrowTerminatingError(new ErrorRecord(new ArgumentException(Strings.ConflictingPayload), ErrorIds.ConflictingParameters,
                 ErrorCategory.InvalidArgument, null));
         }
-        if (IPv4 && IPv6)
-        {
-            ThrowTerminatingError(new ErrorRecord(new ArgumentException("-IPv4 and -IPv6 cannot be used together."),
-                ErrorIds.ConflictingParameters, ErrorCategory.InvalidArgument, null));
-        }
         if (PerReply && Quiet)
         {
             ThrowTerminatingError(new ErrorRecord(new ArgumentException("-PerReply and -Quiet cannot be used together."),
                 ErrorIds.ConflictingParameters, ErrorCategory.InvalidArgument, null));
         }
-        _family = FamilyChoice(IPv4, IPv6);
+        _family = RequestedFamily();
         PrepareSource(Source);
         _options = new PingOptions
         {
