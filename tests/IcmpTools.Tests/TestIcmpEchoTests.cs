@@ -82,6 +82,28 @@ public sealed class TestIcmpEchoTests
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(1.1), $"took {clock.Elapsed}");
     }
 
+    [SkippableTheory]
+    [InlineData("127.0.0.1")]
+    [InlineData("::1")]
+    public void EveryPerPacketOptionAtOnceStillGetsItsReplies(string target)
+    {
+        LabRequirement.RequireRoot();
+        using var ps = new PowerShellSession();
+
+        var output = ps.Invoke($"Test-IcmpEcho {target} -Source {target} -TrafficClass 16 -Ttl 9 -Id 4242 -Count 2 -IntervalSeconds 0.05 -PerReply");
+
+        Assert.Empty(ps.Errors);
+        var replies = output.Select(o => (Reply)o.BaseObject).ToList();
+        Assert.Equal(2, replies.Count);
+        Assert.All(replies, r =>
+        {
+            Assert.Equal(IcmpStatus.Success, r.Status);
+            Assert.Equal(4242, r.Identifier);
+            // The reply's TTL is the replier's own default, not the 9 the request left with.
+            Assert.Equal(64, r.Ttl);
+        });
+    }
+
     [SkippableFact]
     public void AnUnusableSourceIsAnErrorPerTargetAndTheRestGoOn()
     {

@@ -8,6 +8,7 @@ namespace IcmpTools.Engine.Models;
 public sealed class Host
 {
     private readonly double[] _rtts;
+    private readonly System.Collections.ObjectModel.ReadOnlyCollection<double> _rttView;
 
     public Host(string address, string? name, IcmpFamily family, int packetsSent, IReadOnlyList<double> rtts,
         int duplicates, IcmpStatus status, string? statusSource)
@@ -18,6 +19,8 @@ public sealed class Host
         Family = family;
         PacketsSent = packetsSent;
         _rtts = [.. rtts];
+        // A read-only view, so no caller (or script casting to double[]) can change a result.
+        _rttView = Array.AsReadOnly(_rtts);
         Duplicates = duplicates;
         Status = status;
         StatusSource = statusSource;
@@ -40,7 +43,7 @@ public sealed class Host
     /// <summary>Who sent the ICMP error behind <see cref="Status"/>, when one did.</summary>
     public string? StatusSource { get; }
     /// <summary>Every RTT in milliseconds, in the order the probes were sent.</summary>
-    public IReadOnlyList<double> Rtts => _rtts;
+    public IReadOnlyList<double> Rtts => _rttView;
     public double MinRtt => _rtts.Length == 0 ? 0 : _rtts.Min();
     public double MaxRtt => _rtts.Length == 0 ? 0 : _rtts.Max();
     public double AvgRtt => _rtts.Length == 0 ? 0 : _rtts.Average();

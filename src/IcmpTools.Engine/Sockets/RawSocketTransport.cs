@@ -24,7 +24,8 @@ public sealed unsafe class RawSocketTransport : IIcmpTransport
 
     private const int NameSize = 32;
     private const int ReceiveControlSize = 128;
-    private const int SendControlSize = 80;
+    /// <summary>Room for the largest control block a packet gets: IPv6 hop limit (24) + traffic class (24) + pktinfo (40).</summary>
+    private const int SendControlSize = 96;
     private const int ReceiveBufferBytes = 16 * 1024 * 1024;
     private const int SendBufferBytes = 4 * 1024 * 1024;
 

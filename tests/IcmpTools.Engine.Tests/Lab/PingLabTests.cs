@@ -72,6 +72,20 @@ public sealed class PingLabTests(LabFixture fixture)
         Assert.Null(host.StatusSource);
     }
 
+    [SkippableTheory]
+    [InlineData("198.18.4.2", 1, "198.18.1.1")]
+    [InlineData("198.18.4.2", 2, "198.18.2.2")]
+    [InlineData("2001:db8:4::2", 2, "2001:db8:2::2")]
+    [InlineData("2001:db8:4::2", 3, "2001:db8:3::2")]
+    public void ASmallTtlEndsAtTheRouterWhereItExpired(string target, int ttl, string router)
+    {
+        var host = PingFromClient(target, Quick with { Count = 2, Ttl = ttl, TrafficClass = 0x20 });
+
+        Assert.False(host.IsAlive);
+        Assert.Equal(IcmpStatus.TimeExceeded, host.Status);
+        Assert.Equal(router, host.StatusSource);
+    }
+
     [SkippableFact]
     public void RepliesCarryTheTtlLeftAfterThreeRouters()
     {

@@ -1,0 +1,48 @@
+using IcmpTools.Engine.Models;
+using Xunit;
+
+namespace IcmpTools.Engine.Tests.Models;
+
+public sealed class HostTests
+{
+    [Fact]
+    public void StatisticsFollowIcmplibAndPing()
+    {
+        var host = new Host("198.18.4.2", null, IcmpFamily.IPv4, 5, [10, 14, 12, 20], 1, IcmpStatus.Success, null);
+
+        Assert.Equal(4, host.PacketsReceived);
+        Assert.Equal(0.2, host.PacketLoss, 10);
+        Assert.Equal(10, host.MinRtt);
+        Assert.Equal(20, host.MaxRtt);
+        Assert.Equal(14, host.AvgRtt);
+        // Population standard deviation (ping's mdev): sqrt(((-4)^2 + 0 + (-2)^2 + 6^2) / 4) = sqrt(14).
+        Assert.Equal(Math.Sqrt(14), host.StdDev, 10);
+        // icmplib's jitter: mean of |14-10|, |12-14|, |20-12| = 14 / 3.
+        Assert.Equal(14.0 / 3, host.Jitter, 10);
+        Assert.True(host.IsAlive);
+        Assert.Equal(1, host.Duplicates);
+    }
+
+    [Fact]
+    public void ADeadHostHasZeroesNotNaN()
+    {
+        var host = new Host("198.18.13.1", "blackhole", IcmpFamily.IPv4, 3, [], 0, IcmpStatus.TimedOut, null);
+
+        Assert.False(host.IsAlive);
+        Assert.Equal(1, host.PacketLoss);
+        Assert.Equal(0, host.AvgRtt);
+        Assert.Equal(0, host.StdDev);
+        Assert.Equal(0, host.Jitter);
+    }
+
+    [Fact]
+    public void TheRttListCannotBeChangedThroughTheHost()
+    {
+        var rtts = new List<double> { 1, 2 };
+        var host = new Host("::1", null, IcmpFamily.IPv6, 2, rtts, 0, IcmpStatus.Success, null);
+        rtts.Add(3);
+
+        Assert.Equal(2, host.Rtts.Count);
+        Assert.False(host.Rtts is double[] or List<double>);
+    }
+}
