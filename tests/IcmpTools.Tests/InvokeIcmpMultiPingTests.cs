@@ -74,6 +74,46 @@ public sealed class InvokeIcmpMultiPingTests
     }
 
     [SkippableFact]
+    public void ProgressShowsHostsDoneOfTheTotalAliveAndRate()
+    {
+        LabRequirement.RequireRoot();
+        using var ps = new PowerShellSession();
+
+        var output = ps.Invoke("Invoke-IcmpMultiPing 127.3.0.0/22 -Count 1 -Rate 2000");
+
+        Assert.Equal(1022, output.Count);
+        var running = ps.Progress.Where(p => p.RecordType == ProgressRecordType.Processing).ToList();
+        Assert.NotEmpty(running);
+        Assert.Matches(@"^\d+ of 1022 hosts done, \d+ alive, \d+ probes/s$", running[^1].StatusDescription);
+        Assert.Equal(ProgressRecordType.Completed, ps.Progress[^1].RecordType);
+    }
+
+    [SkippableFact]
+    public void StoppingASweepReturnsAtOnceAndLeavesNothingOpen()
+    {
+        LabRequirement.RequireRoot();
+        using var ps = new PowerShellSession();
+        var output = new PSDataCollection<PSObject>();
+        // Paced at 500 probes/s, this /16 would take over two minutes.
+        using var pipeline = ps.Start("Invoke-IcmpMultiPing 127.4.0.0/16 -Count 2 -IntervalSeconds 1 -Rate 500", output);
+        var waited = System.Diagnostics.Stopwatch.StartNew();
+        while (output.Count < 5 && waited.Elapsed < TimeSpan.FromSeconds(10))
+        {
+            Thread.Sleep(10);
+        }
+        Assert.True(output.Count >= 5, "no hosts streamed before the stop");
+
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        pipeline.Stop();
+        var stopped = clock.Elapsed;
+
+        Assert.True(stopped < TimeSpan.FromMilliseconds(250), $"Stop took {stopped.TotalMilliseconds} ms");
+        // Only finished hosts were written: each with both of its probes answered.
+        Assert.All(output, o => Assert.Equal(2, ((Host)o.BaseObject).PacketsReceived));
+        Assert.Equal(0, Engine.Probing.ProberPool.OpenCount);
+    }
+
+    [SkippableFact]
     public void TwoSweepsInTwoRunspacesEachGetExactlyTheirOwnReplies()
     {
         LabRequirement.RequireRoot();

@@ -37,6 +37,8 @@ public sealed class PowerShellSession : IDisposable
 
     public Collection<ErrorRecord> Errors { get; private set; } = [];
 
+    public Collection<ProgressRecord> Progress { get; private set; } = [];
+
     public Collection<PSObject> Invoke(string script)
     {
         using var ps = PowerShell.Create();
@@ -44,6 +46,7 @@ public sealed class PowerShellSession : IDisposable
         ps.AddScript(script);
         var output = ps.Invoke();
         Errors = ps.Streams.Error.ReadAll();
+        Progress = ps.Streams.Progress.ReadAll();
         return output;
     }
 

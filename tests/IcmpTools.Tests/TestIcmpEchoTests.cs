@@ -105,6 +105,24 @@ public sealed class TestIcmpEchoTests
     }
 
     [SkippableFact]
+    public void TwoRunspacesPingingTheSameHostWithTheSameIdEachGetTheirOwnReplies()
+    {
+        LabRequirement.RequireRoot();
+        using var a = new PowerShellSession();
+        using var b = new PowerShellSession();
+
+        var runs = new[] { a, b }.Select(ps => Task.Run(() =>
+            ps.Invoke("Test-IcmpEcho 127.0.0.1 -Id 999 -Count 20 -IntervalSeconds 0.01 -PerReply").Select(o => (Reply)o.BaseObject).ToList())).ToArray();
+        Task.WaitAll(runs);
+
+        foreach (var replies in runs.Select(r => r.Result))
+        {
+            Assert.Equal(Enumerable.Range(1, 20), replies.Select(r => r.Sequence).Order());
+            Assert.All(replies, r => Assert.Equal(IcmpStatus.Success, r.Status));
+        }
+    }
+
+    [SkippableFact]
     public void AnUnusableSourceIsAnErrorPerTargetAndTheRestGoOn()
     {
         LabRequirement.RequireRoot();
