@@ -1,0 +1,167 @@
+#Requires -Version 7.4
+#Requires -Modules @{ ModuleName = 'Pester'; ModuleVersion = '5.0.0' }
+
+# The module surface in a real pwsh, the same checks as tests/IcmpTools.Tests (which run in-process).
+# Build first (./build.ps1); these tests import the laid-out module from out/IcmpTools.
+# Tests that send ICMP need a raw socket (root or CAP_NET_RAW on Linux, elevated on Windows); without
+# one they are skipped, and the SocketPermissionDenied error that caused the skip is tested instead.
+
+BeforeDiscovery {
+    $manifest = Join-Path $PSScriptRoot '../../out/IcmpTools/IcmpTools.psd1'
+    Import-Module $manifest -Force
+    $noRawSocket = $false
+    try {
+        $null = Test-IcmpEcho 127.0.0.1 -Count 1 -TimeoutSeconds 1 -Quiet -ErrorAction Stop
+    }
+    catch {
+        # Any other failure is left for the tests to report.
+        $noRawSocket = $_.FullyQualifiedErrorId -like 'SocketPermissionDenied*'
+    }
+}
+
+BeforeAll {
+    $manifest = Join-Path $PSScriptRoot '../../out/IcmpTools/IcmpTools.psd1'
+    Import-Module $manifest -Force
+}
+
+AfterAll {
+    Remove-Module IcmpTools -ErrorAction Ignore
+}
+
+Describe 'The IcmpTools module' {
+    It 'imports from out/IcmpTools with its manifest version' {
+        $module = Get-Module IcmpTools
+        $module | Should -Not -BeNullOrEmpty
+        $module.Version | Should -Be ([version]'0.1.0')
+        $module.ModuleBase | Should -BeLike '*out?IcmpTools'
+    }
+
+    It 'has a manifest that passes Test-ModuleManifest' {
+        $tested = Test-ModuleManifest -Path $manifest -ErrorAction Stop
+        $tested.PowerShellVersion | Should -Be ([version]'7.4')
+        $tested.CompatiblePSEditions | Should -Be @('Core')
+    }
+
+    It 'exports exactly Test-IcmpEcho and Invoke-IcmpMultiPing' {
+        $names = (Get-Command -Module IcmpTools).Name | Sort-Object
+        $names | Should -Be @('Invoke-IcmpMultiPing', 'Test-IcmpEcho')
+    }
+
+    It 'loads the format and types files' {
+        $module = Get-Module IcmpTools
+        @($module.ExportedFormatFiles).Count | Should -Be 1
+        @($module.ExportedTypeFiles).Count | Should -Be 1
+        Get-FormatData -TypeName IcmpTools.Engine.Models.Host | Should -Not -BeNullOrEmpty
+        Get-FormatData -TypeName IcmpTools.Engine.Models.Reply | Should -Not -BeNullOrEmpty
+    }
+}
+
+Describe 'Test-IcmpEcho' {
+    It 'returns one Host with two packets received for 127.0.0.1 -Count 2' -Skip:$noRawSocket {
+        $result = @(Test-IcmpEcho 127.0.0.1 -Count 2 -IntervalSeconds 0.2)
+        $result.Count | Should -Be 1
+        $result[0].GetType().FullName | Should -Be 'IcmpTools.Engine.Models.Host'
+        $result[0].Address | Should -Be '127.0.0.1'
+        $result[0].PacketsSent | Should -Be 2
+        $result[0].PacketsReceived | Should -Be 2
+        $result[0].IsAlive | Should -BeTrue
+        $result[0].PacketLoss | Should -Be 0
+    }
+
+    It 'returns $true with -Quiet' -Skip:$noRawSocket {
+        $result = @(Test-IcmpEcho 127.0.0.1 -Count 1 -Quiet)
+        $result.Count | Should -Be 1
+        $result[0] | Should -BeOfType ([bool])
+        $result[0] | Should -BeTrue
+    }
+
+    It 'returns a Reply per probe, in sequence, with -PerReply' -Skip:$noRawSocket {
+        $replies = @(Test-IcmpEcho 127.0.0.1 -Count 2 -PerReply -IntervalSeconds 0.2)
+        $replies.Count | Should -Be 2
+        $replies[0].GetType().FullName | Should -Be 'IcmpTools.Engine.Models.Reply'
+        $replies.Status | ForEach-Object { $_.ToString() } | Should -Be @('Success', 'Success')
+        $replies.Sequence | Should -Be @(1, 2)
+        $replies.Source | Should -Be @('127.0.0.1', '127.0.0.1')
+    }
+
+    It 'stops -Continuous when the pipeline needs no more' -Skip:$noRawSocket {
+        $replies = @(Test-IcmpEcho 127.0.0.1 -Continuous -IntervalSeconds 0.1 | Select-Object -First 3)
+        $replies.Count | Should -Be 3
+    }
+
+    It 'writes NameResolutionFailed for a name that does not resolve and still pings the other target' -Skip:$noRawSocket {
+        $hosts = @(Test-IcmpEcho 'no-such-host.invalid', '127.0.0.1' -Count 1 -ErrorVariable failures -ErrorAction SilentlyContinue)
+        $failures.Count | Should -Be 1
+        $failures[0].FullyQualifiedErrorId | Should -BeLike 'NameResolutionFailed*'
+        $failures[0].CategoryInfo.Category | Should -Be ([System.Management.Automation.ErrorCategory]::ObjectNotFound)
+        $failures[0].TargetObject | Should -Be 'no-such-host.invalid'
+        $hosts.Count | Should -Be 1
+        $hosts[0].Address | Should -Be '127.0.0.1'
+        $hosts[0].IsAlive | Should -BeTrue
+    }
+
+    It 'fails parameter binding for -Ttl 0' {
+        $failure = { Test-IcmpEcho 127.0.0.1 -Ttl 0 } | Should -Throw -PassThru
+        $failure.FullyQualifiedErrorId | Should -BeLike 'ParameterArgumentValidationError*'
+    }
+
+    It 'refuses -Count together with -Continuous' {
+        $failure = { Test-IcmpEcho 127.0.0.1 -Count 2 -Continuous } | Should -Throw -PassThru
+        $failure.FullyQualifiedErrorId | Should -BeLike 'AmbiguousParameterSet*'
+    }
+
+    It 'refuses -Payload together with -BufferSize' {
+        $failure = { Test-IcmpEcho 127.0.0.1 -Payload ([byte[]](1, 2)) -BufferSize 8 } | Should -Throw -PassThru
+        $failure.FullyQualifiedErrorId | Should -BeLike 'ConflictingParameters*'
+    }
+
+    It 'stops with SocketPermissionDenied without a raw socket' -Skip:(-not $noRawSocket) {
+        $failure = { Test-IcmpEcho 127.0.0.1 -Count 1 } | Should -Throw -PassThru
+        $failure.FullyQualifiedErrorId | Should -BeLike 'SocketPermissionDenied*'
+        $failure.CategoryInfo.Category | Should -Be ([System.Management.Automation.ErrorCategory]::PermissionDenied)
+    }
+}
+
+Describe 'Invoke-IcmpMultiPing' {
+    It 'sweeps 127.0.0.0/30 as two live hosts, skipping network and broadcast' -Skip:$noRawSocket {
+        $hosts = @(Invoke-IcmpMultiPing 127.0.0.0/30 -Count 1)
+        $hosts.Count | Should -Be 2
+        $hosts.Address | Sort-Object | Should -Be @('127.0.0.1', '127.0.0.2')
+        $hosts.IsAlive | Should -Not -Contain $false
+    }
+
+    It 'writes InvalidRange for a range that ends before it starts and still sweeps the other target' -Skip:$noRawSocket {
+        $hosts = @(Invoke-IcmpMultiPing '198.18.0.99-198.18.0.10', '127.0.0.1' -Count 1 -ErrorVariable failures -ErrorAction SilentlyContinue)
+        $failures.Count | Should -Be 1
+        $failures[0].FullyQualifiedErrorId | Should -BeLike 'InvalidRange*'
+        $failures[0].CategoryInfo.Category | Should -Be ([System.Management.Automation.ErrorCategory]::InvalidArgument)
+        $failures[0].TargetObject | Should -Be '198.18.0.99-198.18.0.10'
+        $hosts.Count | Should -Be 1
+        $hosts[0].Address | Should -Be '127.0.0.1'
+    }
+
+    It 'fails parameter binding for -Ttl 0' {
+        $failure = { Invoke-IcmpMultiPing 127.0.0.1 -Ttl 0 } | Should -Throw -PassThru
+        $failure.FullyQualifiedErrorId | Should -BeLike 'ParameterArgumentValidationError*'
+    }
+}
+
+Describe 'Help' {
+    It 'has full help with examples for <_>' -ForEach @('Test-IcmpEcho', 'Invoke-IcmpMultiPing') {
+        $help = Get-Help $_ -Full
+        $help.Synopsis | Should -Not -BeNullOrEmpty
+        $help.Synopsis | Should -Not -BeLike "$_ *"
+        @($help.examples.example).Count | Should -BeGreaterThan 1
+    }
+
+    It 'documents every parameter of <_>' -ForEach @('Test-IcmpEcho', 'Invoke-IcmpMultiPing') {
+        $documented = @(Get-Help $_ -Full).parameters.parameter.name
+        $declared = (Get-Command $_).Parameters.Keys |
+            Where-Object { $_ -notin [System.Management.Automation.PSCmdlet]::CommonParameters }
+        $declared | Where-Object { $_ -notin $documented } | Should -BeNullOrEmpty
+    }
+
+    It 'has the about_IcmpTools topic' {
+        Get-Help about_IcmpTools | Out-String | Should -BeLike '*SocketPermissionDenied*'
+    }
+}
