@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Net;
 using System.Runtime.CompilerServices;
-using System.Threading.Channels;
 using IcmpTools.Engine.Errors;
 using IcmpTools.Engine.Models;
 using IcmpTools.Engine.Packets;
@@ -24,8 +23,7 @@ public sealed class MultiPing : IProbeObserver, IDisposable
     private readonly MultiPingOptions _options;
     private readonly HostState?[] _hosts;
     private readonly Stack<int> _freeSlots;
-    private readonly Channel<HostState> _finished = Channel.CreateUnbounded<HostState>(
-        new UnboundedChannelOptions { SingleReader = true });
+    private readonly HandOff<HostState> _finished = new();
     private readonly SemaphoreSlim _signal = new(0, 1);
     private readonly System.Collections.Concurrent.ConcurrentQueue<HostState> _resolved = new();
     private readonly System.Collections.Concurrent.ConcurrentQueue<int> _released = new();
@@ -106,7 +104,7 @@ public sealed class MultiPing : IProbeObserver, IDisposable
         var scheduler = Task.Run(() => ScheduleAsync(targets, stop.Token), stop.Token);
         try
         {
-            await foreach (var state in _finished.Reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
+            await foreach (var state in _finished.ReadAllAsync(cancellationToken).ConfigureAwait(false))
             {
                 yield return ToResult(state);
                 // The slot frees only once the consumer is done with the result: a slow consumer slows
@@ -130,6 +128,9 @@ public sealed class MultiPing : IProbeObserver, IDisposable
             {
                 // Stopped with the consumer; nothing half-done is reported.
             }
+            // The prober's table may point at this sweep until its slots are reused (to spot
+            // duplicates); drop the hosts so a finished sweep holds no results.
+            Array.Clear(_hosts);
         }
     }
 
@@ -150,8 +151,8 @@ public sealed class MultiPing : IProbeObserver, IDisposable
     private async Task ScheduleAsync(IAsyncEnumerable<string> targets, CancellationToken cancellationToken)
     {
         var due = new Queue<(int Slot, int Probe, long Due)>();
-        var v4 = new ProbeSpec[Prober.MaxBatch];
-        var v6 = new ProbeSpec[Prober.MaxBatch];
+        var v4 = RentBatch();
+        var v6 = RentBatch();
         var input = targets.GetAsyncEnumerator(cancellationToken);
         IEnumerator<IPAddress>? expanding = null;
         SweepTarget? expandingTarget = null;
@@ -244,7 +245,7 @@ public sealed class MultiPing : IProbeObserver, IDisposable
                     allowed = burst;
                 }
                 int n4 = 0, n6 = 0;
-                while (allowed > 0 && due.TryPeek(out var next) && next.Due <= now)
+                while (allowed > 0 && _ready.Count < MaxBatchesPerRound && due.TryPeek(out var next) && next.Due <= now)
                 {
                     due.Dequeue();
                     var host = _hosts[next.Slot]!;
@@ -271,15 +272,16 @@ public sealed class MultiPing : IProbeObserver, IDisposable
                     }
                     if (n4 == v4.Length)
                     {
-                        Flush(IcmpFamily.IPv4, v4, ref n4);
+                        Stage(ref v4, ref n4);
                     }
                     if (n6 == v6.Length)
                     {
-                        Flush(IcmpFamily.IPv6, v6, ref n6);
+                        Stage(ref v6, ref n6);
                     }
                 }
-                Flush(IcmpFamily.IPv4, v4, ref n4);
-                Flush(IcmpFamily.IPv6, v6, ref n6);
+                Stage(ref v4, ref n4);
+                Stage(ref v6, ref n6);
+                SendStaged();
 
                 if (_inputDone && due.Count == 0 && resolving == 0)
                 {
@@ -310,13 +312,37 @@ public sealed class MultiPing : IProbeObserver, IDisposable
 
         if (Volatile.Read(ref _active) == 0)
         {
-            _finished.Writer.TryComplete();
+            _finished.Complete();
         }
     }
 
-    private void Flush(IcmpFamily family, ProbeSpec[] specs, ref int count)
+    /// <summary>Batches sent per scheduler round, so admission and slot release keep up during a burst.</summary>
+    private const int MaxBatchesPerRound = 16;
+
+    private readonly List<(Prober Prober, ProbeSpec[] Specs, int Count)> _ready = new();
+    private readonly Stack<ProbeSpec[]> _spareBatches = new();
+
+    private ProbeSpec[] RentBatch() => _spareBatches.Count > 0 ? _spareBatches.Pop() : new ProbeSpec[Prober.MaxBatch];
+
+    /// <summary>Queues a filled batch for <see cref="SendStaged"/> and starts a fresh one.</summary>
+    private void Stage(ref ProbeSpec[] specs, ref int count)
     {
         if (count == 0)
+        {
+            return;
+        }
+        _ready.Add((_hosts[(int)(specs[0].Token & 0xFFFFFFFF)]!.Prober!, specs, count));
+        specs = RentBatch();
+        count = 0;
+    }
+
+    /// <summary>
+    /// Sends the staged batches from the scheduler's thread. Sending from several threads was measured
+    /// and lost: the kernel work did not spread, and idle pool threads spun on the second core.
+    /// </summary>
+    private void SendStaged()
+    {
+        if (_ready.Count == 0)
         {
             return;
         }
@@ -324,10 +350,13 @@ public sealed class MultiPing : IProbeObserver, IDisposable
         {
             Interlocked.Exchange(ref _started, Stopwatch.GetTimestamp());
         }
-        var prober = _hosts[(int)(specs[0].Token & 0xFFFFFFFF)]!.Prober!;
-        prober.Send(specs.AsSpan(0, count), this);
-        Interlocked.Add(ref _probesSent, count);
-        count = 0;
+        foreach (var (prober, specs, count) in _ready)
+        {
+            prober.Send(specs.AsSpan(0, count), this);
+            Interlocked.Add(ref _probesSent, count);
+            _spareBatches.Push(specs);
+        }
+        _ready.Clear();
     }
 
     /// <summary>Puts a host in a slot; an address that cannot be probed finishes at once with its error.</summary>
@@ -401,7 +430,7 @@ public sealed class MultiPing : IProbeObserver, IDisposable
     {
         Interlocked.Increment(ref _active);
         Interlocked.Increment(ref _hostsDone);
-        _finished.Writer.TryWrite(state);
+        _finished.Add(state);
         Interlocked.Decrement(ref _active);
     }
 
@@ -435,14 +464,18 @@ public sealed class MultiPing : IProbeObserver, IDisposable
         {
             Interlocked.Increment(ref _hostsAlive);
         }
-        _finished.Writer.TryWrite(state);
+        _finished.Add(state);
         if (Interlocked.Decrement(ref _active) == 0 && _inputDone)
         {
-            _finished.Writer.TryComplete();
+            _finished.Complete();
         }
     }
 
-    public void Dispose() => _signal.Dispose();
+    public void Dispose()
+    {
+        _signal.Dispose();
+        _finished.Dispose();
+    }
 
     private void Signal()
     {

@@ -49,6 +49,8 @@ public sealed class Prober : IDisposable
     private readonly Thread _receiveThread;
     private uint _nextSerial;
     private long _wakeAt = long.MaxValue;
+    /// <summary>The earliest deadline queued (long.MaxValue when none), readable without the lock.</summary>
+    private long _headDeadline = long.MaxValue;
     private int _cookieless;
     private volatile bool _stopping;
     private int _disposed;
@@ -166,6 +168,7 @@ public sealed class Prober : IDisposable
                 _deadlines.Enqueue(serial, now + Math.Max(1, probe.TimeoutTicks));
             }
             _deadlines.TryPeek(out _, out earliest);
+            Interlocked.Exchange(ref _headDeadline, earliest);
         }
 
         // The receive loop sleeps until its planned deadline; wake it when ours is sooner.
@@ -242,19 +245,30 @@ public sealed class Prober : IDisposable
         }
     }
 
+    /// <summary>
+    /// How long the receive loop may sleep. Lock-free, so senders never wait on it: the loop publishes its
+    /// wake time, then re-reads the head deadline; a sender publishes the head, then reads the wake time.
+    /// With full fences on both sides one of them sees the other, so an earlier deadline is never slept past.
+    /// </summary>
     private int NextTimeoutMilliseconds()
     {
-        lock (_lock)
+        var deadline = Volatile.Read(ref _headDeadline);
+        while (true)
         {
-            if (!_deadlines.TryPeek(out _, out var deadline))
+            Interlocked.Exchange(ref _wakeAt, deadline);
+            var again = Volatile.Read(ref _headDeadline);
+            if (again >= deadline)
             {
-                Volatile.Write(ref _wakeAt, long.MaxValue);
-                return -1;
+                break;
             }
-            Volatile.Write(ref _wakeAt, deadline);
-            var remaining = deadline - Stopwatch.GetTimestamp();
-            return remaining <= 0 ? 0 : (int)Math.Min(int.MaxValue, Math.Ceiling(remaining / TicksPerMillisecond));
+            deadline = again;
         }
+        if (deadline == long.MaxValue)
+        {
+            return -1;
+        }
+        var remaining = deadline - Stopwatch.GetTimestamp();
+        return remaining <= 0 ? 0 : (int)Math.Min(int.MaxValue, Math.Ceiling(remaining / TicksPerMillisecond));
     }
 
     private void Dispatch(ReceiveBatch batch, int index)
@@ -397,6 +411,11 @@ public sealed class Prober : IDisposable
     private void ExpireDue()
     {
         var now = Stopwatch.GetTimestamp();
+        if (now < Volatile.Read(ref _headDeadline))
+        {
+            // Nothing due: skip the lock the senders hold while they fill a batch.
+            return;
+        }
         lock (_lock)
         {
             while (_deadlines.TryPeek(out var serial, out var deadline) && deadline <= now)
@@ -404,6 +423,7 @@ public sealed class Prober : IDisposable
                 _deadlines.Dequeue();
                 _expired.Add(serial);
             }
+            Interlocked.Exchange(ref _headDeadline, _deadlines.TryPeek(out _, out var head) ? head : long.MaxValue);
         }
         foreach (var serial in _expired)
         {
