@@ -14,7 +14,7 @@ NS = {"t": "http://microsoft.com/schemas/VisualStudio/TeamTest/2010"}
 def main(results_dir: str) -> int:
     passed = failed = skipped = 0
     skipped_names = []
-    files = glob.glob(os.path.join(results_dir, "**", "*.trx"), recursive=True)
+    files = glob.glob(os.path.join(results_dir, "**", "TestResults", "*.trx"), recursive=True)
     for path in files:
         root = ET.parse(path).getroot()
         for result in root.iterfind(".//t:UnitTestResult", NS):
@@ -41,4 +41,4 @@ def main(results_dir: str) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1] if len(sys.argv) > 1 else "TestResults"))
+    sys.exit(main(sys.argv[1] if len(sys.argv) > 1 else "tests"))
