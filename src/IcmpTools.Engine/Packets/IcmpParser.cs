@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Buffers.Binary;
 
 namespace IcmpTools.Engine.Packets;
@@ -15,6 +16,8 @@ public static class IcmpParser
     private const byte NextHeaderIcmpV6 = 58;
 
     /// <summary>An IPv4 datagram, header first (Linux raw IPv4 sockets); the ICMP checksum is verified.</summary>
+    // Hot path of every sweep: compiled fully optimised at once, so the first sweep in a session does not run tier-0 code.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static bool TryParseV4(ReadOnlySpan<byte> datagram, out IcmpParseResult result)
     {
         result = default;
@@ -78,6 +81,8 @@ public static class IcmpParser
     }
 
     /// <summary>An ICMPv6 message (Linux raw ICMPv6 sockets give no IP header; the kernel checked the checksum).</summary>
+    // Hot path of every sweep: compiled fully optimised at once, so the first sweep in a session does not run tier-0 code.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static bool TryParseV6(ReadOnlySpan<byte> message, out IcmpParseResult result)
     {
         result = default;

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Buffers.Binary;
 
 namespace IcmpTools.Engine.Packets;
@@ -9,6 +10,8 @@ public static class InternetChecksum
     /// The checksum to store big-endian in the checksum field. An odd trailing byte is padded with zero on
     /// the right. Over a message whose checksum field already holds the right value, the result is 0.
     /// </summary>
+    // Hot path of every sweep: compiled fully optimised at once, so the first sweep in a session does not run tier-0 code.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static ushort Compute(ReadOnlySpan<byte> data)
     {
         ulong sum = 0;

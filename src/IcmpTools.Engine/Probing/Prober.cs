@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Security.Cryptography;
@@ -135,6 +136,8 @@ public sealed class Prober : IDisposable
         return batch;
     }
 
+    // Hot path of every sweep: compiled fully optimised at once, so the first sweep in a session does not run tier-0 code.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void SendOne(ReadOnlySpan<ProbeSpec> probes, IProbeObserver observer, SendBatch batch)
     {
         batch.Clear();
@@ -231,6 +234,8 @@ public sealed class Prober : IDisposable
         Finish(ref slot, in result);
     }
 
+    // Hot path of every sweep: compiled fully optimised at once, so the first sweep in a session does not run tier-0 code.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void ReceiveLoop()
     {
         var batch = _transport.ReceiveBatch;
@@ -271,6 +276,8 @@ public sealed class Prober : IDisposable
         return remaining <= 0 ? 0 : (int)Math.Min(int.MaxValue, Math.Ceiling(remaining / TicksPerMillisecond));
     }
 
+    // Hot path of every sweep: compiled fully optimised at once, so the first sweep in a session does not run tier-0 code.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Dispatch(ReceiveBatch batch, int index)
     {
         ref var packet = ref batch.Packets[index];

@@ -31,6 +31,14 @@ public sealed unsafe class RawSocketTransport : IIcmpTransport
 
     private readonly Socket _socket;
     private readonly int _fd;
+    /// <summary>
+    /// Sockets that only send, one per core (up to 4). The kernel forwards a packet (on a routed path, through
+    /// every hop) inside the send call while holding that socket's lock, so one socket serialises all sends
+    /// however many threads call; their type filter blocks everything, so no reply is copied to them.
+    /// </summary>
+    private readonly Socket[] _senders;
+    private readonly int[] _senderFds;
+    private int _nextSender;
     private readonly int _wakeFd;
     private readonly LibC.MMsgHdr* _recvMessages;
     private readonly LibC.IoVec* _recvIov;
@@ -47,10 +55,18 @@ public sealed unsafe class RawSocketTransport : IIcmpTransport
         }
         Family = family;
         _socket = Open(family);
+        _senders = new Socket[Math.Clamp(Environment.ProcessorCount, 1, 4)];
+        _senderFds = new int[_senders.Length];
         try
         {
             _fd = (int)_socket.Handle;
-            Configure(dontFragment);
+            Configure(_fd, dontFragment, receives: true);
+            for (var i = 0; i < _senders.Length; i++)
+            {
+                _senders[i] = Open(family);
+                _senderFds[i] = (int)_senders[i].Handle;
+                Configure(_senderFds[i], dontFragment, receives: false);
+            }
             _wakeFd = LibC.eventfd(0, LibC.EFD_NONBLOCK | LibC.EFD_CLOEXEC);
             if (_wakeFd < 0)
             {
@@ -60,6 +76,10 @@ public sealed unsafe class RawSocketTransport : IIcmpTransport
         catch
         {
             _socket.Dispose();
+            foreach (var sender in _senders)
+            {
+                sender?.Dispose();
+            }
             throw;
         }
 
@@ -105,66 +125,74 @@ public sealed unsafe class RawSocketTransport : IIcmpTransport
         }
     }
 
-    private void Configure(bool dontFragment)
+    private void Configure(int fd, bool dontFragment, bool receives)
     {
-        // Large buffers: a sweep's replies arrive in bursts faster than any user-space loop drains them,
-        // and a dropped reply is a host wrongly reported dead. FORCE needs CAP_NET_ADMIN; fall back quietly.
-        if (!TrySetInt(LibC.SOL_SOCKET, LibC.SO_RCVBUFFORCE, ReceiveBufferBytes))
+        if (receives)
         {
-            TrySetInt(LibC.SOL_SOCKET, LibC.SO_RCVBUF, ReceiveBufferBytes);
+            // A large buffer: a sweep's replies arrive in bursts faster than any user-space loop drains
+            // them, and a dropped reply is a host wrongly reported dead. FORCE needs CAP_NET_ADMIN.
+            if (!TrySetInt(fd, LibC.SOL_SOCKET, LibC.SO_RCVBUFFORCE, ReceiveBufferBytes))
+            {
+                TrySetInt(fd, LibC.SOL_SOCKET, LibC.SO_RCVBUF, ReceiveBufferBytes);
+            }
+            SetInt(fd, LibC.SOL_SOCKET, LibC.SO_TIMESTAMPNS, 1);
         }
-        if (!TrySetInt(LibC.SOL_SOCKET, LibC.SO_SNDBUFFORCE, SendBufferBytes))
+        else if (!TrySetInt(fd, LibC.SOL_SOCKET, LibC.SO_SNDBUFFORCE, SendBufferBytes))
         {
-            TrySetInt(LibC.SOL_SOCKET, LibC.SO_SNDBUF, SendBufferBytes);
+            TrySetInt(fd, LibC.SOL_SOCKET, LibC.SO_SNDBUF, SendBufferBytes);
         }
-        SetInt(LibC.SOL_SOCKET, LibC.SO_TIMESTAMPNS, 1);
 
         if (Family == IcmpFamily.IPv4)
         {
             // A raw IPv4 socket sees every ICMP packet of the namespace; let the kernel drop all but the
-            // types that can answer a probe (a set bit blocks that type).
-            var blocked = ~((1u << IcmpTypes.V4EchoReply) | (1u << IcmpTypes.V4DestinationUnreachable)
-                | (1u << IcmpTypes.V4TimeExceeded) | (1u << IcmpTypes.V4ParameterProblem));
-            SetRaw(LibC.SOL_RAW, LibC.ICMP_FILTER, new ReadOnlySpan<byte>(&blocked, sizeof(uint)));
+            // types that can answer a probe (a set bit blocks that type), and everything for send-only sockets.
+            var blocked = receives
+                ? ~((1u << IcmpTypes.V4EchoReply) | (1u << IcmpTypes.V4DestinationUnreachable)
+                    | (1u << IcmpTypes.V4TimeExceeded) | (1u << IcmpTypes.V4ParameterProblem))
+                : uint.MaxValue;
+            SetRaw(fd, LibC.SOL_RAW, LibC.ICMP_FILTER, new ReadOnlySpan<byte>(&blocked, sizeof(uint)));
             if (dontFragment)
             {
-                SetInt(LibC.IPPROTO_IP, LibC.IP_MTU_DISCOVER, LibC.IP_PMTUDISC_DO);
+                SetInt(fd, LibC.IPPROTO_IP, LibC.IP_MTU_DISCOVER, LibC.IP_PMTUDISC_DO);
             }
         }
         else
         {
             Span<uint> filter = stackalloc uint[8];
             filter.Fill(uint.MaxValue);
-            foreach (var type in (ReadOnlySpan<byte>)[IcmpTypes.V6EchoReply, IcmpTypes.V6DestinationUnreachable,
-                IcmpTypes.V6PacketTooBig, IcmpTypes.V6TimeExceeded, IcmpTypes.V6ParameterProblem])
+            if (receives)
             {
-                filter[type >> 5] &= ~(1u << (type & 31));
+                foreach (var type in (ReadOnlySpan<byte>)[IcmpTypes.V6EchoReply, IcmpTypes.V6DestinationUnreachable,
+                    IcmpTypes.V6PacketTooBig, IcmpTypes.V6TimeExceeded, IcmpTypes.V6ParameterProblem])
+                {
+                    filter[type >> 5] &= ~(1u << (type & 31));
+                }
+                SetInt(fd, LibC.IPPROTO_IPV6, LibC.IPV6_RECVHOPLIMIT, 1);
             }
-            SetRaw(LibC.IPPROTO_ICMPV6, LibC.ICMP6_FILTER, MemoryMarshal.AsBytes(filter));
-            SetInt(LibC.IPPROTO_IPV6, LibC.IPV6_RECVHOPLIMIT, 1);
+            SetRaw(fd, LibC.IPPROTO_ICMPV6, LibC.ICMP6_FILTER, MemoryMarshal.AsBytes(filter));
             if (dontFragment)
             {
-                SetInt(LibC.IPPROTO_IPV6, LibC.IPV6_DONTFRAG, 1);
+                SetInt(fd, LibC.IPPROTO_IPV6, LibC.IPV6_DONTFRAG, 1);
             }
         }
     }
 
-    private bool TrySetInt(int level, int name, int value) =>
-        LibC.setsockopt(_fd, level, name, &value, sizeof(int)) == 0;
+    private static bool TrySetInt(int fd, int level, int name, int value) =>
+        LibC.setsockopt(fd, level, name, &value, sizeof(int)) == 0;
 
-    private void SetInt(int level, int name, int value)
+    private static void SetInt(int fd, int level, int name, int value)
     {
-        if (!TrySetInt(level, name, value))
+        if (!TrySetInt(fd, level, name, value))
         {
             throw new SocketUnavailableException($"setsockopt({level}, {name}) failed (errno {Marshal.GetLastPInvokeError()}).");
         }
     }
 
-    private void SetRaw(int level, int name, ReadOnlySpan<byte> value)
+    private static void SetRaw(int fd, int level, int name, ReadOnlySpan<byte> value)
     {
         fixed (byte* p = value)
         {
-            if (LibC.setsockopt(_fd, level, name, p, (uint)value.Length) != 0)
+            if (LibC.setsockopt(fd, level, name, p, (uint)value.Length) != 0)
             {
                 throw new SocketUnavailableException($"setsockopt({level}, {name}) failed (errno {Marshal.GetLastPInvokeError()}).");
             }
@@ -172,6 +200,7 @@ public sealed unsafe class RawSocketTransport : IIcmpTransport
     }
 
     [SkipLocalsInit]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Send(SendBatch batch)
     {
         ArgumentNullException.ThrowIfNull(batch);
@@ -209,11 +238,13 @@ public sealed unsafe class RawSocketTransport : IIcmpTransport
                 };
             }
 
+            // Concurrent calls take different sockets, so their kernel work runs on their own cores.
+            var fd = _senderFds[(uint)Interlocked.Increment(ref _nextSender) % (uint)_senderFds.Length];
             batch.Stamp();
             var start = 0;
             while (start < count)
             {
-                var sent = LibC.sendmmsg(_fd, messages + start, (uint)(count - start), 0);
+                var sent = LibC.sendmmsg(fd, messages + start, (uint)(count - start), 0);
                 if (sent < 0)
                 {
                     var errno = Marshal.GetLastPInvokeError();
@@ -303,6 +334,8 @@ public sealed unsafe class RawSocketTransport : IIcmpTransport
         return control[LibC.CmsgAlign(sizeof(LibC.CMsgHdr))..];
     }
 
+    // Hot path of every sweep: compiled fully optimised at once, so the first sweep in a session does not run tier-0 code.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public int Receive(int timeoutMilliseconds)
     {
         if (Volatile.Read(ref _disposed) != 0)
@@ -420,6 +453,10 @@ public sealed unsafe class RawSocketTransport : IIcmpTransport
             return;
         }
         _socket.Dispose();
+        foreach (var sender in _senders)
+        {
+            sender.Dispose();
+        }
         _ = LibC.close(_wakeFd);
         NativeMemory.Free(_recvMessages);
         NativeMemory.Free(_recvIov);
