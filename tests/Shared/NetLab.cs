@@ -131,6 +131,22 @@ public sealed class NetLab : IDisposable
         return result.Stdout;
     }
 
+    /// <summary>
+    /// Makes <paramref name="node"/> send no ICMP errors at all (Time Exceeded, Destination
+    /// Unreachable, ...) while <paramref name="silent"/> is true, like a router that filters them.
+    /// </summary>
+    public void SetSilent(string node, bool silent)
+    {
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        CheckNode(node);
+        ScriptResult result = RunScript(ExecTimeout, "silent", Name, node, silent ? "on" : "off");
+        if (result.ExitCode != 0)
+        {
+            throw new InvalidOperationException(
+                $"netlab.sh silent {Name} {node} failed (exit {result.ExitCode}): {result.Stderr.Trim()}");
+        }
+    }
+
     /// <summary>Deletes the lab's namespaces and stops its helper processes. Never throws.</summary>
     public void Dispose()
     {
@@ -169,7 +185,7 @@ public sealed class NetLab : IDisposable
     private static void EnterNetworkNamespace(string path)
     {
         using SafeFileHandle handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read);
-        if (NativeMethods.SetNs(handle, NativeMethods.CloneNewNet) != 0)
+        if (NetLabNative.SetNs(handle, NetLabNative.CloneNewNet) != 0)
         {
             int errno = Marshal.GetLastPInvokeError();
             throw new InvalidOperationException(
@@ -241,7 +257,7 @@ public static class LabRequirement
             throw new SkipException("The network-namespace lab needs Linux.");
         }
 
-        if (NativeMethods.GetEuid() == 0)
+        if (NetLabNative.GetEuid() == 0)
         {
             return;
         }
@@ -256,7 +272,7 @@ public static class LabRequirement
     }
 }
 
-internal static partial class NativeMethods
+internal static partial class NetLabNative
 {
     internal const int CloneNewNet = 0x40000000;
 

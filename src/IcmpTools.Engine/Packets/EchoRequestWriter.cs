@@ -10,20 +10,31 @@ public static class EchoRequestWriter
 
     /// <summary>
     /// Writes the 8-byte header and the payload: the explicit bytes when asked, else the cookie followed by
-    /// the fill pattern iputils ping uses (byte i = i). IPv4 gets its checksum; IPv6 leaves 0, since the
-    /// kernel computes ICMPv6 checksums on raw sockets (it needs the pseudo-header's addresses).
+    /// the fill pattern iputils ping uses (payload byte i = i). IPv4 gets its checksum; IPv6 leaves 0, since
+    /// the kernel computes ICMPv6 checksums on raw sockets (it needs the pseudo-header's addresses).
     /// </summary>
+    /// <returns>The bytes written: header and payload.</returns>
     public static int Write(Span<byte> destination, IcmpFamily family, ushort identifier, ushort sequence,
         ProbeCookie cookie, int payloadSize, ReadOnlySpan<byte> explicitPayload, bool useExplicitPayload)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(payloadSize);
-        var length = HeaderSize + (useExplicitPayload ? explicitPayload.Length : payloadSize);
-        if (destination.Length < length)
+        var type = family switch
         {
-            throw new ArgumentException($"The buffer holds {destination.Length} bytes; the echo request needs {length}.", nameof(destination));
+            IcmpFamily.IPv4 => IcmpTypes.V4EchoRequest,
+            IcmpFamily.IPv6 => IcmpTypes.V6EchoRequest,
+            _ => throw new ArgumentOutOfRangeException(nameof(family), family, null),
+        };
+        var payloadLength = useExplicitPayload ? explicitPayload.Length : payloadSize;
+        // Compared this way round so a payload size near int.MaxValue cannot overflow the sum.
+        if (destination.Length - HeaderSize < payloadLength)
+        {
+            throw new ArgumentException(
+                $"The buffer holds {destination.Length} bytes; the echo request needs {HeaderSize} + {payloadLength}.",
+                nameof(destination));
         }
-        var packet = destination[..length];
-        packet[0] = family == IcmpFamily.IPv4 ? IcmpTypes.V4EchoRequest : IcmpTypes.V6EchoRequest;
+
+        var packet = destination[..(HeaderSize + payloadLength)];
+        packet[0] = type;
         packet[1] = 0;
         BinaryPrimitives.WriteUInt16BigEndian(packet[2..], 0);
         BinaryPrimitives.WriteUInt16BigEndian(packet[4..], identifier);
@@ -35,16 +46,16 @@ public static class EchoRequestWriter
         }
         else
         {
+            cookie.WriteTo(payload);
             for (var i = ProbeCookie.Size; i < payload.Length; i++)
             {
                 payload[i] = (byte)i;
             }
-            cookie.WriteTo(payload);
         }
         if (family == IcmpFamily.IPv4)
         {
             BinaryPrimitives.WriteUInt16BigEndian(packet[2..], InternetChecksum.Compute(packet));
         }
-        return length;
+        return packet.Length;
     }
 }

@@ -1,5 +1,5 @@
-using System.Runtime.CompilerServices;
 using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
 
 namespace IcmpTools.Engine.Packets;
 
@@ -10,9 +10,12 @@ namespace IcmpTools.Engine.Packets;
 /// </summary>
 public static class IcmpParser
 {
-    private const int IPv4MinHeader = 20;
-    private const int IPv6Header = 40;
+    private const int IcmpHeaderLength = 8;
+    private const int IPv4MinHeaderLength = 20;
+    private const int IPv6HeaderLength = 40;
+    private const int IPv6FragmentHeaderLength = 8;
     private const byte ProtocolIcmp = 1;
+    private const byte NextHeaderFragment = 44;
     private const byte NextHeaderIcmpV6 = 58;
 
     /// <summary>An IPv4 datagram, header first (Linux raw IPv4 sockets); the ICMP checksum is verified.</summary>
@@ -21,15 +24,15 @@ public static class IcmpParser
     public static bool TryParseV4(ReadOnlySpan<byte> datagram, out IcmpParseResult result)
     {
         result = default;
-        if (!TryReadIPv4Header(datagram, out var headerLength, out var protocol) || protocol != ProtocolIcmp)
+        if (!TryReadIPv4IcmpHeader(datagram, out var headerLength, out var totalLength) || totalLength < headerLength)
         {
             return false;
         }
-        // The header's total length bounds the message; a span longer than it carries trailing junk.
-        var totalLength = BinaryPrimitives.ReadUInt16BigEndian(datagram[2..]);
-        var end = totalLength >= headerLength && totalLength < datagram.Length ? totalLength : datagram.Length;
-        var message = datagram[headerLength..end];
-        if (message.Length < 8 || InternetChecksum.Compute(message) != 0)
+        // The header's total length bounds the message: bytes past it are not ours to read. A datagram
+        // longer than the span was cut by the receive buffer, and a cut message's checksum cannot be checked.
+        var truncated = totalLength > datagram.Length;
+        var message = truncated ? datagram[headerLength..] : datagram[headerLength..totalLength];
+        if (!truncated && InternetChecksum.Compute(message) != 0)
         {
             return false;
         }
@@ -38,7 +41,10 @@ public static class IcmpParser
             return false;
         }
         result.Ttl = datagram[8];
-        result.PayloadOffset += headerLength;
+        if (result.Kind is IcmpKind.EchoReply or IcmpKind.EchoRequest)
+        {
+            result.PayloadOffset += headerLength;
+        }
         return true;
     }
 
@@ -47,34 +53,39 @@ public static class IcmpParser
     {
         result = default;
         result.Ttl = -1;
-        if (message.Length < 8)
+        if (message.Length < IcmpHeaderLength)
         {
             return false;
         }
         result.Type = message[0];
         result.Code = message[1];
         result.IcmpLength = message.Length;
+        var quoted = message[IcmpHeaderLength..];
         switch (result.Type)
         {
             case IcmpTypes.V4EchoReply:
+                result.Kind = IcmpKind.EchoReply;
+                ReadEcho(message, ref result);
+                return true;
             case IcmpTypes.V4EchoRequest:
-                result.Kind = result.Type == IcmpTypes.V4EchoReply ? IcmpKind.EchoReply : IcmpKind.EchoRequest;
+                result.Kind = IcmpKind.EchoRequest;
                 ReadEcho(message, ref result);
                 return true;
             case IcmpTypes.V4DestinationUnreachable:
                 result.Kind = IcmpKind.DestinationUnreachable;
                 if (result.Code == 4)
                 {
+                    // Fragmentation needed (RFC 1191): the next-hop MTU sits in the header's last two bytes.
                     result.Mtu = BinaryPrimitives.ReadUInt16BigEndian(message[6..]);
                 }
-                return ReadQuotedV4(message[8..], ref result);
+                return ReadQuotedV4(quoted, ref result);
             case IcmpTypes.V4TimeExceeded:
                 result.Kind = IcmpKind.TimeExceeded;
-                return ReadQuotedV4(message[8..], ref result);
+                return ReadQuotedV4(quoted, ref result);
             case IcmpTypes.V4ParameterProblem:
                 result.Kind = IcmpKind.ParameterProblem;
                 result.Pointer = message[4];
-                return ReadQuotedV4(message[8..], ref result);
+                return ReadQuotedV4(quoted, ref result);
             default:
                 return false;
         }
@@ -87,34 +98,38 @@ public static class IcmpParser
     {
         result = default;
         result.Ttl = -1;
-        if (message.Length < 8)
+        if (message.Length < IcmpHeaderLength)
         {
             return false;
         }
         result.Type = message[0];
         result.Code = message[1];
         result.IcmpLength = message.Length;
+        var quoted = message[IcmpHeaderLength..];
         switch (result.Type)
         {
             case IcmpTypes.V6EchoReply:
+                result.Kind = IcmpKind.EchoReply;
+                ReadEcho(message, ref result);
+                return true;
             case IcmpTypes.V6EchoRequest:
-                result.Kind = result.Type == IcmpTypes.V6EchoReply ? IcmpKind.EchoReply : IcmpKind.EchoRequest;
+                result.Kind = IcmpKind.EchoRequest;
                 ReadEcho(message, ref result);
                 return true;
             case IcmpTypes.V6DestinationUnreachable:
                 result.Kind = IcmpKind.DestinationUnreachable;
-                return ReadQuotedV6(message[8..], ref result);
+                return ReadQuotedV6(quoted, ref result);
             case IcmpTypes.V6PacketTooBig:
                 result.Kind = IcmpKind.PacketTooBig;
-                result.Mtu = (int)Math.Min(int.MaxValue, BinaryPrimitives.ReadUInt32BigEndian(message[4..]));
-                return ReadQuotedV6(message[8..], ref result);
+                result.Mtu = ReadInt32Saturated(message[4..]);
+                return ReadQuotedV6(quoted, ref result);
             case IcmpTypes.V6TimeExceeded:
                 result.Kind = IcmpKind.TimeExceeded;
-                return ReadQuotedV6(message[8..], ref result);
+                return ReadQuotedV6(quoted, ref result);
             case IcmpTypes.V6ParameterProblem:
                 result.Kind = IcmpKind.ParameterProblem;
-                result.Pointer = (int)Math.Min(int.MaxValue, BinaryPrimitives.ReadUInt32BigEndian(message[4..]));
-                return ReadQuotedV6(message[8..], ref result);
+                result.Pointer = ReadInt32Saturated(message[4..]);
+                return ReadQuotedV6(quoted, ref result);
             default:
                 return false;
         }
@@ -124,60 +139,89 @@ public static class IcmpParser
     {
         result.Identifier = BinaryPrimitives.ReadUInt16BigEndian(message[4..]);
         result.Sequence = BinaryPrimitives.ReadUInt16BigEndian(message[6..]);
-        result.PayloadOffset = 8;
-        result.PayloadLength = message.Length - 8;
-        result.HasCookie = ProbeCookie.TryRead(message[8..], out result.Cookie);
+        result.PayloadOffset = IcmpHeaderLength;
+        result.PayloadLength = message.Length - IcmpHeaderLength;
+        result.HasCookie = ProbeCookie.TryRead(message[IcmpHeaderLength..], out result.Cookie);
     }
 
-    private static bool TryReadIPv4Header(ReadOnlySpan<byte> datagram, out int headerLength, out byte protocol)
+    /// <summary>
+    /// Checks an IPv4 header (outer or quoted) that should carry the start of an ICMP message. Never
+    /// assumes 20 bytes: options make it up to 60. A fragment other than the first holds no ICMP header.
+    /// </summary>
+    private static bool TryReadIPv4IcmpHeader(ReadOnlySpan<byte> datagram, out int headerLength, out int totalLength)
     {
         headerLength = 0;
-        protocol = 0;
-        if (datagram.Length < IPv4MinHeader || (datagram[0] >> 4) != 4)
+        totalLength = 0;
+        if (datagram.Length < IPv4MinHeaderLength || (datagram[0] >> 4) != 4)
         {
             return false;
         }
-        // Never assume 20 bytes: options make the header up to 60.
         headerLength = (datagram[0] & 0x0F) * 4;
-        if (headerLength < IPv4MinHeader || headerLength > datagram.Length)
-        {
-            return false;
-        }
-        protocol = datagram[9];
-        return true;
+        totalLength = BinaryPrimitives.ReadUInt16BigEndian(datagram[2..]);
+        var fragmentOffset = BinaryPrimitives.ReadUInt16BigEndian(datagram[6..]) & 0x1FFF;
+        return headerLength >= IPv4MinHeaderLength && headerLength <= datagram.Length
+            && fragmentOffset == 0 && datagram[9] == ProtocolIcmp;
     }
 
     /// <summary>The original datagram an ICMPv4 error quotes: it must be one of our echo requests.</summary>
     private static bool ReadQuotedV4(ReadOnlySpan<byte> quoted, ref IcmpParseResult result)
     {
-        if (!TryReadIPv4Header(quoted, out var headerLength, out var protocol) || protocol != ProtocolIcmp)
+        if (!TryReadIPv4IcmpHeader(quoted, out var headerLength, out var totalLength))
         {
             return false;
         }
         result.QuotedDestination = IpKey.FromV4(quoted.Slice(16, 4));
-        return ReadQuotedEcho(quoted[headerLength..], IcmpTypes.V4EchoRequest, ref result);
+        // RFC 4884 pads the quote (to 128 bytes) before its extensions, so bytes past the original's own
+        // length are not its payload: read as a cookie, they would hide a short probe's error. A length
+        // too small to be any echo request is some stack's mangling and is not trusted to cut with.
+        var end = totalLength >= headerLength + IcmpHeaderLength && totalLength < quoted.Length ? totalLength : quoted.Length;
+        return ReadQuotedEcho(quoted[headerLength..end], IcmpTypes.V4EchoRequest, ref result);
     }
 
+    /// <summary>The original datagram an ICMPv6 error quotes: it must be one of our echo requests.</summary>
     private static bool ReadQuotedV6(ReadOnlySpan<byte> quoted, ref IcmpParseResult result)
     {
-        if (quoted.Length < IPv6Header || (quoted[0] >> 4) != 6 || quoted[6] != NextHeaderIcmpV6)
+        if (quoted.Length < IPv6HeaderLength || (quoted[0] >> 4) != 6)
         {
             return false;
         }
         result.QuotedDestination = IpKey.FromV6(quoted.Slice(24, 16));
-        return ReadQuotedEcho(quoted[IPv6Header..], IcmpTypes.V6EchoRequest, ref result);
+        // The payload length bounds the quote for the same reason as IPv4's total length; 0 is a jumbogram.
+        var payloadLength = BinaryPrimitives.ReadUInt16BigEndian(quoted[4..]);
+        if (payloadLength >= IcmpHeaderLength && IPv6HeaderLength + payloadLength < quoted.Length)
+        {
+            quoted = quoted[..(IPv6HeaderLength + payloadLength)];
+        }
+        var nextHeader = quoted[6];
+        var echo = quoted[IPv6HeaderLength..];
+        if (nextHeader == NextHeaderFragment)
+        {
+            // A probe larger than the path MTU leaves as fragments (the only extension header the kernel
+            // adds to ours), and only the first fragment carries the ICMPv6 header.
+            if (echo.Length < IPv6FragmentHeaderLength || (BinaryPrimitives.ReadUInt16BigEndian(echo[2..]) & 0xFFF8) != 0)
+            {
+                return false;
+            }
+            nextHeader = echo[0];
+            echo = echo[IPv6FragmentHeaderLength..];
+        }
+        return nextHeader == NextHeaderIcmpV6 && ReadQuotedEcho(echo, IcmpTypes.V6EchoRequest, ref result);
     }
 
     private static bool ReadQuotedEcho(ReadOnlySpan<byte> echo, byte requestType, ref IcmpParseResult result)
     {
-        // RFC 792 guarantees 8 bytes of the original payload: the echo header. The cookie is a bonus.
-        if (echo.Length < 8 || echo[0] != requestType)
+        // RFC 792 guarantees 8 bytes of the original payload: the echo header. The cookie is a bonus, and
+        // an error about anyone's traffic but an echo request (a reply, UDP, TCP) is not about our probe.
+        if (echo.Length < IcmpHeaderLength || echo[0] != requestType)
         {
             return false;
         }
         result.Identifier = BinaryPrimitives.ReadUInt16BigEndian(echo[4..]);
         result.Sequence = BinaryPrimitives.ReadUInt16BigEndian(echo[6..]);
-        result.HasCookie = ProbeCookie.TryRead(echo[8..], out result.Cookie);
+        result.HasCookie = ProbeCookie.TryRead(echo[IcmpHeaderLength..], out result.Cookie);
         return true;
     }
+
+    private static int ReadInt32Saturated(ReadOnlySpan<byte> source) =>
+        (int)Math.Min(int.MaxValue, BinaryPrimitives.ReadUInt32BigEndian(source));
 }

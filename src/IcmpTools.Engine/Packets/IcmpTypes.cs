@@ -15,15 +15,3 @@ internal static class IcmpTypes
     public const byte V6EchoRequest = 128;
     public const byte V6EchoReply = 129;
 }
-
-/// <summary>What a parsed ICMP message is, across both families.</summary>
-public enum IcmpKind : byte
-{
-    Unknown = 0,
-    EchoRequest,
-    EchoReply,
-    DestinationUnreachable,
-    TimeExceeded,
-    PacketTooBig,
-    ParameterProblem,
-}

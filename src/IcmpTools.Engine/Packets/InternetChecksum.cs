@@ -1,5 +1,5 @@
-using System.Runtime.CompilerServices;
 using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
 
 namespace IcmpTools.Engine.Packets;
 
@@ -14,14 +14,22 @@ public static class InternetChecksum
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static ushort Compute(ReadOnlySpan<byte> data)
     {
+        // One's-complement addition is associative and commutative, so summing 64-bit words with the
+        // carry wrapped back in (RFC 1071 section 2(B)) folds down to the same 16-bit sum.
         ulong sum = 0;
-        // Sum 32 bits at a time into 64: carries accumulate above bit 32 and fold at the end.
-        while (data.Length >= 4)
+        while (data.Length >= 8)
         {
-            sum += BinaryPrimitives.ReadUInt32BigEndian(data);
-            data = data[4..];
+            var word = BinaryPrimitives.ReadUInt64BigEndian(data);
+            sum += word;
+            if (sum < word)
+            {
+                sum++;
+            }
+            data = data[8..];
         }
-        if (data.Length >= 2)
+        // Folded to 33 bits, the sum has room for the last few words without another carry check.
+        sum = (sum >> 32) + (uint)sum;
+        while (data.Length >= 2)
         {
             sum += BinaryPrimitives.ReadUInt16BigEndian(data);
             data = data[2..];
@@ -32,7 +40,7 @@ public static class InternetChecksum
         }
         while ((sum >> 16) != 0)
         {
-            sum = (sum & 0xFFFF) + (sum >> 16);
+            sum = (sum >> 16) + (sum & 0xFFFF);
         }
         return (ushort)~sum;
     }

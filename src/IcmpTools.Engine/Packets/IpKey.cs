@@ -9,20 +9,12 @@ namespace IcmpTools.Engine.Packets;
 /// An IP address as two integers, compared and copied without allocation on the hot path. IPv4 is kept
 /// in its IPv4-mapped IPv6 form (::ffff:a.b.c.d) so the two families never collide.
 /// </summary>
-public readonly struct IpKey : IEquatable<IpKey>
+public readonly record struct IpKey(ulong Hi, ulong Lo)
 {
-    private const ulong V4Prefix = 0x0000_FFFF_0000_0000UL;
+    private const ulong V4MappedPrefix = 0x0000_FFFF_0000_0000UL;
 
-    public IpKey(ulong hi, ulong lo)
-    {
-        Hi = hi;
-        Lo = lo;
-    }
-
-    public ulong Hi { get; }
-    public ulong Lo { get; }
-
-    public static IpKey FromV4(ReadOnlySpan<byte> address) => new(0, V4Prefix | BinaryPrimitives.ReadUInt32BigEndian(address));
+    public static IpKey FromV4(ReadOnlySpan<byte> address) =>
+        new(0, V4MappedPrefix | BinaryPrimitives.ReadUInt32BigEndian(address));
 
     public static IpKey FromV6(ReadOnlySpan<byte> address) =>
         new(BinaryPrimitives.ReadUInt64BigEndian(address), BinaryPrimitives.ReadUInt64BigEndian(address[8..]));
@@ -35,6 +27,7 @@ public readonly struct IpKey : IEquatable<IpKey>
         return address.AddressFamily == AddressFamily.InterNetwork ? FromV4(bytes[..length]) : FromV6(bytes);
     }
 
+    /// <summary>The address as the given family reads it; allocates, so it stays off the hot path.</summary>
     public IPAddress ToAddress(IcmpFamily family)
     {
         Span<byte> bytes = stackalloc byte[16];
@@ -47,10 +40,4 @@ public readonly struct IpKey : IEquatable<IpKey>
         BinaryPrimitives.WriteUInt64BigEndian(bytes[8..], Lo);
         return new IPAddress(bytes);
     }
-
-    public bool Equals(IpKey other) => Hi == other.Hi && Lo == other.Lo;
-    public override bool Equals(object? obj) => obj is IpKey k && Equals(k);
-    public override int GetHashCode() => HashCode.Combine(Hi, Lo);
-    public static bool operator ==(IpKey left, IpKey right) => left.Equals(right);
-    public static bool operator !=(IpKey left, IpKey right) => !left.Equals(right);
 }

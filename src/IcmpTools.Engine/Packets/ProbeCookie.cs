@@ -20,6 +20,7 @@ public readonly record struct ProbeCookie(uint Session, uint Serial)
         bytes[..Math.Min(Size, destination.Length)].CopyTo(destination);
     }
 
+    /// <summary>Reads a whole cookie; a cut one (fewer than 8 bytes) identifies nothing and is refused.</summary>
     public static bool TryRead(ReadOnlySpan<byte> source, out ProbeCookie cookie)
     {
         if (source.Length < Size)
