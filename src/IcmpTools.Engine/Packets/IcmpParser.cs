@@ -51,15 +51,10 @@ public static class IcmpParser
     /// <summary>An ICMP message without IP header (Linux ping sockets); the kernel checked the checksum.</summary>
     public static bool TryParseV4Icmp(ReadOnlySpan<byte> message, out IcmpParseResult result)
     {
-        result = default;
-        result.Ttl = -1;
-        if (message.Length < IcmpHeaderLength)
+        if (!TryReadHeader(message, out result))
         {
             return false;
         }
-        result.Type = message[0];
-        result.Code = message[1];
-        result.IcmpLength = message.Length;
         var quoted = message[IcmpHeaderLength..];
         switch (result.Type)
         {
@@ -96,15 +91,10 @@ public static class IcmpParser
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static bool TryParseV6(ReadOnlySpan<byte> message, out IcmpParseResult result)
     {
-        result = default;
-        result.Ttl = -1;
-        if (message.Length < IcmpHeaderLength)
+        if (!TryReadHeader(message, out result))
         {
             return false;
         }
-        result.Type = message[0];
-        result.Code = message[1];
-        result.IcmpLength = message.Length;
         var quoted = message[IcmpHeaderLength..];
         switch (result.Type)
         {
@@ -133,6 +123,21 @@ public static class IcmpParser
             default:
                 return false;
         }
+    }
+
+    /// <summary>The type, code and length every ICMP and ICMPv6 message starts with.</summary>
+    private static bool TryReadHeader(ReadOnlySpan<byte> message, out IcmpParseResult result)
+    {
+        result = default;
+        result.Ttl = -1;
+        if (message.Length < IcmpHeaderLength)
+        {
+            return false;
+        }
+        result.Type = message[0];
+        result.Code = message[1];
+        result.IcmpLength = message.Length;
+        return true;
     }
 
     private static void ReadEcho(ReadOnlySpan<byte> message, ref IcmpParseResult result)
