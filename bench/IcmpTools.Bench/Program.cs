@@ -38,6 +38,7 @@ public static class Program
         int repeat = int.Parse(opts.GetValueOrDefault("repeat", "1"), Inv);
         string target = opts.GetValueOrDefault("target", "198.19.0.0/16");
         string module = opts.GetValueOrDefault("module", FindModule());
+        throttle = int.Parse(opts.GetValueOrDefault("throttle", "65536"), Inv);
         try
         {
             switch (mode)
@@ -71,6 +72,9 @@ public static class Program
         }
         return 0;
     }
+
+    /// <summary>Hosts in flight for the sweep modes (--throttle; the cmdlet's -ThrottleLimit).</summary>
+    private static int throttle = 65536;
 
     private static Dictionary<string, string> ParseOptions(string[] args)
     {
@@ -244,7 +248,7 @@ public static class Program
             throw new InvalidOperationException($"runspace pipeline thread is in {psNs}, not {myNs}");
         }
 
-        const string Sweep = "param($t) $r = Invoke-IcmpMultiPing -TargetName $t -Count 1 -TimeoutSeconds 1 -Rate 0 -ThrottleLimit 65536; $r.Count; ($r | Where-Object IsAlive).Count";
+        string Sweep = "param($t) $r = Invoke-IcmpMultiPing -TargetName $t -Count 1 -TimeoutSeconds 1 -Rate 0 -ThrottleLimit " + throttle.ToString(Inv) + "; $r.Count; ($r | Where-Object IsAlive).Count";
         var warm = Run(runspace, Sweep, new Hashtable { ["t"] = warmup });
         Console.Error.WriteLine($"sweep-ps warm-up {warmup}: {string.Join(' ', warm)}");
 
@@ -270,7 +274,7 @@ public static class Program
             ResetPeakRss();
             using var ps = PowerShell.Create(runspace);
             ps.AddCommand("Invoke-IcmpMultiPing").AddParameter("TargetName", target).AddParameter("Count", 1)
-                .AddParameter("TimeoutSeconds", 1.0).AddParameter("Rate", 0).AddParameter("ThrottleLimit", 65536);
+                .AddParameter("TimeoutSeconds", 1.0).AddParameter("Rate", 0).AddParameter("ThrottleLimit", throttle);
             var output = new PSDataCollection<PSObject>();
             long last = 0;
             long alive = 0;
@@ -324,7 +328,7 @@ public static class Program
     {
         using var lease = ProberPool.Acquire(IcmpFamily.IPv4);
         var prober = lease.Prober;
-        var options = new MultiPingOptions { Count = 1, Timeout = TimeSpan.FromSeconds(1), Rate = 0, ThrottleLimit = 65536 };
+        var options = new MultiPingOptions { Count = 1, Timeout = TimeSpan.FromSeconds(1), Rate = 0, ThrottleLimit = throttle };
         // Warm-up: JIT and socket.
         RunSweep(prober, options, target.StartsWith("127.", StringComparison.Ordinal) ? "127.2.1.0/24" : "198.19.1.0/24");
         for (int run = 1; run <= repeat; run++)
