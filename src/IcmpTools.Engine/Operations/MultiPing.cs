@@ -172,13 +172,17 @@ public sealed class MultiPing : IProbeObserver, IDisposable
                     _freeSlots.Push(released);
                 }
 
-                // Admit new hosts while there is room.
-                while (_freeSlots.Count > 0 && !_inputDone)
+                // Admit new hosts while there is room, but only as fast as the rate can start them, and not
+                // while probes of hosts already started are waiting: finishing a host beats starting one, so
+                // the first results come out after one interval, not after every host's first probe.
+                var admissions = AdmissionBudget(due, rateStart, rateSent, burst);
+                while (_freeSlots.Count > 0 && !_inputDone && admissions > 0)
                 {
                     if (expanding is not null)
                     {
                         if (expanding.MoveNext())
                         {
+                            admissions--;
                             var slot = _freeSlots.Pop();
                             if (Admit(slot, expandingTarget!.Text, null, expanding.Current).Error is null)
                             {
@@ -217,6 +221,7 @@ public sealed class MultiPing : IProbeObserver, IDisposable
                     if (target.Name is not null)
                     {
                         resolving++;
+                        admissions--;
                         _ = ResolveAsync(Admit(_freeSlots.Pop(), target.Text, target.Name, null), target.Name, cancellationToken);
                         continue;
                     }
@@ -289,18 +294,22 @@ public sealed class MultiPing : IProbeObserver, IDisposable
                 }
 
                 // Sleep until the next probe is due, a token frees up, a host frees a slot or input arrives.
-                var wait = Timeout.InfiniteTimeSpan;
+                var tokenTicks = _options.Rate == 0 ? 0 : Math.Max(1, (long)(Stopwatch.Frequency / (double)_options.Rate));
+                var ticks = long.MaxValue;
                 if (due.TryPeek(out var head))
                 {
-                    var untilDue = head.Due - Stopwatch.GetTimestamp();
-                    var untilToken = allowed > 0 || _options.Rate == 0 ? 0 : (long)(Stopwatch.Frequency / (double)_options.Rate);
-                    var ticks = Math.Max(untilDue, untilToken);
-                    if (ticks <= 0)
-                    {
-                        continue;
-                    }
-                    wait = TimeSpan.FromSeconds((double)ticks / Stopwatch.Frequency);
+                    ticks = Math.Max(head.Due - Stopwatch.GetTimestamp(), allowed > 0 ? 0 : tokenTicks);
                 }
+                if (!_inputDone && _freeSlots.Count > 0 && admissions <= 0)
+                {
+                    // New hosts wait for the rate, not for a signal: come back when the next token is due.
+                    ticks = Math.Min(ticks, tokenTicks);
+                }
+                if (ticks <= 0)
+                {
+                    continue;
+                }
+                var wait = ticks == long.MaxValue ? Timeout.InfiniteTimeSpan : TimeSpan.FromSeconds((double)ticks / Stopwatch.Frequency);
                 await _signal.WaitAsync(wait, cancellationToken).ConfigureAwait(false);
             }
         }
@@ -314,6 +323,22 @@ public sealed class MultiPing : IProbeObserver, IDisposable
         {
             _finished.Complete();
         }
+    }
+
+    /// <summary>How many new hosts may start this round: all there is room for when unpaced, else what the rate allows now, and none while started hosts have probes due.</summary>
+    private long AdmissionBudget(Queue<(int Slot, int Probe, long Due)> due, long rateStart, long rateSent, long burst)
+    {
+        if (_options.Rate == 0)
+        {
+            return long.MaxValue;
+        }
+        var now = Stopwatch.GetTimestamp();
+        if (due.TryPeek(out var head) && head.Due <= now)
+        {
+            return 0;
+        }
+        var allowed = (long)((now - rateStart) * (double)_options.Rate / Stopwatch.Frequency) + burst - rateSent;
+        return Math.Clamp(allowed, 0, burst);
     }
 
     /// <summary>Batches sent per scheduler round, so admission and slot release keep up during a burst.</summary>

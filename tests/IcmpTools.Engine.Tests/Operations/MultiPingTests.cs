@@ -162,6 +162,26 @@ public sealed class MultiPingTests
     }
 
     [Fact]
+    public async Task UnderARateLimitStartedHostsFinishBeforeNewOnesStart()
+    {
+        // 1,000 hosts at 1,000 probes/s with two probes 0.2 s apart: starting every host before any
+        // second probe would hold the first result back for a whole second.
+        using var fake = new FakeTransport();
+        using var prober = new Prober(fake);
+        using var sweep = new MultiPing(_ => prober, Quick with { Count = 2, Interval = TimeSpan.FromMilliseconds(200), Rate = 1000, ThrottleLimit = 4096 });
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+
+        await foreach (var r in sweep.RunAsync(Targets("192.0.2.0/24", "198.18.0.0/23", "198.18.2.0/24"), cts.Token))
+        {
+            Assert.Equal(2, r.Host!.PacketsReceived);
+            break;
+        }
+
+        Assert.InRange(clock.ElapsedMilliseconds, 150, 600);
+    }
+
+    [Fact]
     public async Task CancellingStopsPromptlyAndEmitsNothingHalfDone()
     {
         using var fake = new FakeTransport(_ => []);
