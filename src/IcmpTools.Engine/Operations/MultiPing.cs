@@ -31,7 +31,13 @@ public sealed class MultiPing : IProbeObserver, IDisposable
     private readonly long _intervalTicks;
     private readonly ushort _identifier = (ushort)Random.Shared.Next(1, ushort.MaxValue + 1);
     private int _active;
+    /// <summary>Every host has been admitted (set and read by the scheduler and the finishing path).</summary>
     private volatile bool _inputDone;
+    /// <summary>Every target has been read and parsed, so the total is known.</summary>
+    private volatile bool _allTargetsSeen;
+
+    /// <summary>Targets parsed ahead of admission: enough to report bad ones early, few enough to stay lazy.</summary>
+    private const int Lookahead = 256;
     private long _hostsDone;
     private long _hostsAlive;
     private long _probesSent;
@@ -79,7 +85,7 @@ public sealed class MultiPing : IProbeObserver, IDisposable
     public long ProbesSent => Interlocked.Read(ref _probesSent);
 
     /// <summary>Hosts the sweep will have covered, once every target has been read; null before that.</summary>
-    public long? TotalHosts => _inputDone ? Interlocked.Read(ref _knownTotal) : null;
+    public long? TotalHosts => _allTargetsSeen ? Interlocked.Read(ref _knownTotal) : null;
 
     /// <summary>Probes per second since the first probe.</summary>
     public double ProbeRate
@@ -157,6 +163,8 @@ public sealed class MultiPing : IProbeObserver, IDisposable
         IEnumerator<IPAddress>? expanding = null;
         SweepTarget? expandingTarget = null;
         Task<bool>? nextTarget = null;
+        var pending = new Queue<SweepTarget>();
+        var inputExhausted = false;
         var resolving = 0;
         var rateStart = Stopwatch.GetTimestamp();
         long rateSent = 0;
@@ -170,6 +178,40 @@ public sealed class MultiPing : IProbeObserver, IDisposable
                 {
                     _hosts[released] = null;
                     _freeSlots.Push(released);
+                }
+
+                // Read targets ahead of admission, so bad ones are reported at once and the total is known
+                // as soon as the input ends, even while a large block is still being expanded.
+                while (!inputExhausted && pending.Count < Lookahead)
+                {
+                    if (nextTarget is null)
+                    {
+                        nextTarget = input.MoveNextAsync().AsTask();
+                        _ = nextTarget.ContinueWith(_ => Signal(), TaskScheduler.Default);
+                    }
+                    if (!nextTarget.IsCompleted)
+                    {
+                        break;
+                    }
+                    var more = await nextTarget.ConfigureAwait(false);
+                    nextTarget = null;
+                    if (!more)
+                    {
+                        inputExhausted = true;
+                        _allTargetsSeen = true;
+                        break;
+                    }
+                    var text = input.Current ?? string.Empty;
+                    try
+                    {
+                        var parsed = SweepTarget.Parse(text, _options.IncludeNetworkAndBroadcast, _options.AllowHugeBlocks);
+                        Interlocked.Add(ref _knownTotal, (long)UInt128.Min(parsed.Count, (UInt128)long.MaxValue));
+                        pending.Enqueue(parsed);
+                    }
+                    catch (InvalidTargetException e)
+                    {
+                        Report(new HostState { Target = text, Error = e });
+                    }
                 }
 
                 // Admit new hosts while there is room, but only as fast as the rate can start them, and not
@@ -193,31 +235,11 @@ public sealed class MultiPing : IProbeObserver, IDisposable
                         expanding.Dispose();
                         expanding = null;
                     }
-                    nextTarget ??= input.MoveNextAsync().AsTask();
-                    if (!nextTarget.IsCompleted)
+                    if (!pending.TryDequeue(out var target))
                     {
-                        _ = nextTarget.ContinueWith(_ => Signal(), TaskScheduler.Default);
+                        _inputDone = inputExhausted;
                         break;
                     }
-                    var more = await nextTarget.ConfigureAwait(false);
-                    nextTarget = null;
-                    if (!more)
-                    {
-                        _inputDone = true;
-                        break;
-                    }
-                    var text = input.Current;
-                    SweepTarget target;
-                    try
-                    {
-                        target = SweepTarget.Parse(text ?? string.Empty, _options.IncludeNetworkAndBroadcast, _options.AllowHugeBlocks);
-                    }
-                    catch (InvalidTargetException e)
-                    {
-                        Report(new HostState { Target = text ?? string.Empty, Error = e });
-                        continue;
-                    }
-                    Interlocked.Add(ref _knownTotal, (long)UInt128.Min(target.Count, (UInt128)long.MaxValue));
                     if (target.Name is not null)
                     {
                         resolving++;
