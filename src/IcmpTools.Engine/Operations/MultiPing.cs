@@ -19,7 +19,7 @@ public sealed class MultiPing : IProbeObserver, IDisposable
 {
     private const int MaxProbesPerHost = 65_535;
 
-    private readonly Func<IcmpFamily, Prober> _probers;
+    private Func<IcmpFamily, Prober>? _probers;
     private readonly MultiPingOptions _options;
     private readonly HostState?[] _hosts;
     private readonly Stack<int> _freeSlots;
@@ -134,9 +134,11 @@ public sealed class MultiPing : IProbeObserver, IDisposable
             {
                 // Stopped with the consumer; nothing half-done is reported.
             }
-            // The prober's table may point at this sweep until its slots are reused (to spot
-            // duplicates); drop the hosts so a finished sweep holds no results.
+            // The prober's table points at this sweep until its slots are reused (to spot duplicates),
+            // and the prober outlives the sweep while anyone else uses it: let go of the hosts and of the
+            // caller's delegate (a cmdlet, and through it the pipeline and every result it wrote).
             Array.Clear(_hosts);
+            _probers = null;
         }
     }
 
@@ -448,7 +450,7 @@ public sealed class MultiPing : IProbeObserver, IDisposable
         }
         try
         {
-            state.Prober = _probers(state.Family);
+            state.Prober = (_probers ?? throw new ObjectDisposedException(nameof(MultiPing)))(state.Family);
         }
         catch (IcmpException e)
         {

@@ -45,7 +45,12 @@ public sealed class Prober : IDisposable
     private readonly object _lock = new();
     private readonly PriorityQueue<uint, long> _deadlines = new();
     private readonly List<uint> _expired = new();
-    private readonly ConcurrentBag<SendBatch> _batches = new();
+    /// <summary>
+    /// Spare send batches. Not a ConcurrentBag: its per-thread lists live in thread-local storage, so a
+    /// long-lived thread that once sent (a PowerShell pipeline thread) kept every disposed prober alive
+    /// through the batch's callback, 13 MB per command.
+    /// </summary>
+    private readonly ConcurrentQueue<SendBatch> _batches = new();
     private readonly Action<SendBatch> _beforeSend;
     private readonly Thread _receiveThread;
     private uint _nextSerial;
@@ -123,13 +128,13 @@ public sealed class Prober : IDisposable
         finally
         {
             batch.Clear();
-            _batches.Add(batch);
+            _batches.Enqueue(batch);
         }
     }
 
     private SendBatch RentBatch()
     {
-        if (!_batches.TryTake(out var batch))
+        if (!_batches.TryDequeue(out var batch))
         {
             batch = new SendBatch(MaxBatch) { BeforeSend = _beforeSend };
         }

@@ -217,6 +217,30 @@ public sealed class ProberTests
     }
 
     [Fact]
+    public void ADisposedProberIsNotKeptAliveByAThreadThatSentOnIt()
+    {
+        // A PowerShell pipeline thread lives on after a command; nothing it touched may pin the prober
+        // (a 131,072-slot table and a 4 MB receive buffer) once the last lease is gone.
+        var probers = SendOnceAndDispose();
+        for (var i = 0; i < 3 && probers.IsAlive; i++)
+        {
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
+        }
+        Assert.False(probers.IsAlive);
+    }
+
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private static WeakReference SendOnceAndDispose()
+    {
+        var fake = new FakeTransport();
+        var prober = new Prober(fake);
+        Ping.PingAsync(prober, Target, null, Fast(1)).GetAwaiter().GetResult();
+        prober.Dispose();
+        return new WeakReference(prober);
+    }
+
+    [Fact]
     public async Task MoreProbesThanSequenceNumbersStillMatchExactly()
     {
         // 70,000 probes to one address: sequence numbers wrap past 65,535 while earlier probes are in
