@@ -11,6 +11,7 @@ using System.Runtime.ExceptionServices;
 using System.Runtime.InteropServices;
 using IcmpTools.Engine.Models;
 using IcmpTools.Engine.Operations;
+using IcmpTools.Engine.Packets;
 using IcmpTools.Engine.Probing;
 using Microsoft.Win32.SafeHandles;
 
@@ -483,7 +484,7 @@ public static class Program
                 BinaryPrimitives.WriteUInt16BigEndian(packet.AsSpan(6), (ushort)i);
                 packet[2] = 0;
                 packet[3] = 0;
-                BinaryPrimitives.WriteUInt16BigEndian(packet.AsSpan(2), Checksum(packet));
+                BinaryPrimitives.WriteUInt16BigEndian(packet.AsSpan(2), InternetChecksum.Compute(packet));
                 BinaryPrimitives.WriteUInt32BigEndian(addrBytes, first + (uint)i);
                 try
                 {
@@ -503,23 +504,6 @@ public static class Program
         }
     }
 
-    private static ushort Checksum(ReadOnlySpan<byte> data)
-    {
-        uint sum = 0;
-        for (int i = 0; i + 1 < data.Length; i += 2)
-        {
-            sum += BinaryPrimitives.ReadUInt16BigEndian(data[i..]);
-        }
-        if ((data.Length & 1) != 0)
-        {
-            sum += (uint)data[^1] << 8;
-        }
-        while (sum >> 16 != 0)
-        {
-            sum = (sum & 0xffff) + (sum >> 16);
-        }
-        return (ushort)~sum;
-    }
 }
 
 internal static partial class NativeMethods

@@ -92,21 +92,6 @@ public sealed class Prober : IDisposable
 
     public IcmpFamily Family => _transport.Family;
 
-    /// <summary>The random key this prober puts in every cookie; replies without it are not ours.</summary>
-    public uint Session => _session;
-
-    /// <summary>Probes sent and not yet finished.</summary>
-    public int InFlight
-    {
-        get
-        {
-            lock (_lock)
-            {
-                return _deadlines.Count;
-            }
-        }
-    }
-
     /// <summary>
     /// Sends the probes (up to <see cref="MaxBatch"/> per system call) and reports each outcome to
     /// <paramref name="observer"/>. Returns once they are on the wire; outcomes arrive later.

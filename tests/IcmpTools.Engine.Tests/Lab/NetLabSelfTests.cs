@@ -155,7 +155,7 @@ public sealed partial class NetLabSelfTests
             request[0] = 8;
             BinaryPrimitives.WriteUInt16BigEndian(request.AsSpan(4), Identifier);
             BinaryPrimitives.WriteUInt16BigEndian(request.AsSpan(6), 1);
-            BinaryPrimitives.WriteUInt16BigEndian(request.AsSpan(2), Checksum(request));
+            BinaryPrimitives.WriteUInt16BigEndian(request.AsSpan(2), Packets.Reference.Checksum(request));
             socket.SendTo(request, new IPEndPoint(target, 0));
 
             byte[] buffer = new byte[1500];
@@ -199,27 +199,6 @@ public sealed partial class NetLabSelfTests
         lab.Dispose();
 
         Assert.Empty(Directory.GetFiles("/run/netns", $"{name}-*"));
-    }
-
-    private static ushort Checksum(ReadOnlySpan<byte> data)
-    {
-        uint sum = 0;
-        for (int i = 0; i + 1 < data.Length; i += 2)
-        {
-            sum += BinaryPrimitives.ReadUInt16BigEndian(data[i..]);
-        }
-
-        if ((data.Length & 1) != 0)
-        {
-            sum += (uint)data[^1] << 8;
-        }
-
-        while (sum > 0xffff)
-        {
-            sum = (sum & 0xffff) + (sum >> 16);
-        }
-
-        return (ushort)~sum;
     }
 
     [GeneratedRegex(@"rtt min/avg/max/mdev = (?<min>[0-9.]+)/")]
