@@ -112,7 +112,10 @@ public sealed class MultiPing : IProbeObserver, IDisposable
         {
             await foreach (var state in _finished.ReadAllAsync(cancellationToken).ConfigureAwait(false))
             {
-                yield return ToResult(state);
+                if (Wanted(state))
+                {
+                    yield return ToResult(state);
+                }
                 // The slot frees only once the consumer is done with the result: a slow consumer slows
                 // the sweep instead of letting finished hosts pile up.
                 if (state.Slot >= 0)
@@ -141,6 +144,10 @@ public sealed class MultiPing : IProbeObserver, IDisposable
             _probers = null;
         }
     }
+
+    /// <summary>Filter left: a host the caller does not want is never built into a Host object.</summary>
+    private bool Wanted(HostState state) => _options.Emit == SweepEmit.All || state.Error is not null || state.Tally is null
+        || state.Tally.AnyAnswered == (_options.Emit == SweepEmit.Alive);
 
     private static SweepResult ToResult(HostState state)
     {

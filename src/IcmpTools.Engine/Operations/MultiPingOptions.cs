@@ -20,6 +20,8 @@ public sealed record MultiPingOptions
     public IPAddress? Source { get; init; }
     public Models.IcmpFamily? Family { get; init; }
     public bool IncludeNetworkAndBroadcast { get; init; }
+    /// <summary>Which finished hosts the sweep yields (fping's -a / -u); errors are always yielded.</summary>
+    public SweepEmit Emit { get; init; } = SweepEmit.All;
     /// <summary>Allow blocks over <see cref="SweepTarget.ConfirmationThreshold"/> addresses.</summary>
     public bool AllowHugeBlocks { get; init; }
 
@@ -30,6 +32,14 @@ public sealed record MultiPingOptions
         ArgumentOutOfRangeException.ThrowIfLessThan(ThrottleLimit, 1, nameof(ThrottleLimit));
         PingOptions.ValidateCommon(Interval, Timeout, PayloadSize, Ttl, TrafficClass);
     }
+}
+
+/// <summary>Which hosts a sweep yields: every one, only those that answered, or only those that did not.</summary>
+public enum SweepEmit
+{
+    All,
+    Alive,
+    Dead,
 }
 
 /// <summary>What a sweep yields for one target: a finished host, or why the target could not be swept.</summary>
