@@ -11,7 +11,10 @@ public sealed class PowerShellSession : IDisposable
 
     public PowerShellSession()
     {
-        _runspace = RunspaceFactory.CreateRunspace(InitialSessionState.CreateDefault2());
+        var state = InitialSessionState.CreateDefault2();
+        // The hosted SDK has no $PSHOME modules: load the utility cmdlets (Out-String, Export-Csv, ...) directly.
+        state.ImportPSModule(typeof(Microsoft.PowerShell.Commands.ConvertToJsonCommand).Assembly.Location);
+        _runspace = RunspaceFactory.CreateRunspace(state);
         _runspace.Open();
         var imported = Invoke($"Import-Module '{ModuleManifest}' -PassThru");
         if (Errors.Count > 0 || imported.Count != 1)
@@ -49,6 +52,9 @@ public sealed class PowerShellSession : IDisposable
         Progress = ps.Streams.Progress.ReadAll();
         return output;
     }
+
+    /// <summary>Hands objects built in C# (hosts no network could produce on loopback) to the session's scripts.</summary>
+    public void SetVariable(string name, object? value) => _runspace.SessionStateProxy.SetVariable(name, value);
 
     /// <summary>Runs a script asynchronously so a test can stop it (Ctrl+C) midway.</summary>
     public PowerShell Start(string script, PSDataCollection<PSObject> output)
