@@ -12,8 +12,10 @@ public sealed class PowerShellSession : IDisposable
     public PowerShellSession()
     {
         var state = InitialSessionState.CreateDefault2();
-        // The hosted SDK has no $PSHOME modules: load the utility cmdlets (Out-String, Export-Csv, ...) directly.
-        state.ImportPSModule(typeof(Microsoft.PowerShell.Commands.ConvertToJsonCommand).Assembly.Location);
+        // A hosted runspace has no $PSHOME modules: load the utility (Out-String, Export-Csv, ...) and
+        // management (Get-Content) cmdlets from their assemblies.
+        state.ImportPSModule(typeof(Microsoft.PowerShell.Commands.ConvertToJsonCommand).Assembly.Location,
+            typeof(Microsoft.PowerShell.Commands.GetContentCommand).Assembly.Location);
         _runspace = RunspaceFactory.CreateRunspace(state);
         _runspace.Open();
         var imported = Invoke($"Import-Module '{ModuleManifest}' -PassThru");
@@ -42,6 +44,10 @@ public sealed class PowerShellSession : IDisposable
 
     public Collection<ProgressRecord> Progress { get; private set; } = [];
 
+    public Collection<VerboseRecord> Verbose { get; private set; } = [];
+
+    public Collection<DebugRecord> Debug { get; private set; } = [];
+
     public Collection<PSObject> Invoke(string script)
     {
         using var ps = PowerShell.Create();
@@ -50,6 +56,8 @@ public sealed class PowerShellSession : IDisposable
         var output = ps.Invoke();
         Errors = ps.Streams.Error.ReadAll();
         Progress = ps.Streams.Progress.ReadAll();
+        Verbose = ps.Streams.Verbose.ReadAll();
+        Debug = ps.Streams.Debug.ReadAll();
         return output;
     }
 
