@@ -150,7 +150,7 @@ public sealed class CmdletInputTests
         ps.Invoke("Invoke-IcmpMultiPing 127.0.0.0/30 -Count 2 -IntervalSeconds 0.05 -Rate 500 -Verbose");
         var sweep = ps.Verbose.Select(v => v.Message).ToList();
 
-        Assert.Contains(echo, m => m.Contains("ICMP sockets: IPv4, IPv6 (raw", StringComparison.Ordinal));
+        Assert.Contains(echo, m => m == "ICMP sockets: IPv4 (raw), IPv6 (raw); shared with other commands in this process.");
         Assert.Contains(echo, m => m.StartsWith("Pinging localhost (127.0.0.1) from the address the routing table picks: 2 probes of 56 bytes, every 0.05 s", StringComparison.Ordinal));
         Assert.Contains("localhost (127.0.0.1): 2 sent, 2 received, 0% loss, 0 duplicates.", echo);
         Assert.Contains("Resolved 'localhost' to 127.0.0.1.", debug);

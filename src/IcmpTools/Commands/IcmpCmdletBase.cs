@@ -104,9 +104,9 @@ public abstract class IcmpCmdletBase : PSCmdlet, IDisposable
             // A machine without IPv6 can still ping IPv4: fail only the IPv6 targets.
             _v6Failure = e;
         }
-        WriteVerbose(Format(Strings.VerboseSockets, _v6Failure is null
-            ? "IPv4, IPv6"
-            : "IPv4; " + Format(Strings.VerboseSocketMissing, "IPv6", _v6Failure.Message)));
+        WriteVerbose(Format(Strings.VerboseSockets, Describe(_v4), _v6 is not null
+            ? Describe(_v6)
+            : Format(Strings.VerboseSocketMissing, IcmpFamily.IPv6, _v6Failure?.Message)));
     }
 
     /// <summary>
@@ -136,6 +136,10 @@ public abstract class IcmpCmdletBase : PSCmdlet, IDisposable
             ThrowTerminatingError(new ErrorRecord(e, ErrorIds.InvalidSourceAddress, ErrorCategory.InvalidArgument, source));
         }
     }
+
+    private static string Describe(ProberLease? lease) => lease is null
+        ? string.Empty
+        : $"{lease.Prober.Family} ({lease.Prober.Kind.ToString().ToLowerInvariant()})";
 
     /// <summary>How -Source reads in verbose messages.</summary>
     protected string SourceDescription => SourceAddressValue?.ToString() ?? Strings.SourceDefault;
