@@ -74,10 +74,11 @@ public sealed class CmdletInputTests
         ps.SetVariable("file", file);
         try
         {
-            var output = Hosts(ps.Invoke($"Get-Content -LiteralPath $file | {cmdlet} -Count 1"));
+            var output = Hosts(ps.Invoke($"Get-Content -LiteralPath $file | {cmdlet} -Count 1 -Debug"));
 
             Assert.Empty(ps.Errors);
             Assert.Equal(["127.0.0.1", "127.0.0.2"], output.Select(h => h.Address).Order());
+            Assert.Contains("Skipped the input line '# loopback hosts' (blank or a # comment).", ps.Debug.Select(d => d.Message));
         }
         finally
         {
@@ -103,6 +104,22 @@ public sealed class CmdletInputTests
         Assert.Equal(block, error.TargetObject);
         Assert.Contains($"of {count} addresses", error.Exception.Message, StringComparison.Ordinal);
         Assert.Contains("Invoke-IcmpMultiPing", error.Exception.Message, StringComparison.Ordinal);
+    }
+
+    [SkippableTheory]
+    [InlineData("Test-IcmpEcho")]
+    [InlineData("Invoke-IcmpMultiPing")]
+    public void AnEmptyTargetTypedOnTheCommandLineIsAnErrorNotSilence(string cmdlet)
+    {
+        LabRequirement.RequireRoot();
+        using var ps = new PowerShellSession();
+
+        var output = Hosts(ps.Invoke($"$unset = ''; {cmdlet} $unset, 127.0.0.1 -Count 1"));
+
+        Assert.Equal("127.0.0.1", Assert.Single(output).Address);
+        var error = Assert.Single(ps.Errors);
+        Assert.StartsWith(ErrorIds.InvalidTarget + ",", error.FullyQualifiedErrorId, StringComparison.Ordinal);
+        Assert.Equal("", error.TargetObject);
     }
 
     [SkippableFact]
@@ -147,8 +164,9 @@ public sealed class CmdletInputTests
         ps.Invoke("Test-IcmpEcho localhost -IPv4 -Count 2 -IntervalSeconds 0.05 -Verbose -Debug");
         var echo = ps.Verbose.Select(v => v.Message).ToList();
         var debug = ps.Debug.Select(d => d.Message).ToList();
-        ps.Invoke("Invoke-IcmpMultiPing 127.0.0.0/30 -Count 2 -IntervalSeconds 0.05 -Rate 500 -Verbose");
+        ps.Invoke("Invoke-IcmpMultiPing 127.0.0.0/30 -Count 2 -IntervalSeconds 0.05 -Rate 500 -Verbose -Debug");
         var sweep = ps.Verbose.Select(v => v.Message).ToList();
+        Assert.Contains("Queued the target '127.0.0.0/30'.", ps.Debug.Select(d => d.Message));
 
         Assert.Contains(echo, m => m == "ICMP sockets: IPv4 (raw), IPv6 (raw); shared with other commands in this process.");
         Assert.Contains(echo, m => m.StartsWith("Pinging localhost (127.0.0.1) from the address the routing table picks: 2 probes of 56 bytes, every 0.05 s", StringComparison.Ordinal));

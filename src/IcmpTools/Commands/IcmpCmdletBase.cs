@@ -185,17 +185,24 @@ public abstract class IcmpCmdletBase : PSCmdlet, IDisposable
         : SessionState.PSVariable.GetValue("DebugPreference") is ActionPreference p && p != ActionPreference.SilentlyContinue;
 
     /// <summary>
-    /// The targets on the input, skipping blank lines and # comments as fping does with a hosts file (what
-    /// <c>Get-Content hosts.txt</c> pipes in); each skipped line is said in the debug stream.
+    /// The targets on the input. From the pipeline, blank lines and # comments are skipped as fping skips them
+    /// in a hosts file (what <c>Get-Content hosts.txt</c> pipes in), each said in the debug stream; typed on
+    /// the command line, an empty target is a mistake (an unset variable) and gets its error.
     /// </summary>
     protected IEnumerable<string> TargetsOf(string[] input)
     {
         ArgumentNullException.ThrowIfNull(input);
+        var typed = MyInvocation.ExpectingInput is false;
         foreach (var line in input)
         {
             if (TargetText.TryGetTarget(line, out var target))
             {
                 yield return target;
+            }
+            else if (typed)
+            {
+                WriteError(new ErrorRecord(new ArgumentException(Format(Strings.EmptyTarget, line)),
+                    ErrorIds.InvalidTarget, ErrorCategory.InvalidArgument, line));
             }
             else
             {
