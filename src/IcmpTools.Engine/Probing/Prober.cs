@@ -380,15 +380,6 @@ public sealed class Prober : IMessageSink, IDisposable
                 FailSend(packet.Tag, serials[i], packet.Error);
             }
         }
-        for (var i = 0; i < batch.Count; i++)
-        {
-            ref var packet = ref batch.Packets[i];
-            if (packet.Error == 0)
-            {
-                var handle = new ProbeHandle(this, packet.Tag, serials[i]);
-                observer.OnProbeSent(in handle, probes[i].Token);
-            }
-        }
         ReturnBatch(batch);
     }
 
@@ -425,6 +416,7 @@ public sealed class Prober : IMessageSink, IDisposable
     }
 
     /// <summary>Runs just before packets go to the kernel: stamped so late, a reply can never find its probe still Reserved.</summary>
+    /// <remarks>A packet the transport re-stamps (a partial sendmmsg retried) is already Pending: only its times move.</remarks>
     private void MarkSent(SendBatch batch, int start, int count)
     {
         for (var i = start; i < start + count; i++)
@@ -436,7 +428,13 @@ public sealed class Prober : IMessageSink, IDisposable
             slot.Deadline = DeadlineOf(packet.SentTimestamp, slot.Timeout);
             var serial = SerialOf(Volatile.Read(ref slot.Word));
             // Release: every field above is visible to the receive thread once it sees Pending.
-            Interlocked.CompareExchange(ref slot.Word, Word(serial, Pending), Word(serial, Reserved));
+            if (Interlocked.CompareExchange(ref slot.Word, Word(serial, Pending), Word(serial, Reserved)) == Word(serial, Reserved))
+            {
+                // Told before the packet leaves, so the observer always hears of the send before of its answer
+                // (or its failed send), and can plan the next probe without racing the reply.
+                var handle = new ProbeHandle(this, packet.Tag, serial);
+                slot.Observer?.OnProbeSent(in handle, slot.Token);
+            }
         }
     }
 
@@ -458,6 +456,7 @@ public sealed class Prober : IMessageSink, IDisposable
         result.Status = IcmpStatus.SendFailed;
         result.SendError = errno;
         result.TimestampNs = Sockets.Clock.RealtimeNs();
+        result.EventTimestamp = _clock.GetTimestamp();
         Complete(index, ref slot, in result);
     }
 
@@ -570,6 +569,7 @@ public sealed class Prober : IMessageSink, IDisposable
                 result.Status = IcmpStatus.SendFailed;
                 result.Failure = error;
                 result.TimestampNs = Sockets.Clock.RealtimeNs();
+                result.EventTimestamp = _clock.GetTimestamp();
                 try
                 {
                     Complete(index, ref slot, in result);
@@ -699,6 +699,7 @@ public sealed class Prober : IMessageSink, IDisposable
             Pointer = message.Pointer,
             TimestampNs = message.KernelRealtimeNs != 0 ? message.KernelRealtimeNs : Sockets.Clock.RealtimeNs(),
         };
+        result.EventTimestamp = sent + rttTicks;
 
         if (state == Answered)
         {
@@ -790,6 +791,7 @@ public sealed class Prober : IMessageSink, IDisposable
                 result.Answers = slot.Answers;
                 result.Status = slot.Mode == ProbeMode.Collect && slot.Answers > 0 ? IcmpStatus.Success : IcmpStatus.TimedOut;
                 result.TimestampNs = Sockets.Clock.RealtimeNs();
+                result.EventTimestamp = slot.Deadline;
                 Complete(index, ref slot, in result);
             }
         }
