@@ -122,7 +122,8 @@ public static class Ping
     /// <summary>
     /// Plans one ping: probe i goes out one interval after probe i-1 did (not after its answer, as iputils
     /// ping does). At most <see cref="Window"/> outcomes wait for the consumer, so a slow pipeline slows
-    /// the pinging instead of piling up results; with -IntervalSeconds 0 it sends as fast as it can within that.
+    /// the pinging instead of piling up results; probes in flight are bounded by the prober's table, whose
+    /// back-pressure holds the sender when it is full (-IntervalSeconds 0 to an address that never answers).
     /// </summary>
     private sealed class PingRun : IProbeObserver, IProbeSource
     {
@@ -137,6 +138,7 @@ public static class Ping
         private long _next;
         private long _firstSent;
         private long _consumed;
+        private long _completed;
         private int _queued;
         private volatile bool _stopped;
 
@@ -172,7 +174,7 @@ public static class Ping
             {
                 return false;
             }
-            if (Volatile.Read(ref _queued) != 0 || _next - Interlocked.Read(ref _consumed) >= Window)
+            if (Volatile.Read(ref _queued) != 0 || Interlocked.Read(ref _completed) - Interlocked.Read(ref _consumed) >= Window)
             {
                 // The previous probe has not left yet, or the consumer is behind: its progress signals us.
                 return true;
@@ -198,7 +200,11 @@ public static class Ping
             Scheduler?.Signal();
         }
 
-        public void OnProbeCompleted(in ProbeResult result) => _results.Writer.TryWrite(result);
+        public void OnProbeCompleted(in ProbeResult result)
+        {
+            Interlocked.Increment(ref _completed);
+            _results.Writer.TryWrite(result);
+        }
 
         public void OnDuplicate(in ProbeResult result) => _tally?.AddDuplicate(in result);
 
