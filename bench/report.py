@@ -91,7 +91,7 @@ for tgt in ["198.18.4.2", "198.18.10.1"]:
 out.append("")
 
 # ---- sparse block
-out += ["## (e) Sparse block: 198.19.0.0/16 with 1 % alive (655 hosts), `-Count 1 -TimeoutSeconds 0.5 -Rate 0`, default `-ThrottleLimit`", "",
+out += ["## (d) Sparse block: 198.19.0.0/16 with 1 % alive (655 hosts), `-Count 1 -TimeoutSeconds 0.5 -Rate 0`, default `-ThrottleLimit`", "",
         "| tool | wall ms (median) | runs (ms) | CPU ms | alive/hosts (each run) | time ÷ fping's best |",
         "|---|---:|---|---:|---|---:|"]
 fbest = min([r["wall_ms"] for r in sel("sparse", "fping") if r.get("wall_ms", -1) >= 0] or [float("nan")])
@@ -122,7 +122,7 @@ def fping_c(scen, mode):
             meds.append((statistics.median(vals), len(vals)))
     return meds
 
-out += ["## (f) Sweep RTT accuracy: one probe per host of a /24, median over hosts (ms)", "",
+out += ["## (e) Sweep RTT accuracy: one probe per host of a /24, median over hosts (ms)", "",
         "IcmpTools: the engine's sweep (`MultiPing`, as `Invoke-IcmpMultiPing -Count 1` runs it) at `-Rate 0` and at the default "
         "`-Rate 10000`; fping: `fping -C 1 -q [-i 0|-i 1] -r 0 -t 500 -g BLOCK` (no -i: fping's default 10 ms between sends). "
         "Each run is the median over the alive hosts of one sweep; the cell shows the median of the runs (runs in brackets). "
@@ -145,7 +145,7 @@ for where, block in [("lab", "198.19.1.0/24 (lab, 3 routers)"), ("lo", "127.2.1.
 out.append("")
 
 # ---- raw rates
-out += ["## (g) Raw probe rate: the engine beside the bare loop (probes/s, medians)", "",
+out += ["## (f) Raw probe rate: the engine beside the bare loop (probes/s, medians)", "",
         "| path | engine (`MultiPing.ProbeRate`) | engine hosts/s (to last reply) | bare loop (probes/s to last reply) |", "|---|---:|---:|---:|"]
 for scen, label in [("lab", "lab 198.19.0.0/16"), ("loopback", "loopback 127.1.0.0/16")]:
     out.append(f"| {label} | {fmt(med(sel(scen, 'sweep-engine'), 'engine_probe_rate'))} | {fmt(med(sel(scen, 'sweep-engine'), 'probes_per_s'))} | "
@@ -153,7 +153,7 @@ for scen, label in [("lab", "lab 198.19.0.0/16"), ("loopback", "loopback 127.1.0
 out.append("")
 
 st = sel("startup", "startup")
-out += ["## (d) Start-up (in-process, fresh process each run)", "",
+out += ["## (g) Start-up (in-process, fresh process each run)", "",
         "| step | median ms | runs (ms) |", "|---|---:|---|"]
 for key, label in [("process_to_main_ms", "process start → Main"), ("runspace_ms", "create + open runspace (CreateDefault2)"),
                    ("import_ms", "Import-Module out/IcmpTools"), ("first_reply_ms", "first `Test-IcmpEcho 127.0.0.1 -Count 1`"),
@@ -169,7 +169,8 @@ if mem:
         rs = [r for r in mem if r["mode"] == mode]
         if not rs:
             continue
-        out.append(f"| `{rs[0]['command']}` | {rs[0].get('pwsh', '?')} | {med(rs, 'rss_before_kb') / 1024:.1f} | {med(rs, 'hwm_kb') / 1024:.1f} | "
+        cmd = rs[0]["command"].replace("|", "\\|")
+        out.append(f"| `{cmd}` | {rs[0].get('pwsh', '?')} | {med(rs, 'rss_before_kb') / 1024:.1f} | {med(rs, 'hwm_kb') / 1024:.1f} | "
                    f"{med(rs, 'rss_after_kb') / 1024:.1f} | **{med(rs, 'growth_kb') / 1024:.1f}** | "
                    f"{', '.join('%.1f' % (r['growth_kb'] / 1024) for r in rs)} | {fmt(med(rs, 'wall_ms'))} |")
     out += ["", "VmHWM is reset (`5 > /proc/self/clear_refs`) right after the warm-up, so it is this command's peak. Script: bench/pwsh-mem.ps1.", ""]
