@@ -329,6 +329,7 @@ public sealed class Prober : IMessageSink, IDisposable
                 var packet = batch.Add(EchoRequestWriter.HeaderSize + payloadLength, probe.Destination, probe.Source,
                     probe.HasSource, probe.Ttl, probe.TrafficClass);
                 batch.Packets[packet].Tag = index;
+                batch.Packets[packet].Key = serial;
                 EchoRequestWriter.Write(batch.PacketSpan(packet), Family, slot.Identifier, probe.Sequence,
                     new ProbeCookie(_session, serial), probe.PayloadSize, probe.ExplicitPayload,
                     probe.ExplicitPayload is not null, probe.HoldSum ? probe.Sum : -1);
@@ -636,6 +637,22 @@ public sealed class Prober : IMessageSink, IDisposable
             return;
         }
         Unclaimed(in message, echoedPayload);
+    }
+
+    /// <summary>The kernel's transmit time of a probe: its RTT will start there rather than before the system call.</summary>
+    public void OnSendTimestamp(uint key, long realtimeNs)
+    {
+        var index = (int)(key & IndexMask);
+        if (_chunks[index >> ChunkBits] is null)
+        {
+            return;
+        }
+        ref var slot = ref SlotAt(index);
+        if (Volatile.Read(ref slot.Word) == Word(key, Pending))
+        {
+            // Only the receive thread reads this field once the probe is Pending, and this is that thread.
+            slot.SentRealtimeNs = realtimeNs;
+        }
     }
 
     private void Unclaimed(in IcmpMessage message, ReadOnlySpan<byte> echoedPayload)

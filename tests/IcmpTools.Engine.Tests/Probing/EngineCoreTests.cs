@@ -521,6 +521,26 @@ public sealed class EngineCoreTests
         Assert.All(host.Rtts, rtt => Assert.Equal(1, rtt, 6));
     }
 
+    // 2. A stale deadline of a slot's previous probe could close the probe that reused the slot.
+    [Fact]
+    public async Task AReusedSlotIsNeverTimedOutByItsPreviousProbesDeadline()
+    {
+        // The quick ping's probes are answered at once and their slots reused by the slow ping, whose answers
+        // take 300 ms: the quick probes' 50 ms deadlines all fire while slow probes hold their slots.
+        using var fake = new FakeTransport(echo => [FakeTransport.Reply(echo, TimeSpan.FromMilliseconds(echo.Ttl == 10 ? 1 : 300))]);
+        using var prober = new Prober(fake, fake.Clock);
+        var quick = Options(6_000, timeoutSeconds: 0.05, intervalSeconds: 0.00001) with { Ttl = 10 };
+        var slow = Options(6_000, timeoutSeconds: 10, intervalSeconds: 0.00001) with { Ttl = 20 };
+
+        var hosts = await VirtualTime.Run(fake.Clock, Task.WhenAll(
+            Ping.PingAsync(prober, Target, null, quick), Ping.PingAsync(prober, Target, null, slow)),
+            step: TimeSpan.FromMilliseconds(5), realLimit: TimeSpan.FromMinutes(2));
+
+        Assert.Equal(6_000, hosts[0].PacketsReceived);
+        Assert.Equal(6_000, hosts[1].PacketsReceived);
+        Assert.All(hosts[1].Rtts, rtt => Assert.Equal(300, rtt, 6));
+    }
+
     [Fact]
     public void AFlowStableProbeHoldsItsSumWhateverItsCookieAndSequence()
     {
