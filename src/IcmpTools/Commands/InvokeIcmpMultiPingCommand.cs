@@ -96,7 +96,7 @@ public sealed class InvokeIcmpMultiPingCommand : IcmpCmdletBase
         };
         WriteVerbose(Format(Strings.VerboseSweepStart, SourceDescription, Count, IntervalSeconds, TimeoutSeconds,
             Rate == 0 ? Strings.RateUnpaced : Format(Strings.RatePerSecond, Rate), ThrottleLimit,
-            emit switch { SweepEmit.Alive => "alive", SweepEmit.Dead => "unreachable", _ => "all" }));
+            emit switch { SweepEmit.Alive => Strings.EmitAlive, SweepEmit.Dead => Strings.EmitUnreachable, _ => Strings.EmitAll }));
         _debug = DebugWanted;
         _started = Stopwatch.GetTimestamp();
         _sweep = new MultiPing(family => ProberOrThrow(family), options);

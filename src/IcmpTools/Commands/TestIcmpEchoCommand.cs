@@ -159,7 +159,7 @@ public sealed class TestIcmpEchoCommand : IcmpCmdletBase
         var shown = name is null ? address.ToString() : $"{name} ({address})";
         PostVerbose(Format(Strings.VerbosePingStart, shown, SourceDescription,
             Continuous ? Strings.ProbesContinuous : Format(Strings.ProbesCount, Count),
-            Payload?.Length ?? BufferSize, IntervalSeconds, TimeoutSeconds, Ttl, DontFragment ? ", don't fragment" : ""));
+            Payload?.Length ?? BufferSize, IntervalSeconds, TimeoutSeconds, Ttl, DontFragment ? Strings.DontFragmentNote : ""));
         if (PerReply || Continuous)
         {
             var answered = false;
