@@ -172,7 +172,7 @@ public sealed class CmdletInputTests
         Assert.Contains(echo, m => m.StartsWith("Pinging localhost (127.0.0.1) from the address the routing table picks: 2 probes of 56 bytes, every 0.05 s", StringComparison.Ordinal));
         Assert.Contains("localhost (127.0.0.1): 2 sent, 2 received, 0% loss, 0 duplicates.", echo);
         Assert.Contains("Resolved 'localhost' to 127.0.0.1.", debug);
-        Assert.Contains(sweep, m => m.StartsWith("Sweeping from the address the routing table picks: 2 probes per host every 0.05 s, timeout 1 s, rate 500 probes/s, at most 4096 hosts in flight; writing all hosts.", StringComparison.Ordinal));
+        Assert.Contains(sweep, m => m.StartsWith("Sweeping from the address the routing table picks: 2 probes per host every 0.05 s, timeout 1 s, rate 500 probes/s, at most 65536 hosts in flight; writing all hosts.", StringComparison.Ordinal));
         Assert.Contains(sweep, m => m.StartsWith("Swept 2 hosts: 2 alive, 4 probes sent in ", StringComparison.Ordinal));
     }
 

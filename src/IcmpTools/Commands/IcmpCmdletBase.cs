@@ -165,7 +165,20 @@ public abstract class IcmpCmdletBase : PSCmdlet, IDisposable
         return lease.Prober;
     }
 
-    protected void Post(object value) => _items.Writer.TryWrite(new OutputItem(value));
+    /// <summary>
+    /// Output objects the pipeline thread has not written yet, at most: background work waits for room, so a
+    /// slow consumer (a pipeline that stops to think, a slow Export-Csv) slows the sweep instead of piling up
+    /// results in proportion to the targets.
+    /// </summary>
+    private const int OutputWindow = 1024;
+    private readonly SemaphoreSlim _outputRoom = new(OutputWindow, OutputWindow);
+
+    /// <summary>Hands an output object to the pipeline thread, waiting while <see cref="OutputWindow"/> are unwritten.</summary>
+    protected async Task PostAsync(object value)
+    {
+        await _outputRoom.WaitAsync(_stopping.Token).ConfigureAwait(false);
+        _items.Writer.TryWrite(new OutputItem(value));
+    }
 
     protected void PostError(ErrorRecord record) => _items.Writer.TryWrite(new ErrorItem(record, false));
 
@@ -318,6 +331,7 @@ public abstract class IcmpCmdletBase : PSCmdlet, IDisposable
         switch (item)
         {
             case OutputItem o:
+                _outputRoom.Release();
                 WriteOutput(o.Value);
                 break;
             case ErrorItem { Terminating: true } e:
@@ -361,5 +375,6 @@ public abstract class IcmpCmdletBase : PSCmdlet, IDisposable
         _v4?.Dispose();
         _v6?.Dispose();
         _stopping.Dispose();
+        _outputRoom.Dispose();
     }
 }

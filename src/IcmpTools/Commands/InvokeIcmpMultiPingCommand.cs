@@ -63,8 +63,8 @@ public sealed class InvokeIcmpMultiPingCommand : IcmpCmdletBase
     public int Rate { get; set; } = 10_000;
 
     [Parameter]
-    [ValidateRange(1, 131_072)]
-    public int ThrottleLimit { get; set; } = 4096;
+    [ValidateRange(1, 1_048_576)]
+    public int ThrottleLimit { get; set; } = MultiPingOptions.DefaultThrottleLimit;
 
     [Parameter]
     public SwitchParameter IncludeNetworkAndBroadcast { get; set; }
@@ -107,7 +107,7 @@ public sealed class InvokeIcmpMultiPingCommand : IcmpCmdletBase
             {
                 if (result.Host is { } host)
                 {
-                    Post(host);
+                    await PostAsync(host).ConfigureAwait(false);
                 }
                 else if (result.Error is not null && !PostTargetError(result.Error, result.Target))
                 {

@@ -128,13 +128,13 @@ public sealed class TestIcmpEchoCommand : IcmpCmdletBase
             var alive = await PingAsync(target).ConfigureAwait(false);
             if (_quiet is not null)
             {
-                Post(new QuietAnswer(index, alive));
+                await PostAsync(new QuietAnswer(index, alive)).ConfigureAwait(false);
             }
         }
         catch (Exception) when (_quiet is not null && !StopToken.IsCancellationRequested)
         {
             // As Test-Connection does: a target that could not be pinged still gets its False, and its error.
-            Post(new QuietAnswer(index, false));
+            await PostAsync(new QuietAnswer(index, false)).ConfigureAwait(false);
             throw;
         }
     }
@@ -166,7 +166,7 @@ public sealed class TestIcmpEchoCommand : IcmpCmdletBase
             await foreach (var reply in Ping.StreamAsync(prober, address, _options, StopToken).ConfigureAwait(false))
             {
                 answered |= reply.Status == IcmpStatus.Success;
-                Post(reply);
+                await PostAsync(reply).ConfigureAwait(false);
             }
             return answered;
         }
@@ -174,7 +174,7 @@ public sealed class TestIcmpEchoCommand : IcmpCmdletBase
         PostVerbose(Format(Strings.VerbosePingDone, shown, host.PacketsSent, host.PacketsReceived, host.PacketLoss * 100, host.Duplicates));
         if (_quiet is null)
         {
-            Post(host);
+            await PostAsync(host).ConfigureAwait(false);
         }
         return host.IsAlive;
     }
