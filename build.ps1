@@ -184,25 +184,7 @@ if ($Test) {
 }
 
 if ($Package) {
-    $version = (Import-PowerShellDataFile (Join-Path $moduleOut 'IcmpTools.psd1')).ModuleVersion
-    # The layout Install-PSResource and $env:PSModulePath expect: <name>/<version>/<name>.psd1.
-    $versioned = Join-Path $packageOut "IcmpTools/$version"
-    if (Test-Path $packageOut) {
-        Remove-Item -LiteralPath $packageOut -Recurse -Force
-    }
-    $null = New-Item -ItemType Directory -Path $versioned -Force
-    Copy-Item -Path (Join-Path $moduleOut '*') -Destination $versioned -Recurse
-    Copy-Item -LiteralPath (Join-Path $root 'LICENSE') -Destination $versioned
-
-    $manifest = Test-ModuleManifest -Path (Join-Path $versioned 'IcmpTools.psd1')
-    if ($manifest.Version -ne [version]$version) {
-        throw "The versioned folder holds IcmpTools $($manifest.Version), not $version."
-    }
-    Compress-PSResource -Path $versioned -DestinationPath $packageOut
-    $nupkg = Join-Path $packageOut "IcmpTools.$version.nupkg"
-    if (-not (Test-Path $nupkg)) {
-        throw "Compress-PSResource reported success but $nupkg is not there."
-    }
-    Write-Host "Module folder: $versioned"
-    Write-Host "Package:       $nupkg"
+    $made = & (Join-Path $root 'tools/New-ModulePackage.ps1') -ModulePath $moduleOut -OutputPath $packageOut
+    Write-Host "Module folder: $($made[0].FullName)"
+    Write-Host "Package:       $($made[1].FullName)"
 }

@@ -129,7 +129,7 @@ Describe 'Hosts from other runspaces and processes' {
         $hosts = @($job | Receive-Job -Wait -AutoRemoveJob -ErrorAction Stop)
         $hosts.Count | Should -Be 2
         $hosts[0].PSObject.TypeNames[0] | Should -Be 'Deserialized.IcmpTools.Engine.Models.Host'
-        $hosts | ForEach-Object Address | Sort-Object | Should -Be @('127.0.0.1', '::1')
+        $hosts | ForEach-Object Address | Sort-Object | Should -Be (@('127.0.0.1', '::1') | Sort-Object)
         @($hosts | Where-Object Status -EQ 'Success').Count | Should -Be 2
         $hosts | ForEach-Object PacketsReceived | Should -Be @(2, 2)
         @($hosts | ForEach-Object Rtts | Where-Object { $_ -gt 0 }).Count | Should -Be 4

@@ -8,14 +8,16 @@ BeforeDiscovery {
     $cmdlets = @((Import-PowerShellDataFile (Get-IcmpToolsManifest)).CmdletsToExport)
     $views = @(
         @{ Cmdlet = 'Test-IcmpEcho'; Kind = 'Host'; Produce = 'Test-IcmpEcho localhost, ::1 -Count 3 -IntervalSeconds 0.05'
-            Columns = @('Address', 'Name', 'Status', 'Loss', 'Avg', 'Jitter'); Shows = @('localhost', '127.0.0.1', '::1', 'Success') }
+            Columns = @('Address', 'Status', 'Loss', 'Avg', 'Jitter'); Shows = @('localhost', '127.0.0.1', '::1', 'Success') }
         @{ Cmdlet = 'Test-IcmpEcho'; Kind = 'Reply'; Produce = 'Test-IcmpEcho 127.0.0.1, ::1 -Count 2 -IntervalSeconds 0.05 -PerReply'
             Columns = @('Destination', 'Source', 'Seq', 'Ttl', 'Rtt', 'Status'); Shows = @('127.0.0.1', '::1', 'Success') }
         @{ Cmdlet = 'Invoke-IcmpMultiPing'; Kind = 'Host'; Produce = 'Invoke-IcmpMultiPing 127.0.0.0/29, localhost -Count 2 -IntervalSeconds 0.05'
-            Columns = @('Address', 'Name', 'Status', 'Loss', 'Avg', 'Jitter'); Shows = @('localhost', '127.0.0.6', 'Success') }
+            Columns = @('Address', 'Status', 'Loss', 'Avg', 'Jitter'); Shows = @('localhost', '127.0.0.6', 'Success') }
         @{ Cmdlet = 'Trace-IcmpRoute'; Kind = 'Hop'; Produce = 'Trace-IcmpRoute 127.0.0.1'
             Columns = @('Hop', 'Address', 'Status'); Shows = @('127.0.0.1') }
-    ) | Where-Object { $_.Cmdlet -in $cmdlets }
+    )
+    $covered = @($views | ForEach-Object { $_.Cmdlet } | Sort-Object -Unique)
+    $views = @($views | Where-Object { $_.Cmdlet -in $cmdlets })
 }
 
 BeforeAll {
@@ -30,9 +32,9 @@ BeforeAll {
 }
 
 Describe 'The view of every exported cmdlet' {
-    It 'has a loopback producer in this file for <_>' -ForEach $cmdlets {
+    It 'has a loopback producer in this file for <Cmdlet>' -ForEach @($cmdlets | ForEach-Object { @{ Cmdlet = $_; Covered = $covered } }) {
         # A new cmdlet's objects must be checked here too: add it to $views above.
-        $_ | Should -BeIn @($views | ForEach-Object Cmdlet)
+        $Cmdlet | Should -BeIn $Covered
     }
 }
 
