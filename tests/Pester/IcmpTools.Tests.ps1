@@ -106,8 +106,9 @@ Invoke-IcmpMultiPing nothing-here.invalid, 127.0.0.2 -Count 1 -ErrorAction Silen
         $run.Errors | ForEach-Object FullyQualifiedErrorId | Should -Be @(
             'NameResolutionFailed,IcmpTools.Commands.InvokeIcmpMultiPingCommand'
             'NameResolutionFailed,IcmpTools.Commands.TestIcmpEchoCommand')
-        # Deserialised, CategoryInfo is its text: 'ObjectNotFound: (target:String) [...], ...'.
-        $run.Errors | ForEach-Object { "$($_.CategoryInfo)" -replace ':.*$' } | Should -Be @('ObjectNotFound', 'ObjectNotFound')
+        # Deserialised, the category is flattened into ErrorCategory_* properties.
+        $run.Errors | ForEach-Object { $_.ErrorCategory_Message -replace ':.*$' } | Should -Be @('ObjectNotFound', 'ObjectNotFound')
+        $run.Errors | ForEach-Object ErrorCategory_Reason | Should -Be @('NameResolutionException', 'NameResolutionException')
         $run.Errors | ForEach-Object TargetObject | Should -Be @('nothing-here.invalid', 'no-such-host.invalid')
     }
 
