@@ -8,13 +8,13 @@ BeforeDiscovery {
     $cmdlets = @((Import-PowerShellDataFile (Get-IcmpToolsManifest)).CmdletsToExport)
     $views = @(
         @{ Cmdlet = 'Test-IcmpEcho'; Kind = 'Host'; Produce = 'Test-IcmpEcho localhost, ::1 -Count 3 -IntervalSeconds 0.05'
-            Columns = @('Address', 'Status', 'Loss', 'Avg', 'Jitter'); Shows = @('localhost', '127.0.0.1', '::1', 'Success') }
+            Columns = @('Address', 'Status', 'Loss', 'Avg', 'Jitter'); Shows = @('127.0.0.1', '::1', 'Success'); ShowsWide = @('localhost') }
         @{ Cmdlet = 'Test-IcmpEcho'; Kind = 'Reply'; Produce = 'Test-IcmpEcho 127.0.0.1, ::1 -Count 2 -IntervalSeconds 0.05 -PerReply'
-            Columns = @('Destination', 'Source', 'Seq', 'Ttl', 'Rtt', 'Status'); Shows = @('127.0.0.1', '::1', 'Success') }
+            Columns = @('Destination', 'Source', 'Seq', 'Ttl', 'Rtt', 'Status'); Shows = @('127.0.0.1', '::1', 'Success'); ShowsWide = @() }
         @{ Cmdlet = 'Invoke-IcmpMultiPing'; Kind = 'Host'; Produce = 'Invoke-IcmpMultiPing 127.0.0.0/29, localhost -Count 2 -IntervalSeconds 0.05'
-            Columns = @('Address', 'Status', 'Loss', 'Avg', 'Jitter'); Shows = @('localhost', '127.0.0.6', 'Success') }
+            Columns = @('Address', 'Status', 'Loss', 'Avg', 'Jitter'); Shows = @('127.0.0.6', 'Success'); ShowsWide = @('localhost') }
         @{ Cmdlet = 'Trace-IcmpRoute'; Kind = 'Hop'; Produce = 'Trace-IcmpRoute 127.0.0.1'
-            Columns = @('Hop', 'Address', 'Status'); Shows = @('127.0.0.1') }
+            Columns = @('Hop', 'Address', 'Status'); Shows = @('127.0.0.1'); ShowsWide = @() }
     )
     $covered = @($views | ForEach-Object { $_.Cmdlet } | Sort-Object -Unique)
     $views = @($views | Where-Object { $_.Cmdlet -in $cmdlets })
@@ -55,10 +55,15 @@ Describe 'The <Kind> table of <Cmdlet>' -ForEach $views {
         $narrow[1] | Should -Match '^[- ]+$' -Because 'the second line is the ruler under a one-line header'
     }
 
-    It 'shows names, addresses and status in full at 80 columns' {
+    It 'shows addresses and status in full at 80 columns, and names too when wider' {
         $text = $narrow -join "`n"
         foreach ($value in $Shows) {
-            $text | Should -Match "(^|\s)$([regex]::Escape($value))(\s|$)" -Because "the table at 80 columns was:`n$text"
+            # Whole, not cut ('local…'): neither a letter, digit, dot nor colon may touch it.
+            $text | Should -Match "(?<![\w.:])$([regex]::Escape($value))(?![\w.:…])" -Because "the table at 80 columns was:`n$text"
+        }
+        $wideText = $wide -join "`n"
+        foreach ($value in @($Shows) + @($ShowsWide)) {
+            $wideText | Should -Match "(?<![\w.:])$([regex]::Escape($value))(?![\w.:…])" -Because "the table at 160 columns was:`n$wideText"
         }
     }
 
@@ -67,8 +72,10 @@ Describe 'The <Kind> table of <Cmdlet>' -ForEach $views {
             $wide[0] | Should -Match "\b$column"
         }
         $wide | Where-Object Length -GT 160 | Should -BeNullOrEmpty
-        # An empty column that takes the spare width shows as a long run of spaces between headers.
-        $wide[0].Trim() | Should -Not -Match '\S {25,}\S' -Because "the header at 160 columns was '$($wide[0])'"
+        # The spare width goes to the address columns (long IPv6 addresses and names), not to a column in
+        # the middle of the numbers: no long run of spaces before the first address column.
+        $numbers = ($wide[0] -split '\b(Address|Destination)\b')[0]
+        $numbers.Trim() | Should -Not -Match '\S {25,}\S' -Because "the header at 160 columns was '$($wide[0])'"
     }
 
     It 'lists every property in the list view' {
