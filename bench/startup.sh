@@ -38,7 +38,12 @@ echo "median of $runs runs (ms), $(nproc) cores, $(date -u +%Y-%m-%dT%H:%MZ)"
 for key in $(printf '%s\n' "${!cmd[@]}" | sort); do
     printf '%-24s %6s   (%s)\n' "$key" "$(echo "${times[$key]}" | median)" "${times[$key]% }"
 done
-exit_ms=$(echo "${times[1-exit]}" | median)
-full_ms=$(echo "${times[3-import+ping]}" | median)
-import_ms=$(echo "${times[2-import]}" | median)
-echo "module cost: import+first reply $((${full_ms%.*} - ${exit_ms%.*})) ms over 'exit' (import alone $((${import_ms%.*} - ${exit_ms%.*})) ms)"
+# Each round ran every variant back to back, so the per-round difference cancels most of the machine's
+# load swings; its median is the figure to quote.
+paired() {
+    paste -d' ' <(echo "${times[$1]}" | tr ' ' '\n' | grep -v '^$') <(echo "${times[$2]}" | tr ' ' '\n' | grep -v '^$') |
+        awk '{print $2 - $1}' | tr '\n' ' ' | median
+}
+echo "module cost, median of per-round differences: import + first reply $(paired 1-exit 3-import+ping) ms over 'exit'" \
+    "(import alone $(paired 1-exit 2-import) ms; through the apphost $(paired 4-apphost-exit 5-apphost-import+ping) ms)"
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
