@@ -15,13 +15,13 @@ BeforeAll {
     $work = Join-Path ([IO.Path]::GetTempPath()) (New-UniqueName 'ppkg')
     $null = New-Item -ItemType Directory -Path $work
     # Only HOME: PSResourceGet installs under $HOME/.local/share even when XDG_DATA_HOME is set, while
-    # pwsh would then look under XDG_DATA_HOME, so the XDG variables are cleared rather than moved.
+    # pwsh would then look under XDG_DATA_HOME, so the XDG variables are removed rather than moved.
+    # PSModulePath is removed too: the child builds it from the sandbox HOME, not from this process.
     $sandbox = @{
-        HOME = Join-Path $work 'home'; XDG_DATA_HOME = ''; XDG_CONFIG_HOME = ''; XDG_CACHE_HOME = ''
-        # Empty: the child builds its module path from the sandbox HOME, not from this process.
-        PSModulePath = ''
+        HOME = Join-Path $work 'home'; XDG_DATA_HOME = $null; XDG_CONFIG_HOME = $null; XDG_CACHE_HOME = $null
+        PSModulePath = $null
     }
-    foreach ($folder in $sandbox.Values | Where-Object { $_ }) { $null = New-Item -ItemType Directory -Path $folder -Force }
+    foreach ($folder in @($sandbox.HOME)) { $null = New-Item -ItemType Directory -Path $folder -Force }
 }
 
 AfterAll {

@@ -34,7 +34,7 @@ function Invoke-Pwsh {
     .PARAMETER Namespace
         Run it inside this network namespace (ip netns exec).
     .PARAMETER Environment
-        Extra environment variables for the child.
+        Extra environment variables for the child; a $null value removes the variable.
     #>
     param(
         [Parameter(Mandatory)][string]$ScriptPath,
@@ -58,7 +58,12 @@ function Invoke-Pwsh {
     $start.RedirectStandardOutput = $true
     $start.RedirectStandardError = $true
     $start.RedirectStandardInput = $true
-    foreach ($key in $Environment.Keys) { $start.Environment[$key] = [string]$Environment[$key] }
+    foreach ($key in $Environment.Keys) {
+        # $null removes a variable: an empty one is not the same (NuGet reads an empty XDG_CONFIG_HOME
+        # as a relative path and writes NuGet/NuGet.Config into the working directory).
+        if ($null -eq $Environment[$key]) { $null = $start.Environment.Remove($key) }
+        else { $start.Environment[$key] = [string]$Environment[$key] }
+    }
     $process = [System.Diagnostics.Process]::Start($start)
     try {
         $process.StandardInput.Close()
