@@ -4,17 +4,15 @@ using IcmpTools.Engine.Sockets;
 namespace IcmpTools.Engine.Probing;
 
 /// <summary>
-/// The process's shared probers: one socket (and one receive thread) per address family, socket options
-/// and network namespace, shared by every operation and runspace, and closed when the last user lets go.
+/// The process's shared probers: one socket (and one receive thread) per <see cref="ProberKey"/> and
+/// network namespace, shared by every operation and runspace, and closed when the last user lets go.
 /// The namespace is part of the key because a socket belongs to the namespace of the thread that opened
 /// it (Linux setns is per thread), so two namespaces can never share one.
 /// </summary>
 public static class ProberPool
 {
     private static readonly object Gate = new();
-    private static readonly Dictionary<PoolKey, Entry> Entries = new();
-
-    private readonly record struct PoolKey(IcmpFamily Family, bool DontFragment, string Namespace);
+    private static readonly Dictionary<(ProberKey Key, string Namespace), Entry> Entries = new();
 
     private sealed class Entry(Prober prober)
     {
@@ -22,22 +20,27 @@ public static class ProberPool
         public int References;
     }
 
+    /// <summary>Opens (or shares) a raw prober for the family.</summary>
+    public static ProberLease Acquire(IcmpFamily family, bool dontFragment = false) =>
+        Acquire(new ProberKey(family, SocketKind.Raw, dontFragment));
+
     /// <summary>
-    /// Opens (or shares) the prober for the family. Opens the socket on the calling thread, so it lives in
-    /// that thread's network namespace. Throws <see cref="Errors.SocketPermissionException"/> without CAP_NET_RAW.
+    /// Opens (or shares) the prober for the key. Opens the socket on the calling thread, so it lives in
+    /// that thread's network namespace. Throws <see cref="Errors.SocketPermissionException"/> without permission.
+    /// A prober whose socket failed is not shared again: the next caller gets a new one.
     /// </summary>
-    public static ProberLease Acquire(IcmpFamily family, bool dontFragment = false)
+    public static ProberLease Acquire(ProberKey key)
     {
-        var key = new PoolKey(family, dontFragment, CurrentNamespace());
+        var poolKey = (key, CurrentNamespace());
         lock (Gate)
         {
-            if (!Entries.TryGetValue(key, out var entry))
+            if (!Entries.TryGetValue(poolKey, out var entry) || entry.Prober.Failure is not null)
             {
-                entry = new Entry(new Prober(new RawSocketTransport(family, dontFragment)));
-                Entries.Add(key, entry);
+                entry = new Entry(new Prober(TransportFactory.Open(key)));
+                Entries[poolKey] = entry;
             }
             entry.References++;
-            return new ProberLease(entry.Prober, () => Release(key, entry));
+            return new ProberLease(entry.Prober, () => Release(poolKey, entry));
         }
     }
 
@@ -53,7 +56,7 @@ public static class ProberPool
         }
     }
 
-    private static void Release(PoolKey key, Entry entry)
+    private static void Release((ProberKey, string) key, Entry entry)
     {
         lock (Gate)
         {
@@ -61,18 +64,21 @@ public static class ProberPool
             {
                 return;
             }
-            Entries.Remove(key);
+            if (Entries.TryGetValue(key, out var current) && current == entry)
+            {
+                Entries.Remove(key);
+            }
         }
         entry.Prober.Dispose();
     }
 
-    private static string CurrentNamespace()
+    /// <summary>The calling thread's network namespace ("net:[inode]"), or empty off Linux.</summary>
+    public static string CurrentNamespace()
     {
         if (!OperatingSystem.IsLinux())
         {
             return string.Empty;
         }
-        // /proc/thread-self/ns/net reads "net:[inode]"; the inode names the namespace.
         return new FileInfo("/proc/thread-self/ns/net").LinkTarget ?? string.Empty;
     }
 }
