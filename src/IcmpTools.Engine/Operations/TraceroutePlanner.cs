@@ -6,15 +6,21 @@ namespace IcmpTools.Engine.Operations;
 internal readonly record struct TraceAnswer(IcmpStatus Status, string Responder, int Code, double RttMilliseconds,
     int ReplyTtl, int QuotedTtl);
 
-/// <summary>A probe the planner wants on the wire now: its id (the probe's token), TTL and flow.</summary>
-internal readonly record struct PlannedProbe(int Id, int Ttl, int Flow);
+/// <summary>A probe the planner wants on the wire now: its id (the probe's token), TTL, flow and how long it may wait.</summary>
+internal readonly record struct PlannedProbe(int Id, int Ttl, int Flow, long TimeoutTicks);
+
+/// <summary>A probe whose wait the planner cut short (a hop beyond it answered): its new deadline.</summary>
+internal readonly record struct RetimedProbe(int Id, long Deadline);
 
 /// <summary>
 /// Decides which probes one trace sends and what their answers mean; it never touches a socket or a
 /// clock of its own. The driver (<see cref="Traceroute"/>) calls it from one thread: <see cref="TakeDue"/>
 /// for the probes to send, <see cref="OnAnswer"/> / <see cref="OnTimedOut"/> as outcomes arrive,
-/// <see cref="Update"/> after each batch of them, then <see cref="TakeFinishedHops"/> and
-/// <see cref="TakeCancelled"/>. Times are timestamps of the operation's TimeProvider.
+/// <see cref="Update"/> after each batch of them, then <see cref="TakeFinishedHops"/>,
+/// <see cref="TakeCancelled"/> and <see cref="TakeRetimed"/> (so the prober frees those slots and
+/// times probes out itself). Times are timestamps of the operation's TimeProvider. The planner times
+/// a probe out on its own only <c>expirySlack</c> after its deadline: the prober, which drains the
+/// socket before it expires anything, decides first, and the planner's expiry is a backstop.
 ///
 /// The plan: every TTL of a window (16 beyond the last hop that answered, as traceroute 2.x keeps 16
 /// probes out) is probed at once, each round of <see cref="TracerouteOptions.Count"/> probes one
@@ -52,6 +58,10 @@ internal sealed class TraceroutePlanner
     private readonly HopState[] _hops;
     private readonly List<Hop> _finished = [];
     private readonly List<int> _cancelled = [];
+    private readonly List<RetimedProbe> _retimed = [];
+    private readonly List<string> _newResponders = [];
+    private readonly HashSet<string> _responders = new(StringComparer.Ordinal);
+    private readonly long _expirySlack;
     private readonly MultipathStoppingRule _rule = MultipathStoppingRule.Default;
     /// <summary>Highest TTL any answer came back for; MinHops - 1 while none did.</summary>
     private int _frontier;
@@ -92,7 +102,8 @@ internal sealed class TraceroutePlanner
         public bool Emitted;
     }
 
-    public TraceroutePlanner(string target, IcmpFamily family, TracerouteOptions options, long timestampFrequency, long start)
+    public TraceroutePlanner(string target, IcmpFamily family, TracerouteOptions options, long timestampFrequency, long start,
+        long expirySlack = 0)
     {
         ArgumentNullException.ThrowIfNull(options);
         _target = target;
@@ -100,6 +111,7 @@ internal sealed class TraceroutePlanner
         _options = options;
         _frequency = timestampFrequency;
         _start = start;
+        _expirySlack = expirySlack;
         _timeoutTicks = ToTicks(options.Timeout);
         _intervalTicks = ToTicks(options.Interval);
         _minAdaptiveTicks = Math.Min(_timeoutTicks, ToTicks(MinAdaptiveWait));
@@ -130,9 +142,9 @@ internal sealed class TraceroutePlanner
             var wake = long.MaxValue;
             foreach (var probe in _probes)
             {
-                if (probe.State == ProbeState.Pending && probe.Deadline < wake)
+                if (probe.State == ProbeState.Pending && probe.Deadline + _expirySlack < wake)
                 {
-                    wake = probe.Deadline;
+                    wake = probe.Deadline + _expirySlack;
                 }
             }
             if (!_options.Multipath && !IsDone)
@@ -199,18 +211,7 @@ internal sealed class TraceroutePlanner
         _probes.Add(probe);
         _hops[ttl].Probes.Add(id);
         _hops[ttl].Pending++;
-        return new PlannedProbe(id, ttl, flow);
-    }
-
-    /// <summary>The probe actually left at <paramref name="timestamp"/> (the scheduler may pace it later than planned).</summary>
-    public void OnSent(int id, long timestamp)
-    {
-        var probe = _probes[id];
-        if (probe.State == ProbeState.Pending && timestamp > probe.Sent)
-        {
-            probe.Sent = timestamp;
-            probe.Deadline = DeadlineOf(probe);
-        }
+        return new PlannedProbe(id, ttl, flow, probe.Deadline - probe.Sent);
     }
 
     /// <summary>An answer to probe <paramref name="id"/>; one that comes after the probe was decided is ignored.</summary>
@@ -231,6 +232,10 @@ internal sealed class TraceroutePlanner
             hop.MaxRtt = answer.RttMilliseconds;
         }
         _frontier = Math.Max(_frontier, probe.Ttl);
+        if (_responders.Add(answer.Responder))
+        {
+            _newResponders.Add(answer.Responder);
+        }
         if (answer.Status != IcmpStatus.TimeExceeded && probe.Ttl < _end)
         {
             // The destination (or a router that refused to forward) is at most this far: nothing beyond is a hop.
@@ -242,11 +247,17 @@ internal sealed class TraceroutePlanner
             CancelWhere(p => p.Ttl == probe.Ttl);
         }
         // Hops below this one need not wait the full timeout any more.
-        foreach (var other in _probes)
+        for (var other = 0; other < _probes.Count; other++)
         {
-            if (other.State == ProbeState.Pending && other.Ttl < probe.Ttl)
+            var waiting = _probes[other];
+            if (waiting.State == ProbeState.Pending && waiting.Ttl < probe.Ttl)
             {
-                other.Deadline = Math.Min(other.Deadline, DeadlineOf(other));
+                var deadline = DeadlineOf(waiting);
+                if (deadline < waiting.Deadline)
+                {
+                    waiting.Deadline = deadline;
+                    _retimed.Add(new RetimedProbe(other, deadline));
+                }
             }
         }
     }
@@ -267,7 +278,7 @@ internal sealed class TraceroutePlanner
     {
         foreach (var probe in _probes)
         {
-            if (probe.State == ProbeState.Pending && probe.Deadline <= now)
+            if (probe.State == ProbeState.Pending && probe.Deadline + _expirySlack <= now)
             {
                 probe.State = ProbeState.TimedOut;
                 _hops[probe.Ttl].Pending--;
@@ -295,6 +306,22 @@ internal sealed class TraceroutePlanner
         ArgumentNullException.ThrowIfNull(into);
         into.AddRange(_cancelled);
         _cancelled.Clear();
+    }
+
+    /// <summary>Probes whose deadline came forward since the last call.</summary>
+    public void TakeRetimed(List<RetimedProbe> into)
+    {
+        ArgumentNullException.ThrowIfNull(into);
+        into.AddRange(_retimed);
+        _retimed.Clear();
+    }
+
+    /// <summary>Responders seen for the first time since the last call (to look their names up early).</summary>
+    public void TakeNewResponders(List<string> into)
+    {
+        ArgumentNullException.ThrowIfNull(into);
+        into.AddRange(_newResponders);
+        _newResponders.Clear();
     }
 
     /// <summary>Ends the trace early (Ctrl+C): cancels what is out and hands out no more hops.</summary>
