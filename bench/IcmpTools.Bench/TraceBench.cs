@@ -26,9 +26,10 @@ internal static class TraceBench
             Multipath = opts.GetValueOrDefault("multipath", "false") == "true",
         };
         var address = IPAddress.Parse(target);
-        using var lease = ProberPool.Acquire(TargetResolver.FamilyOf(address));
         for (var run = 0; run <= repeat; run++)
         {
+            // A fresh lease per run, as each cmdlet call takes one.
+            using var lease = ProberPool.Acquire(TargetResolver.FamilyOf(address));
             var watch = Stopwatch.StartNew();
             var hops = new List<Hop>();
             var stream = Traceroute.StreamAsync(lease.Prober, address, options).GetAsyncEnumerator();

@@ -83,7 +83,7 @@ public static class Traceroute
         var clock = prober.Clock;
         var frequency = clock.TimestampFrequency;
         var target = address.ToString();
-        var observer = new TraceObserver();
+        var observer = new TraceObserver(clock);
         var planner = new TraceroutePlanner(target, family, options, frequency, clock.GetTimestamp(),
             (long)(ExpirySlack.TotalSeconds * frequency));
         var names = options.ResolveNames ? new NameLookups(clock) : null;
@@ -117,6 +117,7 @@ public static class Traceroute
                     if (item.Handle is { } handle)
                     {
                         handles[item.Id] = handle;
+                        planner.OnSent(item.Id, item.SentAt);
                     }
                     else
                     {
@@ -253,24 +254,25 @@ public static class Traceroute
         : new Hop(hop.Target, hop.Family, hop.Distance, hop.Addresses, name, hop.Rtts, hop.PacketsSent, hop.Status, hop.Code,
             hop.ReplyTtl, hop.QuotedTtl, hop.IsRateLimited, hop.FlowId, hop.Links);
 
-    private readonly record struct TraceItem(int Id, ProbeHandle? Handle, ProbeResult Result);
+    /// <summary>A probe went out (<see cref="Handle"/> set, <see cref="SentAt"/> right after the send) or finished (<see cref="Result"/>).</summary>
+    private readonly record struct TraceItem(int Id, ProbeHandle? Handle, long SentAt, ProbeResult Result);
 
     /// <summary>Hands sends and outcomes from the scheduler's and prober's threads to the trace's one loop.</summary>
-    private sealed class TraceObserver : IProbeObserver
+    private sealed class TraceObserver(TimeProvider clock) : IProbeObserver
     {
         private readonly Channel<TraceItem> _channel = Channel.CreateUnbounded<TraceItem>(
             new UnboundedChannelOptions { SingleReader = true, SingleWriter = false });
 
         public ChannelReader<TraceItem> Reader => _channel.Reader;
 
-        public void OnProbeCompleted(in ProbeResult result) => _channel.Writer.TryWrite(new TraceItem((int)result.Token, null, result));
+        public void OnProbeCompleted(in ProbeResult result) => _channel.Writer.TryWrite(new TraceItem((int)result.Token, null, 0, result));
 
         public void OnDuplicate(in ProbeResult result)
         {
             // A duplicated answer adds nothing to a hop: its probe is already decided.
         }
 
-        public void OnProbeSent(in ProbeHandle handle, long token) => _channel.Writer.TryWrite(new TraceItem((int)token, handle, default));
+        public void OnProbeSent(in ProbeHandle handle, long token) => _channel.Writer.TryWrite(new TraceItem((int)token, handle, clock.GetTimestamp(), default));
     }
 
     /// <summary>Reverse lookups started as responders appear, so names cost the trace no time of its own.</summary>

@@ -128,9 +128,6 @@ internal sealed class TraceroutePlanner
     /// <summary>Every hop has been handed out (or the trace ended): nothing more will be sent or emitted.</summary>
     public bool IsDone => _nextToEmit > _end;
 
-    /// <summary>The probe's TTL (for the driver's ProbeSpec).</summary>
-    public int TtlOf(int id) => _probes[id].Ttl;
-
     /// <summary>The distance of the destination, or of the router that ended the trace, once known; else null.</summary>
     public int? EndDistance => _end < _options.MaxHops || IsDone ? _end : null;
 
@@ -212,6 +209,27 @@ internal sealed class TraceroutePlanner
         _hops[ttl].Probes.Add(id);
         _hops[ttl].Pending++;
         return new PlannedProbe(id, ttl, flow, probe.Deadline - probe.Sent);
+    }
+
+    /// <summary>
+    /// The probe left at <paramref name="timestamp"/>: the scheduler may send later than planned (a loaded
+    /// machine, a paced rate), and a shortened wait must count from the real send or an answer in time
+    /// would be taken for late.
+    /// </summary>
+    public void OnSent(int id, long timestamp)
+    {
+        var probe = _probes[id];
+        if (probe.State != ProbeState.Pending || timestamp <= probe.Sent)
+        {
+            return;
+        }
+        probe.Sent = timestamp;
+        var deadline = DeadlineOf(probe);
+        probe.Deadline = deadline;
+        if (deadline - probe.Sent < _timeoutTicks)
+        {
+            _retimed.Add(new RetimedProbe(id, deadline));
+        }
     }
 
     /// <summary>An answer to probe <paramref name="id"/>; one that comes after the probe was decided is ignored.</summary>
