@@ -135,12 +135,28 @@ public sealed class TraceIcmpRouteTests(TraceLabFixture fixture) : IClassFixture
         Assert.Empty(outcome.Errors);
         var last = outcome.Output[^1];
         Assert.Equal(IcmpStatus.Success, last.Properties["Status"].Value);
-        var rtts = ((string)last.Properties["RttsText"].Value).Split(' ');
+        var rtts = ((string)last.Properties["RttsText"].Value).Split(';');
         Assert.Equal(2, rtts.Length);
         Assert.All(rtts, r => Assert.True(double.TryParse(r, System.Globalization.CultureInfo.InvariantCulture, out _), r));
         Assert.Equal("198.18.3.2>198.18.4.2", last.Properties["LinksText"].Value);
         Assert.Null(last.Properties["QuotedTtl"].Value);
         Assert.Equal(1, outcome.Output[0].Properties["QuotedTtl"].Value);
+    }
+
+    [Fact]
+    public void HelpDocumentsEveryParameterAndHasExamples()
+    {
+        using var ps = new PowerShellSession();
+        var examples = ps.Invoke("(Get-Help Trace-IcmpRoute -Full).examples.example.Count");
+        Assert.True((int)examples.Single().BaseObject >= 3);
+        var documented = ps.Invoke("(Get-Help Trace-IcmpRoute -Full).parameters.parameter.name").Select(o => o.ToString()).ToHashSet();
+        var declared = ps.Invoke("""
+            (Get-Command Trace-IcmpRoute).Parameters.Keys | Where-Object {
+                $_ -notin [System.Management.Automation.Cmdlet]::CommonParameters -and
+                $_ -notin [System.Management.Automation.Cmdlet]::OptionalCommonParameters }
+            """).Select(o => o.ToString()).ToList();
+        Assert.NotEmpty(declared);
+        Assert.All(declared, name => Assert.Contains(name, documented));
     }
 
     [SkippableFact]

@@ -50,8 +50,8 @@ public sealed class Hop
     public string? Name { get; }
     /// <summary>RTTs in milliseconds of the probes answered, in the order they were sent.</summary>
     public ReadOnlyCollection<double> Rtts { get; }
-    /// <summary>The RTTs as one line ("0.051 0.042"), invariant culture, for Export-Csv.</summary>
-    public string RttsText => string.Join(' ', _rtts.Select(r => r.ToString("0.###", CultureInfo.InvariantCulture)));
+    /// <summary>The RTTs as one line ("0.051;0.042", invariant culture, as Host's Rtts prints), for Export-Csv.</summary>
+    public string RttsText => string.Join(';', _rtts.Select(r => r.ToString("0.###", CultureInfo.InvariantCulture)));
     /// <summary>Probes whose outcome counts: answered or timed out (probes cancelled once the hop was decided are left out).</summary>
     public int PacketsSent { get; }
     public int PacketsReceived => _rtts.Length;
