@@ -40,7 +40,7 @@ internal static class TraceBench
             var ms = watch.Elapsed.TotalMilliseconds;
             foreach (var hop in hops)
             {
-                Console.Error.WriteLine($"  {hop} sent={hop.PacketsSent} addresses={string.Join(',', hop.Addresses)} links={hop.LinksText}");
+                Console.Error.WriteLine($"  {hop} sent={hop.PacketsSent} addresses={string.Join(',', hop.Addresses)} links={hop.Links}");
             }
             if (run == 0)
             {

@@ -130,16 +130,16 @@ public sealed class TraceIcmpRouteTests(TraceLabFixture fixture) : IClassFixture
     [SkippableFact]
     public void HopsCarryFlatTextFormsForCsv()
     {
-        // Export-Csv writes each property's string form: the lists have flat twins that read back as numbers.
+        // Export-Csv writes each property's string form: the lists print flat and read back as numbers.
         var outcome = Run("Trace-IcmpRoute 198.18.4.2 -Count 2");
 
         Assert.Empty(outcome.Errors);
         var last = outcome.Output[^1];
         Assert.Equal(IcmpStatus.Success, last.Properties["Status"].Value);
-        var rtts = ((string)last.Properties["RttsText"].Value).Split(';');
+        var rtts = last.Properties["Rtts"].Value.ToString()!.Split(';');
         Assert.Equal(2, rtts.Length);
         Assert.All(rtts, r => Assert.True(double.TryParse(r, System.Globalization.CultureInfo.InvariantCulture, out _), r));
-        Assert.Equal("198.18.3.2>198.18.4.2", last.Properties["LinksText"].Value);
+        Assert.Equal("198.18.3.2>198.18.4.2", last.Properties["Links"].Value.ToString());
         Assert.Null(last.Properties["QuotedTtl"].Value);
         Assert.Equal(1, outcome.Output[0].Properties["QuotedTtl"].Value);
     }

@@ -26,7 +26,7 @@ public sealed class Hop
         Addresses = Array.AsReadOnly(addresses.ToArray());
         Name = name;
         _rtts = [.. rtts];
-        Rtts = Array.AsReadOnly(_rtts);
+        Rtts = new RttList(_rtts);
         PacketsSent = packetsSent;
         Status = status;
         Code = code;
@@ -34,7 +34,7 @@ public sealed class Hop
         QuotedTtl = quotedTtl;
         IsRateLimited = isRateLimited;
         FlowId = flowId;
-        Links = Array.AsReadOnly(links.ToArray());
+        Links = new HopLinkList([.. links]);
     }
 
     /// <summary>The address traced.</summary>
@@ -48,10 +48,8 @@ public sealed class Hop
     public ReadOnlyCollection<string> Addresses { get; }
     /// <summary>The reverse-DNS name of <see cref="Address"/> (with -ResolveNames); null when unknown.</summary>
     public string? Name { get; }
-    /// <summary>RTTs in milliseconds of the probes answered, in the order they were sent.</summary>
-    public ReadOnlyCollection<double> Rtts { get; }
-    /// <summary>The RTTs as one line ("0.051;0.042", invariant culture, as Host's Rtts prints), for Export-Csv.</summary>
-    public string RttsText => string.Join(';', _rtts.Select(r => r.ToString("0.###", CultureInfo.InvariantCulture)));
+    /// <summary>RTTs in milliseconds of the probes answered, in the order they were sent; Export-Csv writes "0.051;0.048" (see <see cref="RttList"/>).</summary>
+    public RttList Rtts { get; }
     /// <summary>Probes whose outcome counts: answered or timed out (probes cancelled once the hop was decided are left out).</summary>
     public int PacketsSent { get; }
     public int PacketsReceived => _rtts.Length;
@@ -108,10 +106,8 @@ public sealed class Hop
     public bool IsRateLimited { get; }
     /// <summary>The flow the hop was measured on (constant identifier and checksum); null with -Multipath, which uses many.</summary>
     public int? FlowId { get; }
-    /// <summary>Which responder at the distance before leads to which here, as the flows showed it.</summary>
-    public ReadOnlyCollection<HopLink> Links { get; }
-    /// <summary>The links as one line ("198.18.1.1>198.18.2.2 198.18.1.1>198.18.5.2"), for Export-Csv.</summary>
-    public string LinksText => string.Join(' ', Links.Select(l => l.ToString()));
+    /// <summary>Which responder at the distance before leads to which here, as the flows showed it; Export-Csv writes "a>b a>c".</summary>
+    public HopLinkList Links { get; }
 
     public override string ToString() =>
         $"{Distance} {Address ?? "*"} {Status} loss={PacketLoss.ToString("P0", CultureInfo.InvariantCulture)}" +
@@ -122,4 +118,18 @@ public sealed class Hop
 public sealed record HopLink(int Distance, string From, string To, int Flows)
 {
     public override string ToString() => $"{From}>{To}";
+}
+
+/// <summary>
+/// A hop's links, read-only. Its text form, which Export-Csv writes, is the links as "from>to" joined by
+/// spaces ("198.18.1.1>198.18.2.2 198.18.1.1>198.18.5.2"), as <see cref="RttList"/> does for RTTs.
+/// </summary>
+public sealed class HopLinkList : ReadOnlyCollection<HopLink>
+{
+    internal HopLinkList(HopLink[] links)
+        : base(links)
+    {
+    }
+
+    public override string ToString() => string.Join(' ', this.Select(l => l.ToString()));
 }

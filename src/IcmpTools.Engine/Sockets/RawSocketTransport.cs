@@ -254,10 +254,16 @@ public sealed unsafe class RawSocketTransport : IIcmpTransport
             while (start < count)
             {
                 batch.Stamp(start, count - start);
-                var sent = LibC.sendmmsg(hold.Fd, messages + start, (uint)(count - start), 0);
-                if (sent > 0 && keyed)
+                // Counted before the call: on loopback and veth the answers come back, and the receive loop
+                // reads them, while sendmmsg is still sending; it must know their stamps are there to drain.
+                if (keyed)
                 {
-                    _stamps.Sent(sent);
+                    _stamps.Sent(count - start);
+                }
+                var sent = LibC.sendmmsg(hold.Fd, messages + start, (uint)(count - start), 0);
+                if (keyed)
+                {
+                    _stamps.Sent(-(count - start - Math.Max(0, sent)));
                 }
                 if (sent < 0)
                 {

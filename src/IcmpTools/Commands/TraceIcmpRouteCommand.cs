@@ -126,7 +126,7 @@ public sealed class TraceIcmpRouteCommand : IcmpCmdletBase
         }
         await foreach (var hop in Traceroute.StreamAsync(prober, address, _options, StopToken).ConfigureAwait(false))
         {
-            Post(hop);
+            await PostAsync(hop).ConfigureAwait(false);
         }
     }
 }

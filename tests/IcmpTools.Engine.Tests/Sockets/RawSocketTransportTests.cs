@@ -62,6 +62,87 @@ public sealed partial class RawSocketTransportTests
         Assert.All(stamps, s => Assert.True(s >= batch.Packets[0].SentRealtimeNs, "a kernel stamp before the user-space one"));
     }
 
+    private sealed class OrderRecorder : IMessageSink
+    {
+        public readonly List<(bool IsStamp, uint Key)> Events = new();
+
+        public void OnMessage(in IcmpMessage message, ReadOnlySpan<byte> echoedPayload)
+        {
+            if (message.Kind == IcmpKind.EchoReply && message.Identifier == 999 && message.HasCookie)
+            {
+                lock (Events)
+                {
+                    Events.Add((false, 5000 + message.Cookie.Serial));
+                }
+            }
+        }
+
+        public void OnSendTimestamp(uint key, long realtimeNs)
+        {
+            lock (Events)
+            {
+                Events.Add((true, key));
+            }
+        }
+    }
+
+    // The receive loop reads answers while sendmmsg is still sending them (loopback answers inside the call):
+    // it must take each probe's stamp before the answer, or that RTT falls back to the user-space stamp.
+    [SkippableFact]
+    public void AnAnswerReadWhileItsBatchIsStillBeingSentComesAfterItsStamp()
+    {
+        LabRequirement.RequireRoot();
+        using var transport = new RawSocketTransport(IcmpFamily.IPv4, dontFragment: false);
+        var recorder = new OrderRecorder();
+        using var stop = new CancellationTokenSource();
+        var receiver = new Thread(() =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                transport.Receive(50, recorder);
+            }
+        });
+        receiver.Start();
+        try
+        {
+            for (var round = 0; round < 20; round++)
+            {
+                transport.Send(Batch(IcmpFamily.IPv4, IPAddress.Loopback, SendBatch.MaxCapacity, 5000));
+            }
+            var until = DateTime.UtcNow + TimeSpan.FromSeconds(20);
+            while (DateTime.UtcNow < until)
+            {
+                lock (recorder.Events)
+                {
+                    if (recorder.Events.Count(e => !e.IsStamp) >= 20 * SendBatch.MaxCapacity)
+                    {
+                        break;
+                    }
+                }
+                Thread.Sleep(20);
+            }
+        }
+        finally
+        {
+            stop.Cancel();
+            receiver.Join();
+        }
+
+        // Keys repeat each round: every answer must find at least as many stamps of its key before it as answers.
+        var stamps = new Dictionary<uint, int>();
+        var answers = new Dictionary<uint, int>();
+        foreach (var (isStamp, key) in recorder.Events)
+        {
+            var table = isStamp ? stamps : answers;
+            table[key] = table.GetValueOrDefault(key) + 1;
+            if (!isStamp)
+            {
+                Assert.True(stamps.GetValueOrDefault(key) >= answers[key], $"the answer to key {key} came before its stamp");
+            }
+        }
+        Assert.Equal(20 * SendBatch.MaxCapacity, answers.Values.Sum());
+    }
+
     [LibraryImport("libc", SetLastError = true)]
     private static partial int eventfd(uint initial, int flags);
 
