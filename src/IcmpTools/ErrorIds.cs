@@ -15,4 +15,5 @@ public static class ErrorIds
     public const string ConflictingParameters = nameof(ConflictingParameters);
     public const string FamilyMismatch = nameof(FamilyMismatch);
     public const string UnexpectedFailure = nameof(UnexpectedFailure);
+    public const string InvalidParameterValue = nameof(InvalidParameterValue);
 }

@@ -49,14 +49,32 @@ Describe 'The IcmpTools module' {
         Get-Command -Module IcmpTools | ForEach-Object Name | Sort-Object | Should -Be $listed
         $listed | Should -Contain 'Test-IcmpEcho'
         $listed | Should -Contain 'Invoke-IcmpMultiPing'
+        $listed | Should -Contain 'Trace-IcmpRoute'
     }
 
     It 'loads the format and types files' {
         $module = Get-Module IcmpTools
-        @($module.ExportedFormatFiles).Count | Should -Be 1
+        @($module.ExportedFormatFiles).Count | Should -Be 2
         @($module.ExportedTypeFiles).Count | Should -Be 1
         Get-FormatData -TypeName IcmpTools.Engine.Models.Host | Should -Not -BeNullOrEmpty
         Get-FormatData -TypeName IcmpTools.Engine.Models.Reply | Should -Not -BeNullOrEmpty
+        Get-FormatData -TypeName IcmpTools.Engine.Models.Hop | Should -Not -BeNullOrEmpty
+    }
+}
+
+Describe 'Trace-IcmpRoute' {
+    It 'traces 127.0.0.1 as one hop, the destination' -Skip:$noRawSocket {
+        $hops = @(Trace-IcmpRoute 127.0.0.1 -Count 2)
+        $hops.Count | Should -Be 1
+        $hops[0].Distance | Should -Be 1
+        $hops[0].Status | Should -Be 'Success'
+        $hops[0].Rtts.Count | Should -Be 2
+    }
+
+    It 'prints its table within 80 columns' -Skip:$noRawSocket {
+        $lines = Trace-IcmpRoute 127.0.0.1, ::1 -Count 1 | Out-String -Width 80 -Stream
+        $lines | Where-Object { $_.Length -gt 80 } | Should -BeNullOrEmpty
+        ($lines -join "`n") | Should -Match 'Hop Address'
     }
 }
 
