@@ -23,7 +23,7 @@ public sealed class Hop
         Target = target;
         Family = family;
         Distance = distance;
-        Addresses = Array.AsReadOnly(addresses.ToArray());
+        Addresses = new AddressList([.. addresses]);
         Name = name;
         _rtts = [.. rtts];
         Rtts = new RttList(_rtts);
@@ -45,7 +45,7 @@ public sealed class Hop
     /// <summary>The responder seen most at this distance; null for a silent hop.</summary>
     public string? Address => Addresses.Count == 0 ? null : Addresses[0];
     /// <summary>Every responder seen at this distance, the most seen first.</summary>
-    public ReadOnlyCollection<string> Addresses { get; }
+    public AddressList Addresses { get; }
     /// <summary>The reverse-DNS name of <see cref="Address"/> (with -ResolveNames); null when unknown.</summary>
     public string? Name { get; }
     /// <summary>RTTs in milliseconds of the probes answered, in the order they were sent; Export-Csv writes "0.051;0.048" (see <see cref="RttList"/>).</summary>
@@ -124,6 +124,17 @@ public sealed record HopLink(int Distance, string From, string To, int Flows)
 /// A hop's links, read-only. Its text form, which Export-Csv writes, is the links as "from>to" joined by
 /// spaces ("198.18.1.1>198.18.2.2 198.18.1.1>198.18.5.2"), as <see cref="RttList"/> does for RTTs.
 /// </summary>
+/// <summary>The responders at one distance; Export-Csv writes them space-separated ("198.18.2.2 198.18.22.2").</summary>
+public sealed class AddressList : ReadOnlyCollection<string>
+{
+    internal AddressList(string[] addresses)
+        : base(addresses)
+    {
+    }
+
+    public override string ToString() => string.Join(' ', this);
+}
+
 public sealed class HopLinkList : ReadOnlyCollection<HopLink>
 {
     internal HopLinkList(HopLink[] links)
