@@ -115,9 +115,23 @@ public sealed class ProbeScheduler : IAsyncDisposable
             Drain();
 
             var now = _clock.GetTimestamp();
-            var allowed = _rate == 0
-                ? (long)MaxBatchesPerRound * Prober.MaxBatch
-                : Math.Clamp((long)((now - rateStart) * (double)_rate / _clock.TimestampFrequency) + burst - rateSent, 0, burst);
+            long allowed;
+            if (_rate == 0)
+            {
+                allowed = (long)MaxBatchesPerRound * Prober.MaxBatch;
+            }
+            else
+            {
+                allowed = (long)((now - rateStart) * (double)_rate / _clock.TimestampFrequency) + burst - rateSent;
+                if (allowed > burst)
+                {
+                    // Idle time earns no credit beyond one burst: after a pause (waiting for input or room)
+                    // the pace stays even instead of catching up at full speed.
+                    rateSent += allowed - burst;
+                    allowed = burst;
+                }
+                allowed = Math.Max(0, allowed);
+            }
             var room = (int)Math.Min(allowed, (long)MaxBatchesPerRound * Prober.MaxBatch);
             TakeDue(ready, now, room);
             var nothingDue = !_due.TryPeek(out _, out var head) || head.Due > now;

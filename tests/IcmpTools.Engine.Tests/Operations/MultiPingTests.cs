@@ -186,6 +186,33 @@ public sealed class MultiPingTests
         Assert.True(Elapsed(fake, start) >= 490);
     }
 
+    private static async IAsyncEnumerable<string> Later(TimeProvider clock, TimeSpan wait, string target)
+    {
+        await Task.Delay(wait, clock);
+        yield return target;
+    }
+
+    [Fact]
+    public async Task APauseEarnsNoCreditToBurstWithAfterwards()
+    {
+        // The input comes after a second of nothing: those idle seconds must not let 100 probes out at once.
+        using var fake = new FakeTransport();
+        using var prober = new Prober(fake, fake.Clock);
+        using var sweep = new MultiPing(_ => prober, Quick with { Count = 1, Rate = 200 }, fake.Clock);
+
+        await VirtualTime.Run(fake.Clock, Task.Run(async () =>
+        {
+            await foreach (var r in sweep.RunAsync(Later(fake.Clock, TimeSpan.FromSeconds(1), "192.0.2.1-192.0.2.100")))
+            {
+            }
+        }));
+
+        var sent = fake.Sent.Select(e => e.SentAt.TotalSeconds).ToList();
+        Assert.Equal(100, sent.Count);
+        // One burst (2) at once, then 200/s: 98 more take at least 0.49 s.
+        Assert.True(sent[^1] - sent[0] >= 0.49 - 1e-9, $"100 probes left within {sent[^1] - sent[0]} s after the pause");
+    }
+
     [Fact]
     public async Task UnderARateLimitStartedHostsFinishBeforeNewOnesStart()
     {
