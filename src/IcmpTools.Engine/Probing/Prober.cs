@@ -75,10 +75,11 @@ public sealed class Prober : IDisposable
         public byte[]? ExpectedPayload;
     }
 
-    public Prober(IIcmpTransport transport)
+    public Prober(IIcmpTransport transport, SocketKind kind = SocketKind.Raw)
     {
         ArgumentNullException.ThrowIfNull(transport);
         _transport = transport;
+        Kind = kind;
         _session = BitConverter.ToUInt32(RandomNumberGenerator.GetBytes(4));
         _nextSerial = BitConverter.ToUInt32(RandomNumberGenerator.GetBytes(4));
         _beforeSend = MarkSent;
@@ -91,6 +92,9 @@ public sealed class Prober : IDisposable
     }
 
     public IcmpFamily Family => _transport.Family;
+
+    /// <summary>Raw, or datagram (unprivileged): results carry it so users see which mode ran.</summary>
+    public SocketKind Kind { get; }
 
     /// <summary>
     /// Sends the probes (up to <see cref="MaxBatch"/> per system call) and reports each outcome to

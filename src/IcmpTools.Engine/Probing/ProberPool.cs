@@ -14,7 +14,7 @@ public static class ProberPool
     private static readonly object Gate = new();
     private static readonly Dictionary<PoolKey, Entry> Entries = new();
 
-    private readonly record struct PoolKey(IcmpFamily Family, bool DontFragment, string Namespace);
+    private readonly record struct PoolKey(IcmpFamily Family, SocketKind Kind, bool DontFragment, string? Interface, bool Broadcast, string Namespace);
 
     private sealed class Entry(Prober prober)
     {
@@ -26,18 +26,52 @@ public static class ProberPool
     /// Opens (or shares) the prober for the family. Opens the socket on the calling thread, so it lives in
     /// that thread's network namespace. Throws <see cref="Errors.SocketPermissionException"/> without CAP_NET_RAW.
     /// </summary>
-    public static ProberLease Acquire(IcmpFamily family, bool dontFragment = false)
+    public static ProberLease Acquire(IcmpFamily family, bool dontFragment = false, SocketKind kind = SocketKind.Raw,
+        string? interfaceName = null, bool broadcast = false)
     {
-        var key = new PoolKey(family, dontFragment, CurrentNamespace());
+        var key = new PoolKey(family, kind, dontFragment, interfaceName, broadcast, CurrentNamespace());
         lock (Gate)
         {
             if (!Entries.TryGetValue(key, out var entry))
             {
-                entry = new Entry(new Prober(new RawSocketTransport(family, dontFragment)));
+                IIcmpTransport transport = kind == SocketKind.Raw
+                    ? new RawSocketTransport(family, dontFragment, interfaceName, broadcast)
+                    : new DatagramSocketTransport(family, dontFragment, interfaceName, broadcast);
+                entry = new Entry(new Prober(transport, kind));
                 Entries.Add(key, entry);
             }
             entry.References++;
             return new ProberLease(entry.Prober, () => Release(key, entry));
+        }
+    }
+
+    /// <summary>
+    /// The default policy: a raw socket when the process may open one, otherwise a datagram ("ping") socket;
+    /// <paramref name="unprivileged"/> asks for the datagram socket only. Root with ping_group_range "1 0" may
+    /// open no datagram socket, so a raw socket that opens is never second-guessed.
+    /// </summary>
+    /// <exception cref="Errors.SocketPermissionException">Neither kind may be opened; the message says how to allow one.</exception>
+    public static ProberLease AcquireAuto(IcmpFamily family, bool dontFragment = false, string? interfaceName = null,
+        bool broadcast = false, bool unprivileged = false)
+    {
+        if (!unprivileged)
+        {
+            try
+            {
+                return Acquire(family, dontFragment, SocketKind.Raw, interfaceName, broadcast);
+            }
+            catch (Errors.SocketPermissionException)
+            {
+                // Not permitted: fall through to the datagram socket.
+            }
+        }
+        try
+        {
+            return Acquire(family, dontFragment, SocketKind.Datagram, interfaceName, broadcast);
+        }
+        catch (Errors.SocketPermissionException e) when (!unprivileged)
+        {
+            throw new Errors.SocketPermissionException(PermissionAdvice.NeitherAllowed(), e);
         }
     }
 

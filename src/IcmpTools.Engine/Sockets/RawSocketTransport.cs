@@ -47,12 +47,9 @@ public sealed unsafe class RawSocketTransport : IIcmpTransport
     private bool _lastReceiveWasFull;
     private int _disposed;
 
-    public RawSocketTransport(IcmpFamily family, bool dontFragment)
+    public RawSocketTransport(IcmpFamily family, bool dontFragment, string? interfaceName = null, bool broadcast = false)
     {
-        if (!OperatingSystem.IsLinux())
-        {
-            throw new PlatformNotSupportedException("The raw ICMP transport uses Linux system calls (recvmmsg, sendmmsg).");
-        }
+        PlatformSupport.ThrowIfUnsupported();
         Family = family;
         _socket = Open(family);
         _senders = new Socket[Math.Clamp(Environment.ProcessorCount, 1, 4)];
@@ -61,11 +58,13 @@ public sealed unsafe class RawSocketTransport : IIcmpTransport
         {
             _fd = (int)_socket.Handle;
             Configure(_fd, dontFragment, receives: true);
+            ConfigureRoute(_fd, interfaceName, broadcast);
             for (var i = 0; i < _senders.Length; i++)
             {
                 _senders[i] = Open(family);
                 _senderFds[i] = (int)_senders[i].Handle;
                 Configure(_senderFds[i], dontFragment, receives: false);
+                ConfigureRoute(_senderFds[i], interfaceName, broadcast);
             }
             _wakeFd = LibC.eventfd(0, LibC.EFD_NONBLOCK | LibC.EFD_CLOEXEC);
             if (_wakeFd < 0)
@@ -174,6 +173,19 @@ public sealed unsafe class RawSocketTransport : IIcmpTransport
             {
                 SetInt(fd, LibC.IPPROTO_IPV6, LibC.IPV6_DONTFRAG, 1);
             }
+        }
+    }
+
+    /// <summary>-Interface (SO_BINDTODEVICE) and -Broadcast (SO_BROADCAST) on every socket of the transport.</summary>
+    private static void ConfigureRoute(int fd, string? interfaceName, bool broadcast)
+    {
+        if (broadcast)
+        {
+            SetInt(fd, LibC.SOL_SOCKET, SocketOptions.SO_BROADCAST, 1);
+        }
+        if (!string.IsNullOrEmpty(interfaceName))
+        {
+            SocketOptions.BindToDevice(fd, interfaceName);
         }
     }
 

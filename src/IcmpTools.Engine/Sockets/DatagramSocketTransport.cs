@@ -1,0 +1,457 @@
+using System.Buffers.Binary;
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using IcmpTools.Engine.Errors;
+using IcmpTools.Engine.Models;
+using IcmpTools.Engine.Packets;
+
+namespace IcmpTools.Engine.Sockets;
+
+/// <summary>
+/// A Linux datagram ICMP socket (<c>SOCK_DGRAM</c> + <c>IPPROTO_ICMP</c> / <c>IPPROTO_ICMPV6</c>, the
+/// "ping socket"): no privilege needed where <c>net.ipv4.ping_group_range</c> admits the process's group.
+/// The kernel owns the echo identifier (the socket's port: it rewrites every request's and delivers only the
+/// replies that carry it), so matching rests on the payload cookie; replies arrive without IP header. ICMP
+/// errors never arrive as datagrams: with IP_RECVERR / IPV6_RECVERR they wait in the socket's error queue
+/// (<see cref="LinuxErrorQueue"/>), which poll() reports as POLLERR and this transport drains on every receive.
+/// One socket carries every send, since only the socket that sent a request receives its answers.
+/// </summary>
+public sealed unsafe class DatagramSocketTransport : IIcmpTransport
+{
+    private const int ReceiveCapacity = 64;
+    /// <summary>An ICMP message of the largest datagram plus room for the header an error entry is framed in.</summary>
+    private const int SlotSize = 65_600;
+    private const int NameSize = 32;
+    /// <summary>
+    /// Fixed per-message control room: timestamp (32) + TTL (24) + sock_extended_err with a sockaddr_in6 (16 + 16 + 28,
+    /// aligned 64) is 120 bytes; 256 leaves slack for anything the kernel adds.
+    /// </summary>
+    private const int ReceiveControlSize = 256;
+    /// <summary>IPv6 hop limit (24) + traffic class (24) + pktinfo (40).</summary>
+    private const int SendControlSize = 96;
+    private const int ReceiveBufferBytes = 16 * 1024 * 1024;
+    /// <summary>Room before an error entry's returned request for the ICMP header and the quoted IP header it is framed in.</summary>
+    private const int ErrorFrameV4 = 8 + 20;
+    private const int ErrorFrameV6 = 8 + 40;
+
+    private readonly Socket _socket;
+    private readonly int _wakeFd;
+    private readonly LibC.MMsgHdr* _recvMessages;
+    private readonly LibC.IoVec* _recvIov;
+    private readonly byte* _recvNames;
+    private readonly byte* _recvControl;
+    private readonly byte* _buffer;
+    private int _disposed;
+
+    /// <summary>Opens and configures the socket in the calling thread's network namespace.</summary>
+    /// <exception cref="SocketPermissionException">ping_group_range does not admit this process's group.</exception>
+    /// <exception cref="SocketUnavailableException">The socket cannot be opened or configured (no such interface ...).</exception>
+    public DatagramSocketTransport(IcmpFamily family, bool dontFragment, string? interfaceName = null, bool broadcast = false)
+    {
+        PlatformSupport.ThrowIfUnsupported();
+        Family = family;
+        _socket = Open(family);
+        try
+        {
+            var fd = (int)_socket.Handle;
+            Configure(fd, dontFragment, interfaceName, broadcast);
+            // Binding to port 0 makes the kernel choose the identifier now rather than at the first send,
+            // so it is known before any request is written (flow-stable probing compensates checksums with it).
+            _socket.Bind(new IPEndPoint(family == IcmpFamily.IPv4 ? IPAddress.Any : IPAddress.IPv6Any, 0));
+            KernelIdentifier = ((IPEndPoint)_socket.LocalEndPoint!).Port;
+            _wakeFd = LibC.eventfd(0, LibC.EFD_NONBLOCK | LibC.EFD_CLOEXEC);
+            if (_wakeFd < 0)
+            {
+                throw new SocketUnavailableException($"eventfd failed (errno {Marshal.GetLastPInvokeError()}).");
+            }
+        }
+        catch (SocketException e)
+        {
+            _socket.Dispose();
+            throw new SocketUnavailableException($"Could not set up a datagram {family} ICMP socket: {e.Message}", e);
+        }
+        catch
+        {
+            _socket.Dispose();
+            throw;
+        }
+
+        ReceiveBatch = new ReceiveBatch(ReceiveCapacity, SlotSize);
+        _buffer = (byte*)Marshal.UnsafeAddrOfPinnedArrayElement(ReceiveBatch.Buffer, 0);
+        _recvMessages = (LibC.MMsgHdr*)NativeMemory.AllocZeroed((nuint)(ReceiveCapacity * sizeof(LibC.MMsgHdr)));
+        _recvIov = (LibC.IoVec*)NativeMemory.AllocZeroed((nuint)(ReceiveCapacity * sizeof(LibC.IoVec)));
+        _recvNames = (byte*)NativeMemory.AllocZeroed(ReceiveCapacity * NameSize);
+        _recvControl = (byte*)NativeMemory.AllocZeroed(ReceiveCapacity * ReceiveControlSize);
+        for (var i = 0; i < ReceiveCapacity; i++)
+        {
+            _recvMessages[i].Header.Iov = &_recvIov[i];
+            _recvMessages[i].Header.IovLength = 1;
+            _recvMessages[i].Header.Name = _recvNames + (i * NameSize);
+            _recvMessages[i].Header.Control = _recvControl + (i * ReceiveControlSize);
+        }
+    }
+
+    public IcmpFamily Family { get; }
+    public bool IncludesIpHeader => false;
+    public bool RewritesIdentifier => true;
+    /// <summary>The identifier the kernel writes on every request of this socket (its port, from getsockname).</summary>
+    public int KernelIdentifier { get; }
+    public ReceiveBatch ReceiveBatch { get; }
+
+    private static Socket Open(IcmpFamily family)
+    {
+        try
+        {
+            return family == IcmpFamily.IPv4
+                ? new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Icmp)
+                : new Socket(AddressFamily.InterNetworkV6, SocketType.Dgram, ProtocolType.IcmpV6);
+        }
+        catch (SocketException e) when (e.SocketErrorCode is SocketError.AccessDenied)
+        {
+            // EACCES: the group is outside ping_group_range ("1 0", the default, admits nobody, root included).
+            throw new SocketPermissionException(PermissionAdvice.DatagramDenied(), e);
+        }
+        catch (SocketException e)
+        {
+            throw new SocketUnavailableException($"Could not open a datagram {family} ICMP socket: {e.Message}", e);
+        }
+    }
+
+    private void Configure(int fd, bool dontFragment, string? interfaceName, bool broadcast)
+    {
+        // The unprivileged SO_RCVBUF is capped by net.core.rmem_max; FORCE works only with CAP_NET_ADMIN.
+        if (!TrySetInt(fd, LibC.SOL_SOCKET, LibC.SO_RCVBUFFORCE, ReceiveBufferBytes))
+        {
+            TrySetInt(fd, LibC.SOL_SOCKET, LibC.SO_RCVBUF, ReceiveBufferBytes);
+        }
+        SetInt(fd, LibC.SOL_SOCKET, LibC.SO_TIMESTAMPNS, 1);
+        if (broadcast)
+        {
+            SetInt(fd, LibC.SOL_SOCKET, SocketOptions.SO_BROADCAST, 1);
+        }
+        if (!string.IsNullOrEmpty(interfaceName))
+        {
+            SocketOptions.BindToDevice(fd, interfaceName);
+        }
+        if (Family == IcmpFamily.IPv4)
+        {
+            SetInt(fd, LibC.IPPROTO_IP, LinuxErrorQueue.IP_RECVERR, 1);
+            SetInt(fd, LibC.IPPROTO_IP, LinuxErrorQueue.IP_RECVTTL, 1);
+            if (dontFragment)
+            {
+                SetInt(fd, LibC.IPPROTO_IP, LibC.IP_MTU_DISCOVER, LibC.IP_PMTUDISC_DO);
+            }
+        }
+        else
+        {
+            SetInt(fd, LibC.IPPROTO_IPV6, LinuxErrorQueue.IPV6_RECVERR, 1);
+            SetInt(fd, LibC.IPPROTO_IPV6, LibC.IPV6_RECVHOPLIMIT, 1);
+            if (dontFragment)
+            {
+                SetInt(fd, LibC.IPPROTO_IPV6, LibC.IPV6_DONTFRAG, 1);
+            }
+        }
+    }
+
+    private static bool TrySetInt(int fd, int level, int name, int value) =>
+        LibC.setsockopt(fd, level, name, &value, sizeof(int)) == 0;
+
+    private static void SetInt(int fd, int level, int name, int value)
+    {
+        if (!TrySetInt(fd, level, name, value))
+        {
+            throw new SocketUnavailableException($"setsockopt({level}, {name}) failed (errno {Marshal.GetLastPInvokeError()}).");
+        }
+    }
+
+    [SkipLocalsInit]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public void Send(SendBatch batch)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        var count = batch.Count;
+        if (count == 0)
+        {
+            return;
+        }
+        var messages = stackalloc LibC.MMsgHdr[count];
+        var iov = stackalloc LibC.IoVec[count];
+        var names = stackalloc byte[count * NameSize];
+        var control = stackalloc byte[count * SendControlSize];
+        new Span<byte>(names, count * NameSize).Clear();
+        new Span<byte>(control, count * SendControlSize).Clear();
+
+        // A reference on the handle for the whole call: a Dispose racing this send cannot close the
+        // descriptor under it (and let a new file reuse the number).
+        var added = false;
+        var handle = _socket.SafeHandle;
+        try
+        {
+            handle.DangerousAddRef(ref added);
+        }
+        catch (ObjectDisposedException)
+        {
+            throw new SocketUnavailableException("The datagram ICMP socket is closed.");
+        }
+        try
+        {
+            var fd = (int)handle.DangerousGetHandle();
+            fixed (byte* buffer = batch.Buffer)
+            {
+                for (var i = 0; i < count; i++)
+                {
+                    ref var p = ref batch.Packets[i];
+                    iov[i].Base = buffer + p.Offset;
+                    iov[i].Length = (nuint)p.Length;
+                    var name = names + (i * NameSize);
+                    var nameLength = SocketOptions.WriteSockAddr(new Span<byte>(name, NameSize), Family, p.Destination);
+                    var controlLength = SocketOptions.WriteSendControl(
+                        new Span<byte>(control + (i * SendControlSize), SendControlSize), Family, ref p);
+                    messages[i].Header = new LibC.MsgHdr
+                    {
+                        Name = name,
+                        NameLength = (uint)nameLength,
+                        Iov = &iov[i],
+                        IovLength = 1,
+                        Control = controlLength == 0 ? null : control + (i * SendControlSize),
+                        ControlLength = (nuint)controlLength,
+                    };
+                }
+                batch.Stamp();
+                var start = 0;
+                while (start < count)
+                {
+                    var sent = LibC.sendmmsg(fd, messages + start, (uint)(count - start), 0);
+                    if (sent < 0)
+                    {
+                        var errno = Marshal.GetLastPInvokeError();
+                        if (errno == LibC.EINTR)
+                        {
+                            continue;
+                        }
+                        // As on the raw socket: the failure belongs to the first unsent message only.
+                        batch.Packets[start].Error = errno;
+                        start++;
+                    }
+                    else
+                    {
+                        start += sent;
+                    }
+                }
+            }
+        }
+        finally
+        {
+            handle.DangerousRelease();
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public int Receive(int timeoutMilliseconds)
+    {
+        if (Volatile.Read(ref _disposed) != 0)
+        {
+            return 0;
+        }
+        var added = false;
+        var handle = _socket.SafeHandle;
+        try
+        {
+            handle.DangerousAddRef(ref added);
+        }
+        catch (ObjectDisposedException)
+        {
+            return 0;
+        }
+        try
+        {
+            var fd = (int)handle.DangerousGetHandle();
+            var events = WaitReady(fd, timeoutMilliseconds);
+            if (events == 0)
+            {
+                return 0;
+            }
+            var count = 0;
+            if ((events & LinuxErrorQueue.POLLERR) != 0)
+            {
+                count = DrainErrorQueue(fd);
+            }
+            if ((events & LibC.POLLIN) != 0 && count < ReceiveCapacity)
+            {
+                count += ReceiveReplies(fd, count);
+            }
+            ReceiveBatch.ReceivedTimestamp = Stopwatch.GetTimestamp();
+            return count;
+        }
+        finally
+        {
+            handle.DangerousRelease();
+        }
+    }
+
+    private short WaitReady(int fd, int timeoutMilliseconds)
+    {
+        var fds = stackalloc LibC.PollFd[2];
+        // POLLERR is always reported; asking for it documents that the error queue is half of what we wait on.
+        fds[0] = new LibC.PollFd { Fd = fd, Events = LibC.POLLIN | LinuxErrorQueue.POLLERR };
+        fds[1] = new LibC.PollFd { Fd = _wakeFd, Events = LibC.POLLIN };
+        if (LibC.poll(fds, 2, timeoutMilliseconds) <= 0)
+        {
+            return 0;
+        }
+        if (fds[1].REvents != 0)
+        {
+            ulong drained;
+            _ = LibC.read(_wakeFd, &drained, sizeof(ulong));
+        }
+        return fds[0].REvents;
+    }
+
+    /// <summary>Echo replies (ICMP without IP header), straight into the batch from <paramref name="first"/> on.</summary>
+    private int ReceiveReplies(int fd, int first)
+    {
+        var room = ReceiveCapacity - first;
+        for (var i = first; i < ReceiveCapacity; i++)
+        {
+            _recvIov[i].Base = _buffer + ((long)i * SlotSize);
+            _recvIov[i].Length = SlotSize;
+            _recvMessages[i].Header.NameLength = NameSize;
+            _recvMessages[i].Header.ControlLength = ReceiveControlSize;
+            _recvMessages[i].Header.Flags = 0;
+        }
+        var n = LibC.recvmmsg(fd, _recvMessages + first, (uint)room, LibC.MSG_DONTWAIT | LibC.MSG_TRUNC, null);
+        if (n <= 0)
+        {
+            // EAGAIN, or a pending socket error (sk_err, set with each queued ICMP error) that this call
+            // consumed: the error itself is in the error queue and is read on the next POLLERR.
+            return 0;
+        }
+        for (var i = first; i < first + n; i++)
+        {
+            ref var packet = ref ReceiveBatch.Packets[i];
+            ref var message = ref _recvMessages[i];
+            packet.FullLength = (int)message.Length;
+            packet.Length = Math.Min((int)message.Length, SlotSize);
+            LinuxErrorQueue.TryReadSockAddr(new ReadOnlySpan<byte>(message.Header.Name, (int)message.Header.NameLength), out packet.Source);
+            LinuxErrorQueue.ReadControl(new ReadOnlySpan<byte>(message.Header.Control, (int)message.Header.ControlLength), out var control);
+            packet.KernelRealtimeNs = control.KernelRealtimeNs;
+            packet.HopLimit = control.Ttl;
+        }
+        return n;
+    }
+
+    /// <summary>
+    /// Reads error-queue entries (one recvmsg each: they are one per ICMP error, far rarer than replies) and
+    /// frames each as the ICMP error a raw socket would have received: header from sock_extended_err, a
+    /// quoted IP header whose destination is msg_name, then the request the kernel returned. The quoted
+    /// header's TTL and identification are not known to a datagram socket and are written as 0.
+    /// </summary>
+    private int DrainErrorQueue(int fd)
+    {
+        var frame = Family == IcmpFamily.IPv4 ? ErrorFrameV4 : ErrorFrameV6;
+        var count = 0;
+        LibC.MsgHdr header;
+        LibC.IoVec vector;
+        var name = stackalloc byte[NameSize];
+        var control = stackalloc byte[ReceiveControlSize];
+        while (count < ReceiveCapacity)
+        {
+            var slot = _buffer + ((long)count * SlotSize);
+            vector.Base = slot + frame;
+            vector.Length = (nuint)(SlotSize - frame);
+            header = new LibC.MsgHdr
+            {
+                Name = name,
+                NameLength = NameSize,
+                Iov = &vector,
+                IovLength = 1,
+                Control = control,
+                ControlLength = ReceiveControlSize,
+            };
+            var n = (int)LinuxErrorQueue.recvmsg(fd, &header, LinuxErrorQueue.MSG_ERRQUEUE | LibC.MSG_DONTWAIT);
+            if (n < 0)
+            {
+                break;
+            }
+            LinuxErrorQueue.ReadControl(new ReadOnlySpan<byte>(control, (int)header.ControlLength), out var info);
+            if (!info.HasIcmpError
+                || !LinuxErrorQueue.TryReadSockAddr(new ReadOnlySpan<byte>(name, (int)header.NameLength), out var probed))
+            {
+                // A local error (EMSGSIZE with DontFragment ...): the send already failed, nothing to match.
+                continue;
+            }
+            var returned = Math.Min(n, SlotSize - frame);
+            var length = FrameError(new Span<byte>(slot, frame + returned), in info, probed, returned);
+            ref var packet = ref ReceiveBatch.Packets[count];
+            packet.Length = length;
+            packet.FullLength = length;
+            packet.Source = info.Offender;
+            packet.KernelRealtimeNs = info.KernelRealtimeNs;
+            packet.HopLimit = info.Ttl;
+            count++;
+        }
+        return count;
+    }
+
+    private int FrameError(Span<byte> slot, in DatagramControl info, IpKey probed, int returned)
+    {
+        slot[..(Family == IcmpFamily.IPv4 ? ErrorFrameV4 : ErrorFrameV6)].Clear();
+        slot[0] = info.Type;
+        slot[1] = info.Code;
+        var quoted = slot[8..];
+        if (Family == IcmpFamily.IPv4)
+        {
+            if (info.Type == IcmpTypes.V4DestinationUnreachable && info.Code == 4)
+            {
+                BinaryPrimitives.WriteUInt16BigEndian(slot[6..], (ushort)Math.Min(info.Info, ushort.MaxValue));
+            }
+            else if (info.Type == IcmpTypes.V4ParameterProblem)
+            {
+                slot[4] = (byte)info.Info;
+            }
+            quoted[0] = 0x45;
+            BinaryPrimitives.WriteUInt16BigEndian(quoted[2..], (ushort)Math.Min(20 + returned, ushort.MaxValue));
+            quoted[9] = 1;
+            BinaryPrimitives.WriteUInt32BigEndian(quoted[16..], (uint)probed.Lo);
+            return ErrorFrameV4 + returned;
+        }
+        if (info.Type is IcmpTypes.V6PacketTooBig or IcmpTypes.V6ParameterProblem)
+        {
+            BinaryPrimitives.WriteUInt32BigEndian(slot[4..], info.Info);
+        }
+        quoted[0] = 0x60;
+        BinaryPrimitives.WriteUInt16BigEndian(quoted[4..], (ushort)Math.Min(returned, ushort.MaxValue));
+        quoted[6] = 58;
+        BinaryPrimitives.WriteUInt64BigEndian(quoted[24..], probed.Hi);
+        BinaryPrimitives.WriteUInt64BigEndian(quoted[32..], probed.Lo);
+        return ErrorFrameV6 + returned;
+    }
+
+    public void Wake()
+    {
+        if (Volatile.Read(ref _disposed) != 0)
+        {
+            return;
+        }
+        ulong one = 1;
+        _ = LibC.write(_wakeFd, &one, sizeof(ulong));
+    }
+
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+        // The SafeSocketHandle closes the descriptor only when the last send or receive holding it lets go.
+        _socket.Dispose();
+        _ = LibC.close(_wakeFd);
+        NativeMemory.Free(_recvMessages);
+        NativeMemory.Free(_recvIov);
+        NativeMemory.Free(_recvNames);
+        NativeMemory.Free(_recvControl);
+    }
+}
