@@ -8,11 +8,11 @@
     Description          = 'ICMP echo (ping) and multi-host sweeps (fping-style) for PowerShell 7.4+, with a raw-socket engine that streams typed Host and Reply objects.'
     CompatiblePSEditions = @('Core')
     PowerShellVersion    = '7.4'
-    CmdletsToExport      = @('Test-IcmpEcho', 'Invoke-IcmpMultiPing')
+    CmdletsToExport      = @('Test-IcmpEcho', 'Invoke-IcmpMultiPing', 'New-IcmpSocket', 'New-IcmpRequest')
     FunctionsToExport    = @()
     VariablesToExport    = @()
     AliasesToExport      = @()
-    FormatsToProcess     = @('IcmpTools.Format.ps1xml')
+    FormatsToProcess     = @('IcmpTools.Format.ps1xml', 'IcmpTools.Socket.Format.ps1xml')
     TypesToProcess       = @('IcmpTools.Types.ps1xml')
     PrivateData          = @{
         PSData = @{

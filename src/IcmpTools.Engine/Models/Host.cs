@@ -42,6 +42,8 @@ public sealed class Host
     public IcmpStatus Status { get; }
     /// <summary>Who sent the ICMP error behind <see cref="Status"/>, when one did.</summary>
     public string? StatusSource { get; }
+    /// <summary>True when a raw socket carried the probes; false for an unprivileged datagram ("ping") socket.</summary>
+    public bool IsPrivileged { get; init; }
     /// <summary>Every RTT in milliseconds, in the order the probes were sent.</summary>
     public IReadOnlyList<double> Rtts => _rttView;
     public double MinRtt => _rtts.Length == 0 ? 0 : _rtts.Min();

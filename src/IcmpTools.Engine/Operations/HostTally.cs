@@ -79,7 +79,7 @@ internal sealed class HostTally
 
     public void AddDuplicate() => Interlocked.Increment(ref _duplicates);
 
-    public Host Build(string address, string? name, IcmpFamily family)
+    public Host Build(string address, string? name, IcmpFamily family, bool isPrivileged)
     {
         var rtts = new List<double>(_completed);
         for (var i = 0; i < Math.Min(_sent, _rtts.Length); i++)
@@ -91,7 +91,10 @@ internal sealed class HostTally
         }
         var alive = rtts.Count > 0;
         return new Host(address, name, family, _sent, rtts, _duplicates, alive ? IcmpStatus.Success : _worst,
-            alive ? null : _worstSource);
+            alive ? null : _worstSource)
+        {
+            IsPrivileged = isPrivileged,
+        };
     }
 
     private static int Rank(IcmpStatus status) => status switch

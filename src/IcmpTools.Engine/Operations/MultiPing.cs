@@ -5,6 +5,7 @@ using IcmpTools.Engine.Errors;
 using IcmpTools.Engine.Models;
 using IcmpTools.Engine.Packets;
 using IcmpTools.Engine.Probing;
+using IcmpTools.Engine.Sockets;
 
 namespace IcmpTools.Engine.Operations;
 
@@ -158,7 +159,7 @@ public sealed class MultiPing : IProbeObserver, IDisposable
         }
         else
         {
-            result = new SweepResult(state.Target, state.Tally.Build(state.Address.ToString(), state.Name, state.Family), null);
+            result = new SweepResult(state.Target, state.Tally.Build(state.Address.ToString(), state.Name, state.Family, state.Prober?.Kind != SocketKind.Datagram), null);
         }
         return result;
     }

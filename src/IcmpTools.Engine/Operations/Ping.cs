@@ -31,7 +31,7 @@ public static class Ping
         await foreach (var _ in StreamAsync(prober, address, options, tally, cancellationToken).ConfigureAwait(false))
         {
         }
-        return tally.Build(address.ToString(), name, TargetResolver.FamilyOf(address));
+        return tally.Build(address.ToString(), name, TargetResolver.FamilyOf(address), prober.Kind == SocketKind.Raw);
     }
 
     /// <summary>Resolves <paramref name="target"/>, opens (or shares) the process's socket and pings.</summary>
@@ -85,7 +85,7 @@ public static class Ping
             {
                 var result = await observer.Reader.ReadAsync(cancellationToken).ConfigureAwait(false);
                 tally?.Add(in result, (int)Math.Min(result.Token, int.MaxValue - 1), family);
-                yield return ReplyFactory.Create(in result, destination, family);
+                yield return ReplyFactory.Create(in result, destination, family, prober.Kind == SocketKind.Raw);
             }
         }
         finally

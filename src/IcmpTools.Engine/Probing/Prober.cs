@@ -344,6 +344,8 @@ public sealed class Prober : IDisposable
         var result = BaseResult(ref slot);
         result.Status = status;
         result.Responder = packet.Source;
+        // What the answer carried: on a datagram socket the kernel's identifier, not the one asked for.
+        result.Identifier = parsed.Identifier;
         result.Type = parsed.Type;
         result.Code = parsed.Code;
         result.BytesReceived = status == IcmpStatus.Success ? packet.FullLength - (data.Length - parsed.IcmpLength) : parsed.IcmpLength;

@@ -58,6 +58,17 @@ public abstract class IcmpCmdletBase : PSCmdlet, IDisposable
     [Parameter]
     public SwitchParameter IPv6 { get; set; }
 
+    // -Interface and -Unprivileged (issue 9): which socket carries the probes.
+
+    /// <summary>Send and receive only through this interface (SO_BINDTODEVICE), like ping -I.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? Interface { get; set; }
+
+    /// <summary>Use a datagram ("ping") socket even when a raw one could be opened.</summary>
+    [Parameter]
+    public SwitchParameter Unprivileged { get; set; }
+
     /// <summary>The family -IPv4 / -IPv6 ask for; stops the pipeline when both are given.</summary>
     protected IcmpFamily? RequestedFamily()
     {
@@ -80,25 +91,34 @@ public abstract class IcmpCmdletBase : PSCmdlet, IDisposable
     /// <summary>The leased prober for a family, or null when that family's socket could not be opened.</summary>
     protected Prober? ProberFor(IcmpFamily family) => (family == IcmpFamily.IPv4 ? _v4 : _v6)?.Prober;
 
-    /// <summary>Opens (or shares) both families' probers. No permission: a terminating error that says how to fix it.</summary>
-    protected void OpenProbers(bool dontFragment)
+    /// <summary>
+    /// Opens (or shares) both families' probers: raw sockets when permitted, else datagram ones (-Unprivileged:
+    /// datagram only). No permission for either: a terminating error that says how to fix it.
+    /// </summary>
+    protected void OpenProbers(bool dontFragment, bool broadcast = false)
     {
         try
         {
-            _v4 = ProberPool.Acquire(IcmpFamily.IPv4, dontFragment);
+            _v4 = ProberPool.AcquireAuto(IcmpFamily.IPv4, dontFragment, Interface, broadcast, Unprivileged);
+            WriteVerbose(Format(Strings.SocketKindUsed, IcmpFamily.IPv4, KindName(_v4.Prober.Kind)));
         }
         catch (SocketPermissionException e)
         {
             ThrowTerminatingError(new ErrorRecord(new SocketPermissionException(Format(Strings.PermissionDenied, e.Message), e),
                 ErrorIds.SocketPermissionDenied, ErrorCategory.PermissionDenied, null));
         }
+        catch (IcmpPlatformNotSupportedException e)
+        {
+            ThrowTerminatingError(new ErrorRecord(e, ErrorIds.PlatformNotSupported, ErrorCategory.NotImplemented, null));
+        }
         catch (SocketUnavailableException e)
         {
-            ThrowTerminatingError(new ErrorRecord(e, ErrorIds.SocketUnavailable, ErrorCategory.ResourceUnavailable, null));
+            ThrowTerminatingError(new ErrorRecord(e, ErrorIds.SocketUnavailable, ErrorCategory.ResourceUnavailable, Interface));
         }
         try
         {
-            _v6 = ProberPool.Acquire(IcmpFamily.IPv6, dontFragment);
+            _v6 = ProberPool.AcquireAuto(IcmpFamily.IPv6, dontFragment, Interface, broadcast, Unprivileged);
+            WriteVerbose(Format(Strings.SocketKindUsed, IcmpFamily.IPv6, KindName(_v6.Prober.Kind)));
         }
         catch (IcmpException e)
         {
@@ -106,6 +126,8 @@ public abstract class IcmpCmdletBase : PSCmdlet, IDisposable
             _v6Failure = e;
         }
     }
+
+    private static string KindName(SocketKind kind) => kind == SocketKind.Raw ? "raw (privileged)" : "datagram (unprivileged)";
 
     /// <summary>
     /// Checks -Source once, on the pipeline thread (the kernel answers for this thread's namespace); a bad
