@@ -17,7 +17,8 @@ namespace IcmpTools.Engine.Operations;
 /// <remarks>
 /// Answers wait here until received, each handed out once: <see cref="Receive(Request, double)"/> takes the
 /// one for that request, <see cref="Receive(double)"/> the oldest. An answer arriving more than
-/// <see cref="AnswerWindow"/> after its request was sent is dropped as late.
+/// <see cref="AnswerWindow"/> after its request was sent is dropped as late. With <see cref="Broadcast"/>
+/// every host that answers a request is one Reply, each received in turn until the window closes.
 /// </remarks>
 public sealed class IcmpSocket : IDisposable
 {
@@ -29,6 +30,8 @@ public sealed class IcmpSocket : IDisposable
     private readonly Dictionary<long, Request> _sent = new();
     private readonly Dictionary<(string Destination, int Identifier, int Sequence), long> _tokens = new();
     private readonly LinkedList<(long Token, ProbeResult Result)> _arrived = new();
+    /// <summary>Requests still waiting in the prober, to cancel on Close.</summary>
+    private readonly Dictionary<long, ProbeHandle> _handles = new();
     private readonly Observer _observer;
     private ProberLease? _lease;
     private readonly IPAddress? _source;
@@ -59,7 +62,7 @@ public sealed class IcmpSocket : IDisposable
         {
             SourceAddress.Validate(source, family);
         }
-        var lease = ProberPool.AcquireAuto(family, dontFragment: false, interfaceName, broadcast, unprivileged);
+        var lease = ProberPool.AcquireAuto(new ProberKey(family, Interface: interfaceName, Broadcast: broadcast), unprivileged);
         return new IcmpSocket(lease, family, source, interfaceName, broadcast);
     }
 
@@ -100,7 +103,12 @@ public sealed class IcmpSocket : IDisposable
             TrafficClass = request.TrafficClass,
             Source = _source is null ? default : IpKey.FromAddress(_source),
             HasSource = _source is not null,
-            TimeoutTicks = (long)(AnswerWindow.TotalSeconds * Stopwatch.Frequency),
+            TimeoutTicks = (long)(AnswerWindow.TotalSeconds * prober.Clock.TimestampFrequency),
+            // A broadcast request is answered by every host on the segment: collect them all, from any address.
+            Mode = Broadcast ? ProbeMode.Collect : ProbeMode.FirstAnswer,
+            AnyResponder = Broadcast,
+            // A handful of requests: afford the index that matches errors quoting only 8 bytes (RFC 792 routers).
+            MatchWithoutCookie = true,
         };
         lock (_gate)
         {
@@ -166,7 +174,11 @@ public sealed class IcmpSocket : IDisposable
                     {
                         _arrived.Remove(node);
                         var sent = _sent[node.Value.Token];
-                        Forget(node.Value.Token);
+                        if (!_handles.ContainsKey(node.Value.Token))
+                        {
+                            // Finished in the prober and now handed out: nothing more will come for it.
+                            Forget(node.Value.Token);
+                        }
                         return ReplyFactory.Create(node.Value.Result, sent.Destination, Family, IsPrivileged);
                     }
                 }
@@ -198,20 +210,43 @@ public sealed class IcmpSocket : IDisposable
     private Prober Prober() =>
         Volatile.Read(ref _lease)?.Prober ?? throw new SocketUnavailableException("The socket is closed.");
 
-    private void OnAnswer(in ProbeResult result)
+    /// <summary>An answer to one of our requests (receive thread), or, with <paramref name="final"/>, its probe's end.</summary>
+    private void OnAnswer(in ProbeResult result, bool final)
     {
         lock (_gate)
         {
-            if (result.Status == IcmpStatus.TimedOut)
+            var token = result.Token;
+            if (final && (result.Status == IcmpStatus.TimedOut || (Broadcast && result.Status == IcmpStatus.Success)))
             {
-                // Nobody received it within the answer window: let it go.
-                Forget(result.Token);
+                // The answer window closed: a broadcast has had all its answers (each came on its own), an
+                // unanswered request none.
+                _handles.Remove(token);
+                if (!_arrived.Any(a => a.Token == token))
+                {
+                    Forget(token);
+                }
+                return;
             }
-            else if (_sent.ContainsKey(result.Token))
+            if (_sent.ContainsKey(result.Token))
             {
+                if (final)
+                {
+                    _handles.Remove(result.Token);
+                }
                 _arrived.AddLast((result.Token, result));
             }
             Monitor.PulseAll(_gate);
+        }
+    }
+
+    private void OnSent(in ProbeHandle handle, long token)
+    {
+        lock (_gate)
+        {
+            if (_sent.ContainsKey(token))
+            {
+                _handles[token] = handle;
+            }
         }
     }
 
@@ -225,6 +260,12 @@ public sealed class IcmpSocket : IDisposable
         }
         lock (_gate)
         {
+            // Requests still out would hold prober slots until their window closed: give them back now.
+            foreach (var handle in _handles.Values)
+            {
+                handle.Cancel();
+            }
+            _handles.Clear();
             Monitor.PulseAll(_gate);
         }
         lease.Dispose();
@@ -238,7 +279,11 @@ public sealed class IcmpSocket : IDisposable
     /// <summary>The prober calls back on its receive thread; kept apart so the socket's public surface has no observer methods.</summary>
     private sealed class Observer(IcmpSocket socket) : IProbeObserver
     {
-        public void OnProbeCompleted(in ProbeResult result) => socket.OnAnswer(in result);
+        public void OnProbeCompleted(in ProbeResult result) => socket.OnAnswer(in result, final: true);
+
+        public void OnAnswer(in ProbeResult result) => socket.OnAnswer(in result, final: false);
+
+        public void OnProbeSent(in ProbeHandle handle, long token) => socket.OnSent(in handle, token);
 
         public void OnDuplicate(in ProbeResult result)
         {

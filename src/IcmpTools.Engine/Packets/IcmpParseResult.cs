@@ -16,6 +16,8 @@ public struct IcmpParseResult
     /// <summary>False when fewer than 8 payload bytes came back (a short payload, or a minimal quote).</summary>
     public bool HasCookie;
     public ProbeCookie Cookie;
+    /// <summary>Errors only: the TTL / hop limit left in the quoted original datagram when the router quoted it.</summary>
+    public int QuotedTtl;
     /// <summary>Errors only: where the quoted original datagram was going.</summary>
     public IpKey QuotedDestination;
     /// <summary>Echo only: the payload's place, relative to the span given to the parser.</summary>

@@ -130,6 +130,8 @@ public static class IcmpParser
     {
         result = default;
         result.Ttl = -1;
+        result.QuotedTtl = -1;
+        result.Pointer = -1;
         if (message.Length < IcmpHeaderLength)
         {
             return false;
@@ -176,6 +178,7 @@ public static class IcmpParser
             return false;
         }
         result.QuotedDestination = IpKey.FromV4(quoted.Slice(16, 4));
+        result.QuotedTtl = quoted[8];
         // RFC 4884 pads the quote (to 128 bytes) before its extensions, so bytes past the original's own
         // length are not its payload: read as a cookie, they would hide a short probe's error. A length
         // too small to be any echo request is some stack's mangling and is not trusted to cut with.
@@ -191,6 +194,7 @@ public static class IcmpParser
             return false;
         }
         result.QuotedDestination = IpKey.FromV6(quoted.Slice(24, 16));
+        result.QuotedTtl = quoted[7];
         // The payload length bounds the quote for the same reason as IPv4's total length; 0 is a jumbogram.
         var payloadLength = BinaryPrimitives.ReadUInt16BigEndian(quoted[4..]);
         if (payloadLength >= IcmpHeaderLength && IPv6HeaderLength + payloadLength < quoted.Length)

@@ -1,7 +1,6 @@
 using System.Runtime.CompilerServices;
-using System.Collections.Concurrent;
-using System.Diagnostics;
 using System.Security.Cryptography;
+using IcmpTools.Engine.Errors;
 using IcmpTools.Engine.Models;
 using IcmpTools.Engine.Packets;
 using IcmpTools.Engine.Sockets;
@@ -12,235 +11,580 @@ namespace IcmpTools.Engine.Probing;
 /// Sends probes on one transport and matches what comes back. One receive thread drains the socket,
 /// matches each answer to its probe through the cookie in the payload (session key + serial, so two
 /// operations or two processes never take each other's replies) and fires timeouts from a deadline
-/// queue; it sleeps in poll() until the next packet or the next deadline, never polling on a timer.
-/// Any number of threads may send at once.
+/// queue; it sleeps in the transport until the next packet or the next deadline. Any number of threads
+/// may send at once; when the probe table is full, <see cref="SendAsync"/> waits for room.
 /// </summary>
-public sealed class Prober : IDisposable
+/// <remarks>
+/// <para>The probe table. Each slot holds one probe. Its state and serial live together in one 64-bit
+/// word (serial in the high half) that changes only by compare-and-swap, so no thread can act on a
+/// state that belongs to another serial:</para>
+/// <code>
+///   Free ──reserve──▶ Reserved ──stamped before the send──▶ Pending ──echo reply──▶ Answered
+///    ▲                   │                                    │ ──error / timeout / failed send / cancel──▶ Closed
+///    │                   └──send threw──▶ Closed              │
+///    └──────────── Answered / Closed slots go back to the free list (FIFO) and are reserved again under a new serial
+/// </code>
+/// <para>Only Pending probes time out or take answers; an Answered slot keeps its serial until reused, so a
+/// further echo reply to it is a duplicate. A serial is the slot index plus a generation that grows at
+/// each reuse, and the free list is first-in first-out, so a slot is reused as late as possible. The
+/// table grows in chunks as probes are in flight, up to <see cref="MaxSlots"/>.</para>
+/// <para>Time: every deadline and RTT comes from the injected <see cref="TimeProvider"/>. An answer counts
+/// when it arrived by the probe's deadline: the receive loop reads every queued message before it expires
+/// probes, so a loaded machine that reads late does not turn an answer into a timeout.</para>
+/// </remarks>
+public sealed class Prober : IMessageSink, IDisposable
 {
     /// <summary>Largest batch one send system call takes.</summary>
-    public const int MaxBatch = 64;
+    public const int MaxBatch = SendBatch.MaxCapacity;
 
-    /// <summary>
-    /// Outstanding-probe table size. Probes live in slot (serial mod size); a slot is reused only once
-    /// its probe is finished, so this bounds probes in flight (131,072: twice a /16 at -Count 1).
-    /// </summary>
-    private const int TableBits = 17;
-    private const int TableSize = 1 << TableBits;
-    private const uint TableMask = TableSize - 1;
+    private const int IndexBits = 18;
+    /// <summary>Probes in flight at most: 262,144, four /16s at -Count 1; about 100 bytes each once grown.</summary>
+    public const int MaxSlots = 1 << IndexBits;
+    private const uint IndexMask = MaxSlots - 1;
+    private const int ChunkBits = 12;
+    private const int ChunkSize = 1 << ChunkBits;
 
     private const int Free = 0;
     private const int Reserved = 1;
     private const int Pending = 2;
-    /// <summary>Finished by an echo reply: a further reply is a duplicate.</summary>
     private const int Answered = 3;
-    /// <summary>Finished by a timeout, an ICMP error or a failed send: a late reply is ignored.</summary>
     private const int Closed = 4;
 
-    private static readonly double TicksPerMillisecond = Stopwatch.Frequency / 1000.0;
-    private static readonly long ToleranceTicks = Stopwatch.Frequency / 1000;
-
     private readonly IIcmpTransport _transport;
-    private readonly Slot[] _slots = new Slot[TableSize];
+    private readonly TimeProvider _clock;
+    private readonly double _ticksPerMillisecond;
+    private readonly long _toleranceTicks;
+    private readonly Slot[]?[] _chunks = new Slot[]?[MaxSlots / ChunkSize];
     private readonly uint _session;
-    private readonly object _lock = new();
-    private readonly PriorityQueue<uint, long> _deadlines = new();
-    private readonly List<uint> _expired = new();
+
+    /// <summary>Guards the free list, the table's growth and the room waiter.</summary>
+    private readonly object _tableLock = new();
+    private readonly Queue<int> _free = new();
+    private int _allocated;
+    private TaskCompletionSource? _room;
+
+    /// <summary>Guards the deadline queue; senders and the receive loop both take it, briefly.</summary>
+    private readonly object _deadlineLock = new();
+    private readonly PriorityQueue<(int Index, uint Serial), long> _deadlines = new();
+    private readonly List<(int Index, uint Serial)> _expired = new();
+    /// <summary>The earliest deadline queued (long.MaxValue when none), readable without the lock.</summary>
+    private long _headDeadline = long.MaxValue;
+    private long _wakeAt = long.MaxValue;
+
+    /// <summary>Probes matched without a cookie, by (destination, identifier, sequence); only Pending ones.</summary>
+    private readonly Dictionary<(IpKey, ushort, ushort), List<int>> _byHeader = new();
+    private int _indexed;
+
     /// <summary>
     /// Spare send batches. Not a ConcurrentBag: its per-thread lists live in thread-local storage, so a
     /// long-lived thread that once sent (a PowerShell pipeline thread) kept every disposed prober alive
     /// through the batch's callback, 13 MB per command.
     /// </summary>
-    private readonly ConcurrentQueue<SendBatch> _batches = new();
-    private readonly Action<SendBatch> _beforeSend;
+    private readonly System.Collections.Concurrent.ConcurrentQueue<SendBatch> _batches = new();
+    private readonly Action<SendBatch, int, int> _beforeSend;
+    private IMessageSink[] _unclaimed = [];
     private readonly Thread _receiveThread;
-    private uint _nextSerial;
-    private long _wakeAt = long.MaxValue;
-    /// <summary>The earliest deadline queued (long.MaxValue when none), readable without the lock.</summary>
-    private long _headDeadline = long.MaxValue;
-    private int _cookieless;
+    private volatile Exception? _failure;
     private volatile bool _stopping;
     private int _disposed;
 
     private struct Slot
     {
-        public int State;
-        public uint Serial;
+        /// <summary>Serial in the high 32 bits, state in the low: changed only by compare-and-swap.</summary>
+        public long Word;
         public IpKey Destination;
         public ushort Identifier;
         public ushort Sequence;
-        public long SentTicks;
+        public ProbeMode Mode;
+        public bool AnyResponder;
+        public bool Indexed;
+        public int Answers;
+        public long Timeout;
+        public long Deadline;
+        public long SentTimestamp;
         public long SentRealtimeNs;
         public long Token;
         public IProbeObserver? Observer;
         public byte[]? ExpectedPayload;
     }
 
-    public Prober(IIcmpTransport transport, SocketKind kind = SocketKind.Raw)
+    public Prober(IIcmpTransport transport, TimeProvider? clock = null)
     {
         ArgumentNullException.ThrowIfNull(transport);
         _transport = transport;
-        Kind = kind;
+        _clock = clock ?? TimeProvider.System;
+        _ticksPerMillisecond = _clock.TimestampFrequency / 1000.0;
+        _toleranceTicks = _clock.TimestampFrequency / 1000;
         _session = BitConverter.ToUInt32(RandomNumberGenerator.GetBytes(4));
-        _nextSerial = BitConverter.ToUInt32(RandomNumberGenerator.GetBytes(4));
         _beforeSend = MarkSent;
         _receiveThread = new Thread(ReceiveLoop)
         {
             IsBackground = true,
-            Name = $"IcmpTools receive ({transport.Family})",
+            Name = $"IcmpTools receive ({transport.Family} {transport.Kind})",
         };
         _receiveThread.Start();
     }
 
     public IcmpFamily Family => _transport.Family;
 
-    /// <summary>Raw, or datagram (unprivileged): results carry it so users see which mode ran.</summary>
-    public SocketKind Kind { get; }
+    public SocketKind Kind => _transport.Kind;
 
-    /// <summary>
-    /// Sends the probes (up to <see cref="MaxBatch"/> per system call) and reports each outcome to
-    /// <paramref name="observer"/>. Returns once they are on the wire; outcomes arrive later.
-    /// </summary>
-    public void Send(ReadOnlySpan<ProbeSpec> probes, IProbeObserver observer)
+    public TimeProvider Clock => _clock;
+
+    /// <summary>Set once the receive loop has failed: every pending probe was failed with it, and no send is taken.</summary>
+    public Exception? Failure => _failure;
+
+    /// <summary>Probes in flight now (reserved or pending).</summary>
+    public int InFlight
     {
-        ArgumentNullException.ThrowIfNull(observer);
-        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
-        var batch = RentBatch();
-        try
+        get
         {
-            while (!probes.IsEmpty)
+            lock (_tableLock)
             {
-                var take = Math.Min(probes.Length, MaxBatch);
-                SendOne(probes[..take], observer, batch);
-                probes = probes[take..];
+                return _allocated - _free.Count;
             }
-        }
-        finally
-        {
-            batch.Clear();
-            _batches.Enqueue(batch);
         }
     }
 
-    private SendBatch RentBatch()
+    /// <summary>Slots the table has grown to.</summary>
+    public int Capacity
     {
-        if (!_batches.TryDequeue(out var batch))
+        get
         {
-            batch = new SendBatch(MaxBatch) { BeforeSend = _beforeSend };
+            lock (_tableLock)
+            {
+                return _allocated;
+            }
         }
-        return batch;
+    }
+
+    /// <summary>
+    /// Sends the probes (up to <see cref="MaxBatch"/> per system call) and reports each outcome to
+    /// <paramref name="observer"/>; waits for room while the table is full. Returns once they are on the
+    /// wire. Throws when the socket is unusable; probes not yet sent then report nothing.
+    /// </summary>
+    public async ValueTask SendAsync(ReadOnlyMemory<ProbeSpec> probes, IProbeObserver observer, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(observer);
+        var indices = new int[Math.Min(MaxBatch, probes.Length)];
+        while (!probes.IsEmpty)
+        {
+            var take = Math.Min(probes.Length, MaxBatch);
+            while (!TryReserve(indices.AsSpan(0, take), out var room))
+            {
+                await room.WaitAsync(cancellationToken).ConfigureAwait(false);
+            }
+            SendReserved(probes.Span[..take], indices.AsSpan(0, take), observer);
+            probes = probes[take..];
+        }
+    }
+
+    /// <summary>Sends without waiting: throws <see cref="ProbeTableFullException"/> when the table has no room for the batch.</summary>
+    public void Send(ReadOnlySpan<ProbeSpec> probes, IProbeObserver observer)
+    {
+        ArgumentNullException.ThrowIfNull(observer);
+        Span<int> indices = stackalloc int[MaxBatch];
+        while (!probes.IsEmpty)
+        {
+            var take = Math.Min(probes.Length, MaxBatch);
+            if (!TryReserve(indices[..take], out _))
+            {
+                throw new ProbeTableFullException($"More than {MaxSlots} probes are in flight on one socket.");
+            }
+            SendReserved(probes[..take], indices[..take], observer);
+            probes = probes[take..];
+        }
+    }
+
+    /// <summary>Messages no probe claimed are handed to <paramref name="sink"/> on the receive thread until the subscription is disposed.</summary>
+    public IDisposable SubscribeUnclaimed(IMessageSink sink)
+    {
+        ArgumentNullException.ThrowIfNull(sink);
+        lock (_tableLock)
+        {
+            _unclaimed = [.. _unclaimed, sink];
+        }
+        return new Subscription(this, sink);
+    }
+
+    private sealed class Subscription(Prober prober, IMessageSink sink) : IDisposable
+    {
+        private int _done;
+
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _done, 1) == 0)
+            {
+                lock (prober._tableLock)
+                {
+                    prober._unclaimed = prober._unclaimed.Where(s => !ReferenceEquals(s, sink)).ToArray();
+                }
+            }
+        }
+    }
+
+    private ref Slot SlotAt(int index) => ref _chunks[index >> ChunkBits]![index & (ChunkSize - 1)];
+
+    private static long Word(uint serial, int state) => ((long)serial << 32) | (uint)state;
+
+    private static uint SerialOf(long word) => (uint)(word >> 32);
+
+    private static int StateOf(long word) => (int)(word & 0xFFFF_FFFF);
+
+    /// <summary>Claims slots for every probe of a batch, or none: a batch is never half sent for want of room.</summary>
+    private bool TryReserve(Span<int> indices, out Task room)
+    {
+        room = Task.CompletedTask;
+        if (_failure is { } failure)
+        {
+            throw new SocketUnavailableException($"The {Family} ICMP socket failed: {failure.Message}", failure);
+        }
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        lock (_tableLock)
+        {
+            while (_free.Count < indices.Length && _allocated < MaxSlots)
+            {
+                var chunk = _allocated >> ChunkBits;
+                _chunks[chunk] = new Slot[ChunkSize];
+                for (var i = 0; i < ChunkSize; i++)
+                {
+                    _free.Enqueue(_allocated + i);
+                }
+                _allocated += ChunkSize;
+            }
+            if (_free.Count < indices.Length)
+            {
+                _room ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                room = _room.Task;
+                return false;
+            }
+            for (var i = 0; i < indices.Length; i++)
+            {
+                var index = _free.Dequeue();
+                ref var slot = ref SlotAt(index);
+                var old = Volatile.Read(ref slot.Word);
+                var generation = (SerialOf(old) >> IndexBits) + 1;
+                var serial = (generation << IndexBits) | (uint)index;
+                // The receive thread may be reading this slot for its old serial (a late duplicate): the
+                // new word goes in before any field changes, so it sees the change and drops the packet.
+                Interlocked.Exchange(ref slot.Word, Word(serial, Reserved));
+                indices[i] = index;
+            }
+        }
+        return true;
+    }
+
+    /// <summary>Returns a finished slot to the free list and wakes a sender waiting for room.</summary>
+    private void Release(int index, ref Slot slot)
+    {
+        if (slot.Indexed)
+        {
+            Unindex(index, ref slot);
+        }
+        TaskCompletionSource? room;
+        lock (_tableLock)
+        {
+            _free.Enqueue(index);
+            room = _room;
+            _room = null;
+        }
+        room?.TrySetResult();
     }
 
     // Hot path of every sweep: compiled fully optimised at once, so the first sweep in a session does not run tier-0 code.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private void SendOne(ReadOnlySpan<ProbeSpec> probes, IProbeObserver observer, SendBatch batch)
+    private void SendReserved(ReadOnlySpan<ProbeSpec> probes, ReadOnlySpan<int> indices, IProbeObserver observer)
     {
-        batch.Clear();
-        var now = Stopwatch.GetTimestamp();
-        long earliest;
-        lock (_lock)
+        var batch = RentBatch();
+        // The serials as reserved: once a probe is on the wire it can finish and its slot be reused at any
+        // moment, so nothing after the send may read a serial back from the slot.
+        Span<uint> serials = stackalloc uint[MaxBatch];
+        try
         {
-            foreach (ref readonly var probe in probes)
+            for (var i = 0; i < probes.Length; i++)
             {
-                var serial = ReserveSlot();
-                ref var slot = ref _slots[serial & TableMask];
-                slot.Serial = serial;
+                ref readonly var probe = ref probes[i];
+                var index = indices[i];
+                ref var slot = ref SlotAt(index);
+                var serial = SerialOf(Volatile.Read(ref slot.Word));
+                serials[i] = serial;
                 slot.Destination = probe.Destination;
-                slot.Identifier = probe.Identifier;
+                slot.Identifier = _transport.KernelIdentifier is { } kernelId ? (ushort)kernelId : probe.Identifier;
                 slot.Sequence = probe.Sequence;
+                slot.Mode = probe.Mode;
+                slot.AnyResponder = probe.AnyResponder;
+                slot.Answers = 0;
+                slot.Timeout = Math.Max(1, probe.TimeoutTicks);
+                slot.Deadline = long.MaxValue;
                 slot.Token = probe.Token;
                 slot.Observer = observer;
                 slot.ExpectedPayload = probe.ExplicitPayload;
-                if (probe.ExplicitPayload is not null)
+                slot.Indexed = probe.ExplicitPayload is not null || probe.MatchWithoutCookie;
+                if (slot.Indexed)
                 {
-                    Interlocked.Increment(ref _cookieless);
+                    Index(index, ref slot);
                 }
 
                 var payloadLength = probe.ExplicitPayload?.Length ?? probe.PayloadSize;
-                var index = batch.Add(EchoRequestWriter.HeaderSize + payloadLength, probe.Destination, probe.Source,
+                var packet = batch.Add(EchoRequestWriter.HeaderSize + payloadLength, probe.Destination, probe.Source,
                     probe.HasSource, probe.Ttl, probe.TrafficClass);
-                batch.Packets[index].Tag = serial;
-                EchoRequestWriter.Write(batch.PacketSpan(index), Family, probe.Identifier, probe.Sequence,
+                batch.Packets[packet].Tag = index;
+                EchoRequestWriter.Write(batch.PacketSpan(packet), Family, slot.Identifier, probe.Sequence,
                     new ProbeCookie(_session, serial), probe.PayloadSize, probe.ExplicitPayload,
-                    probe.ExplicitPayload is not null);
-                _deadlines.Enqueue(serial, now + Math.Max(1, probe.TimeoutTicks));
+                    probe.ExplicitPayload is not null, probe.HoldSum ? probe.Sum : -1);
             }
-            _deadlines.TryPeek(out _, out earliest);
-            Interlocked.Exchange(ref _headDeadline, earliest);
+        }
+        catch
+        {
+            // A probe that cannot even be written (a bad option) is not sent: give its slot back.
+            CloseUnsent(batch, indices);
+            ReturnBatch(batch);
+            throw;
         }
 
+        try
+        {
+            _transport.Send(batch);
+        }
+        catch
+        {
+            CloseUnsent(batch, indices);
+            ReturnBatch(batch);
+            throw;
+        }
+
+        var earliest = long.MaxValue;
+        lock (_deadlineLock)
+        {
+            for (var i = 0; i < batch.Count; i++)
+            {
+                ref var packet = ref batch.Packets[i];
+                var deadline = DeadlineOf(packet.SentTimestamp, probes[i].TimeoutTicks);
+                _deadlines.Enqueue((packet.Tag, serials[i]), deadline);
+                earliest = Math.Min(earliest, deadline);
+            }
+            _deadlines.TryPeek(out _, out var head);
+            Interlocked.Exchange(ref _headDeadline, head);
+        }
         // The receive loop sleeps until its planned deadline; wake it when ours is sooner.
         if (earliest < Volatile.Read(ref _wakeAt))
         {
             _transport.Wake();
         }
 
-        _transport.Send(batch);
-
         for (var i = 0; i < batch.Count; i++)
         {
             ref var packet = ref batch.Packets[i];
             if (packet.Error != 0)
             {
-                FailSend(packet.Tag, packet.Error);
+                FailSend(packet.Tag, serials[i], packet.Error);
             }
         }
-    }
-
-    /// <summary>Claims the next slot whose probe is finished. Caller holds the lock.</summary>
-    private uint ReserveSlot()
-    {
-        for (var tries = 0; tries < TableSize; tries++)
-        {
-            var serial = ++_nextSerial;
-            ref var slot = ref _slots[serial & TableMask];
-            var state = Volatile.Read(ref slot.State);
-            if (state is Free or Answered or Closed && Interlocked.CompareExchange(ref slot.State, Reserved, state) == state)
-            {
-                return serial;
-            }
-        }
-        throw new InvalidOperationException($"More than {TableSize} probes are in flight on one socket; lower the rate or the throttle limit.");
-    }
-
-    private void MarkSent(SendBatch batch)
-    {
         for (var i = 0; i < batch.Count; i++)
         {
-            ref var slot = ref _slots[batch.Packets[i].Tag & TableMask];
-            slot.SentTicks = batch.SentTimestamp;
-            slot.SentRealtimeNs = batch.SentRealtimeNs;
+            ref var packet = ref batch.Packets[i];
+            if (packet.Error == 0)
+            {
+                var handle = new ProbeHandle(this, packet.Tag, serials[i]);
+                observer.OnProbeSent(in handle, probes[i].Token);
+            }
+        }
+        ReturnBatch(batch);
+    }
+
+    private SendBatch RentBatch()
+    {
+        if (!_batches.TryDequeue(out var batch))
+        {
+            batch = new SendBatch(MaxBatch, _clock) { BeforeSend = _beforeSend };
+        }
+        return batch;
+    }
+
+    private void ReturnBatch(SendBatch batch)
+    {
+        batch.Clear();
+        _batches.Enqueue(batch);
+    }
+
+    /// <summary>The slots of a batch that never left (the send threw): closed without a report, and freed.</summary>
+    private void CloseUnsent(SendBatch batch, ReadOnlySpan<int> indices)
+    {
+        foreach (var index in indices)
+        {
+            ref var slot = ref SlotAt(index);
+            var word = Volatile.Read(ref slot.Word);
+            var serial = SerialOf(word);
+            if (Interlocked.CompareExchange(ref slot.Word, Word(serial, Closed), Word(serial, Reserved)) == Word(serial, Reserved)
+                || Interlocked.CompareExchange(ref slot.Word, Word(serial, Closed), Word(serial, Pending)) == Word(serial, Pending))
+            {
+                Release(index, ref slot);
+            }
+        }
+        _ = batch;
+    }
+
+    /// <summary>Runs just before packets go to the kernel: stamped so late, a reply can never find its probe still Reserved.</summary>
+    private void MarkSent(SendBatch batch, int start, int count)
+    {
+        for (var i = start; i < start + count; i++)
+        {
+            ref var packet = ref batch.Packets[i];
+            ref var slot = ref SlotAt(packet.Tag);
+            slot.SentTimestamp = packet.SentTimestamp;
+            slot.SentRealtimeNs = packet.SentRealtimeNs;
+            slot.Deadline = DeadlineOf(packet.SentTimestamp, slot.Timeout);
+            var serial = SerialOf(Volatile.Read(ref slot.Word));
             // Release: every field above is visible to the receive thread once it sees Pending.
-            Interlocked.CompareExchange(ref slot.State, Pending, Reserved);
+            Interlocked.CompareExchange(ref slot.Word, Word(serial, Pending), Word(serial, Reserved));
         }
     }
 
-    private void FailSend(uint serial, int errno)
+    /// <summary>A send time plus a timeout, saturated: a timeout of years must not wrap into the past and expire at once.</summary>
+    private static long DeadlineOf(long sent, long timeout)
     {
-        ref var slot = ref _slots[serial & TableMask];
-        if (slot.Serial != serial || Interlocked.CompareExchange(ref slot.State, Closed, Pending) != Pending)
+        timeout = Math.Max(1, timeout);
+        return sent > long.MaxValue - 1 - timeout ? long.MaxValue - 1 : sent + timeout;
+    }
+
+    private void FailSend(int index, uint serial, int errno)
+    {
+        ref var slot = ref SlotAt(index);
+        if (Interlocked.CompareExchange(ref slot.Word, Word(serial, Closed), Word(serial, Pending)) != Word(serial, Pending))
         {
             return;
         }
         var result = BaseResult(ref slot);
         result.Status = IcmpStatus.SendFailed;
         result.SendError = errno;
-        result.TimestampNs = Clock.RealtimeNs();
-        Finish(ref slot, in result);
+        result.TimestampNs = Sockets.Clock.RealtimeNs();
+        Complete(index, ref slot, in result);
+    }
+
+    private void Index(int index, ref Slot slot)
+    {
+        lock (_byHeader)
+        {
+            var key = (slot.Destination, slot.Identifier, slot.Sequence);
+            if (!_byHeader.TryGetValue(key, out var list))
+            {
+                _byHeader[key] = list = new List<int>(1);
+            }
+            list.Add(index);
+            _indexed++;
+        }
+    }
+
+    private void Unindex(int index, ref Slot slot)
+    {
+        lock (_byHeader)
+        {
+            var key = (slot.Destination, slot.Identifier, slot.Sequence);
+            if (_byHeader.TryGetValue(key, out var list) && list.Remove(index))
+            {
+                _indexed--;
+                if (list.Count == 0)
+                {
+                    _byHeader.Remove(key);
+                }
+            }
+        }
+    }
+
+    /// <summary>The earliest-sent Pending probe with these header fields whose expected bytes (if any) match what came back.</summary>
+    private bool TryFindByHeader(in IcmpMessage message, ReadOnlySpan<byte> echoed, out int found)
+    {
+        found = -1;
+        lock (_byHeader)
+        {
+            var identifier = _transport.KernelIdentifier is { } kernelId ? (ushort)kernelId : message.Identifier;
+            if (!_byHeader.TryGetValue((message.ProbedDestination, identifier, message.Sequence), out var list))
+            {
+                return false;
+            }
+            foreach (var index in list)
+            {
+                ref var slot = ref SlotAt(index);
+                if (message.Kind == IcmpKind.EchoReply && slot.ExpectedPayload is { } expected && !echoed.SequenceEqual(expected))
+                {
+                    continue;
+                }
+                if (message.Kind == IcmpKind.EchoReply && slot.ExpectedPayload is null && message.HasCookie)
+                {
+                    // A cookie probe's own reply carries its cookie; one that came back without it is someone else's.
+                    continue;
+                }
+                found = index;
+                return true;
+            }
+        }
+        return false;
     }
 
     // Hot path of every sweep: compiled fully optimised at once, so the first sweep in a session does not run tier-0 code.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void ReceiveLoop()
     {
-        var batch = _transport.ReceiveBatch;
-        while (!_stopping)
+        try
         {
-            var count = _transport.Receive(NextTimeoutMilliseconds());
-            for (var i = 0; i < count; i++)
+            var fullReads = 0;
+            while (!_stopping)
             {
-                Dispatch(batch, i);
+                _transport.Receive(NextTimeoutMilliseconds(), this);
+                // Expire only once the socket is drained: an answer that arrived in time but was read late
+                // (a loaded machine) still counts, since its arrival time is checked against the deadline.
+                // A flood that never lets the socket drain still gets its timeouts, every few batches.
+                if (!_transport.MoreQueued || ++fullReads >= 16)
+                {
+                    fullReads = 0;
+                    ExpireDue();
+                }
             }
-            ExpireDue();
+        }
+#pragma warning disable CA1031 // The loop must never take the process down: whatever broke it fails the probes instead.
+        catch (Exception e)
+#pragma warning restore CA1031
+        {
+            FailAll(e);
+        }
+    }
+
+    /// <summary>The receive loop cannot go on: every pending probe gets the error, and later sends are refused with it.</summary>
+    private void FailAll(Exception error)
+    {
+        _failure = error;
+        int allocated;
+        lock (_tableLock)
+        {
+            allocated = _allocated;
+        }
+        for (var index = 0; index < allocated; index++)
+        {
+            ref var slot = ref SlotAt(index);
+            var word = Volatile.Read(ref slot.Word);
+            var serial = SerialOf(word);
+            if (StateOf(word) is Pending or Reserved
+                && Interlocked.CompareExchange(ref slot.Word, Word(serial, Closed), word) == word)
+            {
+                var result = BaseResult(ref slot);
+                result.Status = IcmpStatus.SendFailed;
+                result.Failure = error;
+                result.TimestampNs = Sockets.Clock.RealtimeNs();
+                try
+                {
+                    Complete(index, ref slot, in result);
+                }
+#pragma warning disable CA1031 // An observer that throws here too must not stop the others from hearing of the failure.
+                catch (Exception)
+#pragma warning restore CA1031
+                {
+                }
+            }
+        }
+        lock (_tableLock)
+        {
+            _room?.TrySetResult();
+            _room = null;
         }
     }
 
@@ -266,182 +610,187 @@ public sealed class Prober : IDisposable
         {
             return -1;
         }
-        var remaining = deadline - Stopwatch.GetTimestamp();
-        return remaining <= 0 ? 0 : (int)Math.Min(int.MaxValue, Math.Ceiling(remaining / TicksPerMillisecond));
+        var remaining = deadline - _clock.GetTimestamp();
+        return remaining <= 0 ? 0 : (int)Math.Min(int.MaxValue, Math.Ceiling(remaining / _ticksPerMillisecond));
     }
 
+    /// <summary>One message from the transport, on the receive thread.</summary>
     // Hot path of every sweep: compiled fully optimised at once, so the first sweep in a session does not run tier-0 code.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private void Dispatch(ReceiveBatch batch, int index)
+    public void OnMessage(in IcmpMessage message, ReadOnlySpan<byte> echoedPayload)
     {
-        ref var packet = ref batch.Packets[index];
-        var data = batch.Data(index);
-        IcmpParseResult parsed;
-        var ok = _transport.IncludesIpHeader
-            ? IcmpParser.TryParseV4(data, out parsed)
-            : Family == IcmpFamily.IPv4 ? IcmpParser.TryParseV4Icmp(data, out parsed) : IcmpParser.TryParseV6(data, out parsed);
-        if (!ok)
+        int index;
+        if (message.HasCookie && message.Cookie.Session == _session)
         {
-            return;
-        }
-
-        IpKey probed;
-        IcmpStatus status;
-        switch (parsed.Kind)
-        {
-            case IcmpKind.EchoReply:
-                probed = packet.Source;
-                status = IcmpStatus.Success;
-                break;
-            case IcmpKind.DestinationUnreachable:
-                probed = parsed.QuotedDestination;
-                status = IcmpStatus.DestinationUnreachable;
-                break;
-            case IcmpKind.TimeExceeded:
-                probed = parsed.QuotedDestination;
-                status = IcmpStatus.TimeExceeded;
-                break;
-            case IcmpKind.PacketTooBig:
-                probed = parsed.QuotedDestination;
-                status = IcmpStatus.PacketTooBig;
-                break;
-            case IcmpKind.ParameterProblem:
-                probed = parsed.QuotedDestination;
-                status = IcmpStatus.ParameterProblem;
-                break;
-            default:
-                // Our own echo requests (seen on loopback) and anything else are not answers.
-                return;
-        }
-
-        uint serial;
-        if (parsed.HasCookie && parsed.Cookie.Session == _session)
-        {
-            serial = parsed.Cookie.Serial;
-        }
-        else if (!parsed.HasCookie || Volatile.Read(ref _cookieless) > 0)
-        {
-            // No cookie: a probe with an exact payload, or an error quoting only 8 bytes (RFC 792 minimum).
-            if (!TryFindWithoutCookie(probed, parsed, data, status, out serial))
+            index = (int)(message.Cookie.Serial & IndexMask);
+            if (_chunks[index >> ChunkBits] is null || !Claim(index, message.Cookie.Serial, in message, viaCookie: true))
             {
-                return;
+                Unclaimed(in message, echoedPayload);
             }
+            return;
         }
-        else
+        // No cookie of ours: a probe with an exact payload, or an error quoting only 8 bytes (RFC 792's minimum).
+        if (Volatile.Read(ref _indexed) > 0 && TryFindByHeader(in message, echoedPayload, out index)
+            && Claim(index, SerialOf(Volatile.Read(ref SlotAt(index).Word)), in message, viaCookie: false))
         {
             return;
         }
+        Unclaimed(in message, echoedPayload);
+    }
 
-        ref var slot = ref _slots[serial & TableMask];
-        var state = Volatile.Read(ref slot.State);
-        if (state is not (Pending or Answered) || slot.Serial != serial || slot.Destination != probed
-            || slot.Sequence != parsed.Sequence
-            || (!_transport.RewritesIdentifier && slot.Identifier != parsed.Identifier))
+    private void Unclaimed(in IcmpMessage message, ReadOnlySpan<byte> echoedPayload)
+    {
+        foreach (var sink in Volatile.Read(ref _unclaimed))
         {
-            return;
-        }
-
-        var result = BaseResult(ref slot);
-        result.Status = status;
-        result.Responder = packet.Source;
-        // What the answer carried: on a datagram socket the kernel's identifier, not the one asked for.
-        result.Identifier = parsed.Identifier;
-        result.Type = parsed.Type;
-        result.Code = parsed.Code;
-        result.BytesReceived = status == IcmpStatus.Success ? packet.FullLength - (data.Length - parsed.IcmpLength) : parsed.IcmpLength;
-        result.Ttl = parsed.Ttl >= 0 ? parsed.Ttl : packet.HopLimit;
-        result.RttMilliseconds = Rtt(ref slot, batch.ReceivedTimestamp, packet.KernelRealtimeNs);
-        result.TimestampNs = packet.KernelRealtimeNs != 0 ? packet.KernelRealtimeNs : Clock.RealtimeNs();
-
-        var finished = status == IcmpStatus.Success ? Answered : Closed;
-        if (Interlocked.CompareExchange(ref slot.State, finished, Pending) == Pending)
-        {
-            Finish(ref slot, in result);
-        }
-        else if (state == Answered && status == IcmpStatus.Success)
-        {
-            var observer = slot.Observer;
-            // Re-check: a sender may have reused the slot while we read it.
-            if (observer is not null && slot.Serial == serial)
-            {
-                observer.OnDuplicate(in result);
-            }
+            sink.OnMessage(in message, echoedPayload);
         }
     }
 
-    private bool TryFindWithoutCookie(in IpKey probed, in IcmpParseResult parsed, ReadOnlySpan<byte> data, IcmpStatus status, out uint serial)
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private bool Claim(int index, uint serial, in IcmpMessage message, bool viaCookie)
     {
-        // A scan: rare by construction (exact payloads are a low-level option; Linux routers quote far
-        // more than 8 bytes), so a second index kept up on every probe would cost more than it saves.
-        var echoed = status == IcmpStatus.Success ? data.Slice(parsed.PayloadOffset, parsed.PayloadLength) : default;
-        for (var i = 0; i < TableSize; i++)
+        ref var slot = ref SlotAt(index);
+        var word = Volatile.Read(ref slot.Word);
+        var state = StateOf(word);
+        if (SerialOf(word) != serial || state is not (Pending or Answered))
         {
-            ref var slot = ref _slots[i];
-            if (Volatile.Read(ref slot.State) is not (Pending or Answered) || slot.Destination != probed
-                || slot.Sequence != parsed.Sequence
-                || (!_transport.RewritesIdentifier && slot.Identifier != parsed.Identifier))
+            return false;
+        }
+        // Read what the match needs, then check the word again: a sender reusing the slot changes the word
+        // before any field, so an unchanged word means the fields belong to this serial.
+        var destination = slot.Destination;
+        var identifier = slot.Identifier;
+        var sequence = slot.Sequence;
+        var anyResponder = slot.AnyResponder;
+        var mode = slot.Mode;
+        var deadline = slot.Deadline;
+        var sent = slot.SentTimestamp;
+        var sentRealtime = slot.SentRealtimeNs;
+        var observer = slot.Observer;
+        var token = slot.Token;
+        Interlocked.MemoryBarrier();
+        if (Volatile.Read(ref slot.Word) != word || observer is null)
+        {
+            return false;
+        }
+        var isReply = message.Kind == IcmpKind.EchoReply;
+        if ((destination != message.ProbedDestination && !(anyResponder && isReply)) || sequence != message.Sequence
+            || identifier != message.Identifier)
+        {
+            return false;
+        }
+
+        var status = StatusOf(message.Kind);
+        var result = new ProbeResult
+        {
+            Token = token,
+            Status = status,
+            Destination = destination,
+            Responder = message.Responder,
+            Identifier = identifier,
+            Sequence = sequence,
+            Type = message.Type,
+            Code = message.Code,
+            BytesReceived = message.BytesReceived,
+            RttMilliseconds = Rtt(sent, sentRealtime, message.ReceivedTimestamp, message.KernelRealtimeNs, out var rttTicks),
+            Ttl = message.ReceivedTtl,
+            QuotedTtl = message.QuotedTtl,
+            Mtu = message.Mtu,
+            Pointer = message.Pointer,
+            TimestampNs = message.KernelRealtimeNs != 0 ? message.KernelRealtimeNs : Sockets.Clock.RealtimeNs(),
+        };
+
+        if (state == Answered)
+        {
+            // Only a reply that carries this probe's own cookie proves it is a copy of the one already counted.
+            if (isReply && viaCookie && mode == ProbeMode.FirstAnswer)
             {
-                continue;
+                observer.OnDuplicate(in result);
+                return true;
             }
-            if (status == IcmpStatus.Success && (slot.ExpectedPayload is null || !echoed.SequenceEqual(slot.ExpectedPayload)))
-            {
-                continue;
-            }
-            serial = slot.Serial;
+            return false;
+        }
+        if (sent + rttTicks > deadline)
+        {
+            // Arrived after the deadline: the probe timed out, whenever the loop got to read it.
+            return false;
+        }
+        if (mode == ProbeMode.Collect)
+        {
+            Interlocked.Increment(ref slot.Answers);
+            observer.OnAnswer(in result);
             return true;
         }
-        serial = 0;
+        var finished = status == IcmpStatus.Success ? Answered : Closed;
+        if (Interlocked.CompareExchange(ref slot.Word, Word(serial, finished), word) == word)
+        {
+            Complete(index, ref slot, in result);
+            return true;
+        }
         return false;
     }
 
-    private static double Rtt(ref Slot slot, long receivedTicks, long kernelRealtimeNs)
+    private static IcmpStatus StatusOf(IcmpKind kind) => kind switch
     {
-        var userTicks = receivedTicks - slot.SentTicks;
+        IcmpKind.EchoReply => IcmpStatus.Success,
+        IcmpKind.DestinationUnreachable => IcmpStatus.DestinationUnreachable,
+        IcmpKind.TimeExceeded => IcmpStatus.TimeExceeded,
+        IcmpKind.PacketTooBig => IcmpStatus.PacketTooBig,
+        _ => IcmpStatus.ParameterProblem,
+    };
+
+    private double Rtt(long sentTicks, long sentRealtimeNs, long receivedTicks, long kernelRealtimeNs, out long rttTicks)
+    {
+        var userTicks = receivedTicks - sentTicks;
+        rttTicks = userTicks;
         if (kernelRealtimeNs != 0)
         {
             // The kernel stamped the arrival on the wall clock; trust it unless the wall clock moved
             // (NTP step) while the probe was out, which shows as a value the monotonic clock rules out.
-            var kernelNs = kernelRealtimeNs - slot.SentRealtimeNs;
-            var kernelTicks = kernelNs * (Stopwatch.Frequency / 1e9);
-            if (kernelNs >= 0 && kernelTicks <= userTicks + ToleranceTicks)
+            var kernelNs = kernelRealtimeNs - sentRealtimeNs;
+            var kernelTicks = (long)(kernelNs * (_clock.TimestampFrequency / 1e9));
+            if (kernelNs >= 0 && kernelTicks <= userTicks + _toleranceTicks)
             {
+                rttTicks = kernelTicks;
                 return kernelNs / 1e6;
             }
         }
-        return userTicks / TicksPerMillisecond;
+        return userTicks / _ticksPerMillisecond;
     }
 
     private void ExpireDue()
     {
-        var now = Stopwatch.GetTimestamp();
+        var now = _clock.GetTimestamp();
         if (now < Volatile.Read(ref _headDeadline))
         {
-            // Nothing due: skip the lock the senders hold while they fill a batch.
+            // Nothing due: skip the lock the senders take.
             return;
         }
-        lock (_lock)
+        lock (_deadlineLock)
         {
-            while (_deadlines.TryPeek(out var serial, out var deadline) && deadline <= now)
+            while (_deadlines.TryPeek(out var entry, out var deadline) && deadline <= now)
             {
                 _deadlines.Dequeue();
-                _expired.Add(serial);
+                _expired.Add(entry);
             }
             Interlocked.Exchange(ref _headDeadline, _deadlines.TryPeek(out _, out var head) ? head : long.MaxValue);
         }
-        foreach (var serial in _expired)
+        foreach (var (index, serial) in _expired)
         {
-            ref var slot = ref _slots[serial & TableMask];
-            if (slot.Serial != serial)
+            ref var slot = ref SlotAt(index);
+            var word = Word(serial, Pending);
+            // A moved deadline left this entry behind: the slot's own deadline decides.
+            if (Volatile.Read(ref slot.Word) != word || Volatile.Read(ref slot.Deadline) > now)
             {
                 continue;
             }
-            if (Interlocked.CompareExchange(ref slot.State, Closed, Pending) == Pending
-                || Interlocked.CompareExchange(ref slot.State, Closed, Reserved) == Reserved)
+            if (Interlocked.CompareExchange(ref slot.Word, Word(serial, Closed), word) == word)
             {
                 var result = BaseResult(ref slot);
-                result.Status = IcmpStatus.TimedOut;
-                result.TimestampNs = Clock.RealtimeNs();
-                Finish(ref slot, in result);
+                result.Answers = slot.Answers;
+                result.Status = slot.Mode == ProbeMode.Collect && slot.Answers > 0 ? IcmpStatus.Success : IcmpStatus.TimedOut;
+                result.TimestampNs = Sockets.Clock.RealtimeNs();
+                Complete(index, ref slot, in result);
             }
         }
         _expired.Clear();
@@ -456,16 +805,56 @@ public sealed class Prober : IDisposable
         Type = -1,
         Code = -1,
         Ttl = -1,
+        QuotedTtl = -1,
+        Pointer = -1,
         RttMilliseconds = double.NaN,
     };
 
-    private void Finish(ref Slot slot, in ProbeResult result)
+    /// <summary>Frees the slot, then reports: an observer that sends its next probe at once finds room.</summary>
+    private void Complete(int index, ref Slot slot, in ProbeResult result)
     {
-        if (slot.ExpectedPayload is not null)
+        var observer = slot.Observer;
+        Release(index, ref slot);
+        observer?.OnProbeCompleted(in result);
+    }
+
+    internal bool IsPending(int index, uint serial) =>
+        _chunks[index >> ChunkBits] is not null && Volatile.Read(ref SlotAt(index).Word) == Word(serial, Pending);
+
+    internal bool Cancel(int index, uint serial)
+    {
+        if (_chunks[index >> ChunkBits] is null)
         {
-            Interlocked.Decrement(ref _cookieless);
+            return false;
         }
-        slot.Observer?.OnProbeCompleted(in result);
+        ref var slot = ref SlotAt(index);
+        if (Interlocked.CompareExchange(ref slot.Word, Word(serial, Closed), Word(serial, Pending)) != Word(serial, Pending))
+        {
+            return false;
+        }
+        Release(index, ref slot);
+        return true;
+    }
+
+    internal bool SetDeadline(int index, uint serial, long deadline)
+    {
+        if (!IsPending(index, serial))
+        {
+            return false;
+        }
+        ref var slot = ref SlotAt(index);
+        Volatile.Write(ref slot.Deadline, deadline);
+        lock (_deadlineLock)
+        {
+            _deadlines.Enqueue((index, serial), deadline);
+            _deadlines.TryPeek(out _, out var head);
+            Interlocked.Exchange(ref _headDeadline, head);
+        }
+        if (deadline < Volatile.Read(ref _wakeAt))
+        {
+            _transport.Wake();
+        }
+        return IsPending(index, serial);
     }
 
     public void Dispose()
@@ -482,4 +871,36 @@ public sealed class Prober : IDisposable
         }
         _transport.Dispose();
     }
+}
+
+/// <summary>A probe on the wire: cancel it, or move its deadline (traceroute's adaptive wait). Stale handles do nothing.</summary>
+public readonly struct ProbeHandle
+{
+    private readonly Prober? _prober;
+    private readonly int _index;
+    private readonly uint _serial;
+
+    internal ProbeHandle(Prober prober, int index, uint serial)
+    {
+        _prober = prober;
+        _index = index;
+        _serial = serial;
+    }
+
+    /// <summary>True while the probe waits for its answer.</summary>
+    public bool IsPending => _prober?.IsPending(_index, _serial) == true;
+
+    /// <summary>Stops waiting: the probe reports nothing. False when it had already finished.</summary>
+    public bool Cancel() => _prober?.Cancel(_index, _serial) == true;
+
+    /// <summary>Moves the deadline to a timestamp of the prober's clock, earlier or later. False when the probe had already finished.</summary>
+    public bool SetDeadline(long timestamp) => _prober?.SetDeadline(_index, _serial, timestamp) == true;
+}
+
+/// <summary>Every slot of the probe table holds a probe in flight.</summary>
+public sealed class ProbeTableFullException : InvalidOperationException
+{
+    public ProbeTableFullException() { }
+    public ProbeTableFullException(string message) : base(message) { }
+    public ProbeTableFullException(string message, Exception innerException) : base(message, innerException) { }
 }

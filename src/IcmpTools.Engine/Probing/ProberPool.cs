@@ -4,17 +4,15 @@ using IcmpTools.Engine.Sockets;
 namespace IcmpTools.Engine.Probing;
 
 /// <summary>
-/// The process's shared probers: one socket (and one receive thread) per address family, socket options
-/// and network namespace, shared by every operation and runspace, and closed when the last user lets go.
+/// The process's shared probers: one socket (and one receive thread) per <see cref="ProberKey"/> and
+/// network namespace, shared by every operation and runspace, and closed when the last user lets go.
 /// The namespace is part of the key because a socket belongs to the namespace of the thread that opened
 /// it (Linux setns is per thread), so two namespaces can never share one.
 /// </summary>
 public static class ProberPool
 {
     private static readonly object Gate = new();
-    private static readonly Dictionary<PoolKey, Entry> Entries = new();
-
-    private readonly record struct PoolKey(IcmpFamily Family, SocketKind Kind, bool DontFragment, string? Interface, bool Broadcast, string Namespace);
+    private static readonly Dictionary<(ProberKey Key, string Namespace), Entry> Entries = new();
 
     private sealed class Entry(Prober prober)
     {
@@ -22,26 +20,27 @@ public static class ProberPool
         public int References;
     }
 
+    /// <summary>Opens (or shares) a raw prober for the family.</summary>
+    public static ProberLease Acquire(IcmpFamily family, bool dontFragment = false) =>
+        Acquire(new ProberKey(family, SocketKind.Raw, dontFragment));
+
     /// <summary>
-    /// Opens (or shares) the prober for the family. Opens the socket on the calling thread, so it lives in
-    /// that thread's network namespace. Throws <see cref="Errors.SocketPermissionException"/> without CAP_NET_RAW.
+    /// Opens (or shares) the prober for the key. Opens the socket on the calling thread, so it lives in
+    /// that thread's network namespace. Throws <see cref="Errors.SocketPermissionException"/> without permission.
+    /// A prober whose socket failed is not shared again: the next caller gets a new one.
     /// </summary>
-    public static ProberLease Acquire(IcmpFamily family, bool dontFragment = false, SocketKind kind = SocketKind.Raw,
-        string? interfaceName = null, bool broadcast = false)
+    public static ProberLease Acquire(ProberKey key)
     {
-        var key = new PoolKey(family, kind, dontFragment, interfaceName, broadcast, CurrentNamespace());
+        var poolKey = (key, CurrentNamespace());
         lock (Gate)
         {
-            if (!Entries.TryGetValue(key, out var entry))
+            if (!Entries.TryGetValue(poolKey, out var entry) || entry.Prober.Failure is not null)
             {
-                IIcmpTransport transport = kind == SocketKind.Raw
-                    ? new RawSocketTransport(family, dontFragment, interfaceName, broadcast)
-                    : new DatagramSocketTransport(family, dontFragment, interfaceName, broadcast);
-                entry = new Entry(new Prober(transport, kind));
-                Entries.Add(key, entry);
+                entry = new Entry(new Prober(TransportFactory.Open(key)));
+                Entries[poolKey] = entry;
             }
             entry.References++;
-            return new ProberLease(entry.Prober, () => Release(key, entry));
+            return new ProberLease(entry.Prober, () => Release(poolKey, entry));
         }
     }
 
@@ -50,24 +49,24 @@ public static class ProberPool
     /// <paramref name="unprivileged"/> asks for the datagram socket only. Root with ping_group_range "1 0" may
     /// open no datagram socket, so a raw socket that opens is never second-guessed.
     /// </summary>
+    /// <param name="key">The socket wanted; its <see cref="ProberKey.Kind"/> is what the policy decides.</param>
     /// <exception cref="Errors.SocketPermissionException">Neither kind may be opened; the message says how to allow one.</exception>
-    public static ProberLease AcquireAuto(IcmpFamily family, bool dontFragment = false, string? interfaceName = null,
-        bool broadcast = false, bool unprivileged = false)
+    public static ProberLease AcquireAuto(ProberKey key, bool unprivileged = false)
     {
         if (!unprivileged)
         {
             try
             {
-                return Acquire(family, dontFragment, SocketKind.Raw, interfaceName, broadcast);
+                return Acquire(key with { Kind = SocketKind.Raw });
             }
             catch (Errors.SocketPermissionException)
             {
-                // Not permitted: fall through to the datagram socket.
+                // Not permitted: the datagram socket may be.
             }
         }
         try
         {
-            return Acquire(family, dontFragment, SocketKind.Datagram, interfaceName, broadcast);
+            return Acquire(key with { Kind = SocketKind.Datagram });
         }
         catch (Errors.SocketPermissionException e) when (!unprivileged)
         {
@@ -87,7 +86,7 @@ public static class ProberPool
         }
     }
 
-    private static void Release(PoolKey key, Entry entry)
+    private static void Release((ProberKey, string) key, Entry entry)
     {
         lock (Gate)
         {
@@ -95,18 +94,21 @@ public static class ProberPool
             {
                 return;
             }
-            Entries.Remove(key);
+            if (Entries.TryGetValue(key, out var current) && current == entry)
+            {
+                Entries.Remove(key);
+            }
         }
         entry.Prober.Dispose();
     }
 
-    private static string CurrentNamespace()
+    /// <summary>The calling thread's network namespace ("net:[inode]"), or empty off Linux.</summary>
+    public static string CurrentNamespace()
     {
         if (!OperatingSystem.IsLinux())
         {
             return string.Empty;
         }
-        // /proc/thread-self/ns/net reads "net:[inode]"; the inode names the namespace.
         return new FileInfo("/proc/thread-self/ns/net").LinkTarget ?? string.Empty;
     }
 }

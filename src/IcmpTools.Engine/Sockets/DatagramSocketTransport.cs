@@ -7,6 +7,7 @@ using System.Runtime.InteropServices;
 using IcmpTools.Engine.Errors;
 using IcmpTools.Engine.Models;
 using IcmpTools.Engine.Packets;
+using Microsoft.Win32.SafeHandles;
 
 namespace IcmpTools.Engine.Sockets;
 
@@ -38,35 +39,41 @@ public sealed unsafe class DatagramSocketTransport : IIcmpTransport
     private const int ErrorFrameV6 = 8 + 40;
 
     private readonly Socket _socket;
-    private readonly int _wakeFd;
+    /// <summary>The eventfd that wakes the receive loop; a SafeHandle, so a Wake racing Dispose never writes to a reused descriptor.</summary>
+    private readonly SafeFileHandle _wake;
     private readonly LibC.MMsgHdr* _recvMessages;
     private readonly LibC.IoVec* _recvIov;
     private readonly byte* _recvNames;
     private readonly byte* _recvControl;
-    private readonly byte* _buffer;
+    private readonly ReceiveBatch _receiveBatch;
+    private readonly TimeProvider _clock;
     private int _disposed;
 
     /// <summary>Opens and configures the socket in the calling thread's network namespace.</summary>
     /// <exception cref="SocketPermissionException">ping_group_range does not admit this process's group.</exception>
     /// <exception cref="SocketUnavailableException">The socket cannot be opened or configured (no such interface ...).</exception>
-    public DatagramSocketTransport(IcmpFamily family, bool dontFragment, string? interfaceName = null, bool broadcast = false)
+    public DatagramSocketTransport(IcmpFamily family, bool dontFragment, TimeProvider? clock = null, string? interfaceName = null,
+        bool broadcast = false)
     {
         PlatformSupport.ThrowIfUnsupported();
         Family = family;
+        _clock = clock ?? TimeProvider.System;
         _socket = Open(family);
         try
         {
+            // Only while the constructor owns the socket: nothing can close it under us here.
             var fd = (int)_socket.Handle;
             Configure(fd, dontFragment, interfaceName, broadcast);
             // Binding to port 0 makes the kernel choose the identifier now rather than at the first send,
             // so it is known before any request is written (flow-stable probing compensates checksums with it).
             _socket.Bind(new IPEndPoint(family == IcmpFamily.IPv4 ? IPAddress.Any : IPAddress.IPv6Any, 0));
             KernelIdentifier = ((IPEndPoint)_socket.LocalEndPoint!).Port;
-            _wakeFd = LibC.eventfd(0, LibC.EFD_NONBLOCK | LibC.EFD_CLOEXEC);
-            if (_wakeFd < 0)
+            var wakeFd = LibC.eventfd(0, LibC.EFD_NONBLOCK | LibC.EFD_CLOEXEC);
+            if (wakeFd < 0)
             {
                 throw new SocketUnavailableException($"eventfd failed (errno {Marshal.GetLastPInvokeError()}).");
             }
+            _wake = new SafeFileHandle(wakeFd, ownsHandle: true);
         }
         catch (SocketException e)
         {
@@ -79,14 +86,16 @@ public sealed unsafe class DatagramSocketTransport : IIcmpTransport
             throw;
         }
 
-        ReceiveBatch = new ReceiveBatch(ReceiveCapacity, SlotSize);
-        _buffer = (byte*)Marshal.UnsafeAddrOfPinnedArrayElement(ReceiveBatch.Buffer, 0);
+        _receiveBatch = new ReceiveBatch(ReceiveCapacity, SlotSize);
+        var buffer = (byte*)Marshal.UnsafeAddrOfPinnedArrayElement(_receiveBatch.Buffer, 0);
         _recvMessages = (LibC.MMsgHdr*)NativeMemory.AllocZeroed((nuint)(ReceiveCapacity * sizeof(LibC.MMsgHdr)));
         _recvIov = (LibC.IoVec*)NativeMemory.AllocZeroed((nuint)(ReceiveCapacity * sizeof(LibC.IoVec)));
         _recvNames = (byte*)NativeMemory.AllocZeroed(ReceiveCapacity * NameSize);
         _recvControl = (byte*)NativeMemory.AllocZeroed(ReceiveCapacity * ReceiveControlSize);
         for (var i = 0; i < ReceiveCapacity; i++)
         {
+            _recvIov[i].Base = buffer + ((long)i * SlotSize);
+            _recvIov[i].Length = SlotSize;
             _recvMessages[i].Header.Iov = &_recvIov[i];
             _recvMessages[i].Header.IovLength = 1;
             _recvMessages[i].Header.Name = _recvNames + (i * NameSize);
@@ -95,11 +104,10 @@ public sealed unsafe class DatagramSocketTransport : IIcmpTransport
     }
 
     public IcmpFamily Family { get; }
-    public bool IncludesIpHeader => false;
-    public bool RewritesIdentifier => true;
+    public SocketKind Kind => SocketKind.Datagram;
     /// <summary>The identifier the kernel writes on every request of this socket (its port, from getsockname).</summary>
-    public int KernelIdentifier { get; }
-    public ReceiveBatch ReceiveBatch { get; }
+    public int? KernelIdentifier { get; }
+    public bool MoreQueued { get; private set; }
 
     private static Socket Open(IcmpFamily family)
     {
@@ -184,21 +192,11 @@ public sealed unsafe class DatagramSocketTransport : IIcmpTransport
         new Span<byte>(names, count * NameSize).Clear();
         new Span<byte>(control, count * SendControlSize).Clear();
 
-        // A reference on the handle for the whole call: a Dispose racing this send cannot close the
-        // descriptor under it (and let a new file reuse the number).
-        var added = false;
-        var handle = _socket.SafeHandle;
-        try
+        // A hold on the handle for the whole call: a Dispose racing this send cannot close the descriptor
+        // under it (and let a new file reuse the number).
+        using var hold = SocketHold.Take(_socket.SafeHandle, this);
         {
-            handle.DangerousAddRef(ref added);
-        }
-        catch (ObjectDisposedException)
-        {
-            throw new SocketUnavailableException("The datagram ICMP socket is closed.");
-        }
-        try
-        {
-            var fd = (int)handle.DangerousGetHandle();
+            var fd = hold.Fd;
             fixed (byte* buffer = batch.Buffer)
             {
                 for (var i = 0; i < count; i++)
@@ -220,10 +218,10 @@ public sealed unsafe class DatagramSocketTransport : IIcmpTransport
                         ControlLength = (nuint)controlLength,
                     };
                 }
-                batch.Stamp();
                 var start = 0;
                 while (start < count)
                 {
+                    batch.Stamp(start, count - start);
                     var sent = LibC.sendmmsg(fd, messages + start, (uint)(count - start), 0);
                     if (sent < 0)
                     {
@@ -243,61 +241,40 @@ public sealed unsafe class DatagramSocketTransport : IIcmpTransport
                 }
             }
         }
-        finally
-        {
-            handle.DangerousRelease();
-        }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public int Receive(int timeoutMilliseconds)
+    public int Receive(int timeoutMilliseconds, IMessageSink sink)
     {
+        ArgumentNullException.ThrowIfNull(sink);
         if (Volatile.Read(ref _disposed) != 0)
         {
             return 0;
         }
-        var added = false;
-        var handle = _socket.SafeHandle;
-        try
-        {
-            handle.DangerousAddRef(ref added);
-        }
-        catch (ObjectDisposedException)
+        using var hold = SocketHold.Take(_socket.SafeHandle, this);
+        var events = MoreQueued ? (short)(LibC.POLLIN | LinuxErrorQueue.POLLERR) : WaitReady(hold.Fd, timeoutMilliseconds);
+        if (events == 0)
         {
             return 0;
         }
-        try
+        var errors = (events & LinuxErrorQueue.POLLERR) != 0 ? DrainErrorQueue(hold.Fd, sink) : 0;
+        var replies = 0;
+        var read = 0;
+        if ((events & LibC.POLLIN) != 0)
         {
-            var fd = (int)handle.DangerousGetHandle();
-            var events = WaitReady(fd, timeoutMilliseconds);
-            if (events == 0)
-            {
-                return 0;
-            }
-            var count = 0;
-            if ((events & LinuxErrorQueue.POLLERR) != 0)
-            {
-                count = DrainErrorQueue(fd);
-            }
-            if ((events & LibC.POLLIN) != 0 && count < ReceiveCapacity)
-            {
-                count += ReceiveReplies(fd, count);
-            }
-            ReceiveBatch.ReceivedTimestamp = Stopwatch.GetTimestamp();
-            return count;
+            replies = ReceiveReplies(hold.Fd, sink, out read);
         }
-        finally
-        {
-            handle.DangerousRelease();
-        }
+        MoreQueued = errors == ReceiveCapacity || read == ReceiveCapacity;
+        return errors + replies;
     }
 
     private short WaitReady(int fd, int timeoutMilliseconds)
     {
+        using var wake = SocketHold.Take(_wake, this);
         var fds = stackalloc LibC.PollFd[2];
         // POLLERR is always reported; asking for it documents that the error queue is half of what we wait on.
         fds[0] = new LibC.PollFd { Fd = fd, Events = LibC.POLLIN | LinuxErrorQueue.POLLERR };
-        fds[1] = new LibC.PollFd { Fd = _wakeFd, Events = LibC.POLLIN };
+        fds[1] = new LibC.PollFd { Fd = wake.Fd, Events = LibC.POLLIN };
         if (LibC.poll(fds, 2, timeoutMilliseconds) <= 0)
         {
             return 0;
@@ -305,139 +282,111 @@ public sealed unsafe class DatagramSocketTransport : IIcmpTransport
         if (fds[1].REvents != 0)
         {
             ulong drained;
-            _ = LibC.read(_wakeFd, &drained, sizeof(ulong));
+            _ = LibC.read(wake.Fd, &drained, sizeof(ulong));
         }
         return fds[0].REvents;
     }
 
-    /// <summary>Echo replies (ICMP without IP header), straight into the batch from <paramref name="first"/> on.</summary>
-    private int ReceiveReplies(int fd, int first)
+    /// <summary>Echo replies (ICMP without IP header), up to a batch per call.</summary>
+    private int ReceiveReplies(int fd, IMessageSink sink, out int read)
     {
-        var room = ReceiveCapacity - first;
-        for (var i = first; i < ReceiveCapacity; i++)
+        for (var i = 0; i < ReceiveCapacity; i++)
         {
-            _recvIov[i].Base = _buffer + ((long)i * SlotSize);
-            _recvIov[i].Length = SlotSize;
             _recvMessages[i].Header.NameLength = NameSize;
             _recvMessages[i].Header.ControlLength = ReceiveControlSize;
             _recvMessages[i].Header.Flags = 0;
         }
-        var n = LibC.recvmmsg(fd, _recvMessages + first, (uint)room, LibC.MSG_DONTWAIT | LibC.MSG_TRUNC, null);
-        if (n <= 0)
+        read = LibC.recvmmsg(fd, _recvMessages, ReceiveCapacity, LibC.MSG_DONTWAIT | LibC.MSG_TRUNC, null);
+        var received = _clock.GetTimestamp();
+        if (read <= 0)
         {
-            // EAGAIN, or a pending socket error (sk_err, set with each queued ICMP error) that this call
-            // consumed: the error itself is in the error queue and is read on the next POLLERR.
+            // EAGAIN, or the pending socket error (sk_err) each queued ICMP error also sets, which this call
+            // consumed: the error itself waits in the error queue and is read on the next POLLERR.
+            read = 0;
             return 0;
         }
-        for (var i = first; i < first + n; i++)
+        var handed = 0;
+        for (var i = 0; i < read; i++)
         {
-            ref var packet = ref ReceiveBatch.Packets[i];
-            ref var message = ref _recvMessages[i];
-            packet.FullLength = (int)message.Length;
-            packet.Length = Math.Min((int)message.Length, SlotSize);
-            LinuxErrorQueue.TryReadSockAddr(new ReadOnlySpan<byte>(message.Header.Name, (int)message.Header.NameLength), out packet.Source);
-            LinuxErrorQueue.ReadControl(new ReadOnlySpan<byte>(message.Header.Control, (int)message.Header.ControlLength), out var control);
-            packet.KernelRealtimeNs = control.KernelRealtimeNs;
-            packet.HopLimit = control.Ttl;
+            ref var header = ref _recvMessages[i];
+            var fullLength = (int)header.Length;
+            var data = _receiveBatch.Slot(i)[..Math.Min(fullLength, SlotSize)];
+            LinuxErrorQueue.TryReadSockAddr(new ReadOnlySpan<byte>(header.Header.Name, (int)header.Header.NameLength), out var source);
+            LinuxErrorQueue.ReadControl(new ReadOnlySpan<byte>(header.Header.Control, (int)header.Header.ControlLength), out var control);
+            if (DatagramFraming.TryReadReply(Family, data, fullLength, source, control.Ttl, control.KernelRealtimeNs, received,
+                out var message, out var payload))
+            {
+                sink.OnMessage(in message, payload);
+                handed++;
+            }
         }
-        return n;
+        return handed;
     }
 
     /// <summary>
-    /// Reads error-queue entries (one recvmsg each: they are one per ICMP error, far rarer than replies) and
-    /// frames each as the ICMP error a raw socket would have received: header from sock_extended_err, a
-    /// quoted IP header whose destination is msg_name, then the request the kernel returned. The quoted
-    /// header's TTL and identification are not known to a datagram socket and are written as 0.
+    /// Error-queue entries, one recvmsg each (there is one per ICMP error, far rarer than replies; recvmmsg
+    /// does not read the error queue on every kernel), up to a batch per call.
     /// </summary>
-    private int DrainErrorQueue(int fd)
+    private int DrainErrorQueue(int fd, IMessageSink sink)
     {
-        var frame = Family == IcmpFamily.IPv4 ? ErrorFrameV4 : ErrorFrameV6;
         var count = 0;
-        LibC.MsgHdr header;
-        LibC.IoVec vector;
         var name = stackalloc byte[NameSize];
         var control = stackalloc byte[ReceiveControlSize];
-        while (count < ReceiveCapacity)
+        var slot = _receiveBatch.Slot(0);
+        fixed (byte* buffer = slot)
         {
-            var slot = _buffer + ((long)count * SlotSize);
-            vector.Base = slot + frame;
-            vector.Length = (nuint)(SlotSize - frame);
-            header = new LibC.MsgHdr
+            while (count < ReceiveCapacity)
             {
-                Name = name,
-                NameLength = NameSize,
-                Iov = &vector,
-                IovLength = 1,
-                Control = control,
-                ControlLength = ReceiveControlSize,
-            };
-            var n = (int)LinuxErrorQueue.recvmsg(fd, &header, LinuxErrorQueue.MSG_ERRQUEUE | LibC.MSG_DONTWAIT);
-            if (n < 0)
-            {
-                break;
+                var vector = new LibC.IoVec { Base = buffer, Length = (nuint)slot.Length };
+                var header = new LibC.MsgHdr
+                {
+                    Name = name,
+                    NameLength = NameSize,
+                    Iov = &vector,
+                    IovLength = 1,
+                    Control = control,
+                    ControlLength = ReceiveControlSize,
+                };
+                var n = (int)LinuxErrorQueue.recvmsg(fd, &header, LinuxErrorQueue.MSG_ERRQUEUE | LibC.MSG_DONTWAIT);
+                if (n < 0)
+                {
+                    break;
+                }
+                count++;
+                var received = _clock.GetTimestamp();
+                LinuxErrorQueue.ReadControl(new ReadOnlySpan<byte>(control, (int)header.ControlLength), out var info);
+                // A local error (EMSGSIZE with DontFragment ...) has no offender: that send already failed.
+                if (LinuxErrorQueue.TryReadSockAddr(new ReadOnlySpan<byte>(name, (int)header.NameLength), out var probed)
+                    && DatagramFraming.TryReadError(Family, slot[..Math.Min(n, slot.Length)], in info, in probed, received, out var message))
+                {
+                    sink.OnMessage(in message, default);
+                }
             }
-            LinuxErrorQueue.ReadControl(new ReadOnlySpan<byte>(control, (int)header.ControlLength), out var info);
-            if (!info.HasIcmpError
-                || !LinuxErrorQueue.TryReadSockAddr(new ReadOnlySpan<byte>(name, (int)header.NameLength), out var probed))
-            {
-                // A local error (EMSGSIZE with DontFragment ...): the send already failed, nothing to match.
-                continue;
-            }
-            var returned = Math.Min(n, SlotSize - frame);
-            var length = FrameError(new Span<byte>(slot, frame + returned), in info, probed, returned);
-            ref var packet = ref ReceiveBatch.Packets[count];
-            packet.Length = length;
-            packet.FullLength = length;
-            packet.Source = info.Offender;
-            packet.KernelRealtimeNs = info.KernelRealtimeNs;
-            packet.HopLimit = info.Ttl;
-            count++;
         }
         return count;
     }
 
-    private int FrameError(Span<byte> slot, in DatagramControl info, IpKey probed, int returned)
-    {
-        slot[..(Family == IcmpFamily.IPv4 ? ErrorFrameV4 : ErrorFrameV6)].Clear();
-        slot[0] = info.Type;
-        slot[1] = info.Code;
-        var quoted = slot[8..];
-        if (Family == IcmpFamily.IPv4)
-        {
-            if (info.Type == IcmpTypes.V4DestinationUnreachable && info.Code == 4)
-            {
-                BinaryPrimitives.WriteUInt16BigEndian(slot[6..], (ushort)Math.Min(info.Info, ushort.MaxValue));
-            }
-            else if (info.Type == IcmpTypes.V4ParameterProblem)
-            {
-                slot[4] = (byte)info.Info;
-            }
-            quoted[0] = 0x45;
-            BinaryPrimitives.WriteUInt16BigEndian(quoted[2..], (ushort)Math.Min(20 + returned, ushort.MaxValue));
-            quoted[9] = 1;
-            BinaryPrimitives.WriteUInt32BigEndian(quoted[16..], (uint)probed.Lo);
-            return ErrorFrameV4 + returned;
-        }
-        if (info.Type is IcmpTypes.V6PacketTooBig or IcmpTypes.V6ParameterProblem)
-        {
-            BinaryPrimitives.WriteUInt32BigEndian(slot[4..], info.Info);
-        }
-        quoted[0] = 0x60;
-        BinaryPrimitives.WriteUInt16BigEndian(quoted[4..], (ushort)Math.Min(returned, ushort.MaxValue));
-        quoted[6] = 58;
-        BinaryPrimitives.WriteUInt64BigEndian(quoted[24..], probed.Hi);
-        BinaryPrimitives.WriteUInt64BigEndian(quoted[32..], probed.Lo);
-        return ErrorFrameV6 + returned;
-    }
-
     public void Wake()
     {
-        if (Volatile.Read(ref _disposed) != 0)
+        var added = false;
+        try
         {
+            _wake.DangerousAddRef(ref added);
+        }
+        catch (ObjectDisposedException)
+        {
+            // Closed: nobody is left to wake.
             return;
         }
-        ulong one = 1;
-        _ = LibC.write(_wakeFd, &one, sizeof(ulong));
+        try
+        {
+            ulong one = 1;
+            _ = LibC.write((int)_wake.DangerousGetHandle(), &one, sizeof(ulong));
+        }
+        finally
+        {
+            _wake.DangerousRelease();
+        }
     }
 
     public void Dispose()
@@ -448,7 +397,8 @@ public sealed unsafe class DatagramSocketTransport : IIcmpTransport
         }
         // The SafeSocketHandle closes the descriptor only when the last send or receive holding it lets go.
         _socket.Dispose();
-        _ = LibC.close(_wakeFd);
+        _wake.Dispose();
+        // Only the receive loop uses these, and the prober disposes the transport after that loop has ended.
         NativeMemory.Free(_recvMessages);
         NativeMemory.Free(_recvIov);
         NativeMemory.Free(_recvNames);

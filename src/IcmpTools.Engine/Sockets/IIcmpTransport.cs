@@ -1,35 +1,50 @@
 using IcmpTools.Engine.Models;
+using IcmpTools.Engine.Packets;
 
 namespace IcmpTools.Engine.Sockets;
 
+/// <summary>Raw sockets need privilege and see every ICMP message; datagram ("ping") sockets do not and see only their own.</summary>
+public enum SocketKind
+{
+    Raw,
+    Datagram,
+}
+
 /// <summary>
-/// A socket that carries ICMP echo requests out and ICMP messages in. The prober knows nothing else of
-/// the platform, so raw sockets, unprivileged datagram ("ping") sockets and the test fake all fit here.
-/// Send may be called from several threads at once, each with its own batch; Receive is called only
-/// by the prober's receive loop.
+/// A socket that carries ICMP echo requests out and ICMP messages in. Each transport parses its own
+/// framing into <see cref="IcmpMessage"/>, so the prober knows nothing of the platform: raw sockets,
+/// datagram sockets with an error queue and the test fake all fit here. Send may be called from several
+/// threads at once, each with its own batch; Receive only by the prober's receive loop.
 /// </summary>
 public interface IIcmpTransport : IDisposable
 {
     IcmpFamily Family { get; }
 
-    /// <summary>True when received datagrams start with the IP header (Linux raw IPv4 sockets).</summary>
-    bool IncludesIpHeader { get; }
+    SocketKind Kind { get; }
 
-    /// <summary>True when the kernel replaces the echo identifier with its own (Linux ping sockets).</summary>
-    bool RewritesIdentifier { get; }
+    /// <summary>
+    /// The identifier the kernel writes on every request (Linux datagram sockets own it: the socket's
+    /// port); null when the prober's own identifier goes on the wire.
+    /// </summary>
+    int? KernelIdentifier { get; }
 
-    /// <summary>The batch every Receive fills; owned by the transport, read by the receive loop.</summary>
-    ReceiveBatch ReceiveBatch { get; }
-
-    /// <summary>Sends every packet of the batch, recording per-packet errors and the send timestamps.</summary>
+    /// <summary>
+    /// Sends every packet of the batch. Stamps each packet and calls <see cref="SendBatch.BeforeSend"/>
+    /// before it leaves, and records each packet's errno. Throws only when the socket itself is unusable.
+    /// </summary>
     void Send(SendBatch batch);
 
     /// <summary>
-    /// Waits up to <paramref name="timeoutMilliseconds"/> (-1: no limit) for packets, or until <see cref="Wake"/>,
-    /// and fills <see cref="ReceiveBatch"/>. Returns how many packets it holds (0 on timeout or wake).
+    /// Waits up to <paramref name="timeoutMilliseconds"/> (-1: no limit) for messages, or until
+    /// <see cref="Wake"/>, parses what it reads and hands each message to <paramref name="sink"/>.
+    /// Returns how many it read; 0 on timeout or wake. <see cref="MoreQueued"/> says whether another
+    /// call would find more at once.
     /// </summary>
-    int Receive(int timeoutMilliseconds);
+    int Receive(int timeoutMilliseconds, IMessageSink sink);
 
-    /// <summary>Makes a blocked or the next Receive return at once. Safe from any thread.</summary>
+    /// <summary>True when the last Receive stopped because its batch was full, not because the socket was empty.</summary>
+    bool MoreQueued { get; }
+
+    /// <summary>Makes a blocked or the next Receive return at once. Safe from any thread, also after Dispose.</summary>
     void Wake();
 }

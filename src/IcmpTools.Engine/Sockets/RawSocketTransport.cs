@@ -6,6 +6,7 @@ using System.Runtime.InteropServices;
 using IcmpTools.Engine.Errors;
 using IcmpTools.Engine.Models;
 using IcmpTools.Engine.Packets;
+using Microsoft.Win32.SafeHandles;
 
 namespace IcmpTools.Engine.Sockets;
 
@@ -30,47 +31,47 @@ public sealed unsafe class RawSocketTransport : IIcmpTransport
     private const int SendBufferBytes = 4 * 1024 * 1024;
 
     private readonly Socket _socket;
-    private readonly int _fd;
     /// <summary>
     /// Sockets that only send, one per core (up to 4). The kernel forwards a packet (on a routed path, through
     /// every hop) inside the send call while holding that socket's lock, so one socket serialises all sends
     /// however many threads call; their type filter blocks everything, so no reply is copied to them.
     /// </summary>
     private readonly Socket[] _senders;
-    private readonly int[] _senderFds;
     private int _nextSender;
-    private readonly int _wakeFd;
+    /// <summary>The eventfd that wakes the receive loop; a SafeHandle, so a Wake racing Dispose never writes to a reused descriptor.</summary>
+    private readonly SafeFileHandle _wake;
     private readonly LibC.MMsgHdr* _recvMessages;
     private readonly LibC.IoVec* _recvIov;
     private readonly byte* _recvNames;
     private readonly byte* _recvControl;
-    private bool _lastReceiveWasFull;
+    private readonly ReceiveBatch _receiveBatch;
+    private readonly TimeProvider _clock;
     private int _disposed;
 
-    public RawSocketTransport(IcmpFamily family, bool dontFragment, string? interfaceName = null, bool broadcast = false)
+    public RawSocketTransport(IcmpFamily family, bool dontFragment, TimeProvider? clock = null, string? interfaceName = null,
+        bool broadcast = false)
     {
         PlatformSupport.ThrowIfUnsupported();
         Family = family;
+        _clock = clock ?? TimeProvider.System;
         _socket = Open(family);
         _senders = new Socket[Math.Clamp(Environment.ProcessorCount, 1, 4)];
-        _senderFds = new int[_senders.Length];
         try
         {
-            _fd = (int)_socket.Handle;
-            Configure(_fd, dontFragment, receives: true);
-            ConfigureRoute(_fd, interfaceName, broadcast);
+            Configure(_socket, dontFragment, receives: true);
+            ConfigureRoute(_socket, interfaceName, broadcast);
             for (var i = 0; i < _senders.Length; i++)
             {
                 _senders[i] = Open(family);
-                _senderFds[i] = (int)_senders[i].Handle;
-                Configure(_senderFds[i], dontFragment, receives: false);
-                ConfigureRoute(_senderFds[i], interfaceName, broadcast);
+                Configure(_senders[i], dontFragment, receives: false);
+                ConfigureRoute(_senders[i], interfaceName, broadcast);
             }
-            _wakeFd = LibC.eventfd(0, LibC.EFD_NONBLOCK | LibC.EFD_CLOEXEC);
-            if (_wakeFd < 0)
+            var wakeFd = LibC.eventfd(0, LibC.EFD_NONBLOCK | LibC.EFD_CLOEXEC);
+            if (wakeFd < 0)
             {
                 throw new SocketUnavailableException($"eventfd failed (errno {Marshal.GetLastPInvokeError()}).");
             }
+            _wake = new SafeFileHandle(wakeFd, ownsHandle: true);
         }
         catch
         {
@@ -82,12 +83,12 @@ public sealed unsafe class RawSocketTransport : IIcmpTransport
             throw;
         }
 
-        ReceiveBatch = new ReceiveBatch(ReceiveCapacity, SlotSize);
+        _receiveBatch = new ReceiveBatch(ReceiveCapacity, SlotSize);
         _recvMessages = (LibC.MMsgHdr*)NativeMemory.AllocZeroed((nuint)(ReceiveCapacity * sizeof(LibC.MMsgHdr)));
         _recvIov = (LibC.IoVec*)NativeMemory.AllocZeroed((nuint)(ReceiveCapacity * sizeof(LibC.IoVec)));
         _recvNames = (byte*)NativeMemory.AllocZeroed(ReceiveCapacity * NameSize);
         _recvControl = (byte*)NativeMemory.AllocZeroed(ReceiveCapacity * ReceiveControlSize);
-        var buffer = (byte*)Marshal.UnsafeAddrOfPinnedArrayElement(ReceiveBatch.Buffer, 0);
+        var buffer = (byte*)Marshal.UnsafeAddrOfPinnedArrayElement(_receiveBatch.Buffer, 0);
         for (var i = 0; i < ReceiveCapacity; i++)
         {
             _recvIov[i].Base = buffer + ((long)i * SlotSize);
@@ -100,9 +101,9 @@ public sealed unsafe class RawSocketTransport : IIcmpTransport
     }
 
     public IcmpFamily Family { get; }
-    public bool IncludesIpHeader => Family == IcmpFamily.IPv4;
-    public bool RewritesIdentifier => false;
-    public ReceiveBatch ReceiveBatch { get; }
+    public SocketKind Kind => SocketKind.Raw;
+    public int? KernelIdentifier => null;
+    public bool MoreQueued { get; private set; }
 
     private static Socket Open(IcmpFamily family)
     {
@@ -124,8 +125,10 @@ public sealed unsafe class RawSocketTransport : IIcmpTransport
         }
     }
 
-    private void Configure(int fd, bool dontFragment, bool receives)
+    private void Configure(Socket socket, bool dontFragment, bool receives)
     {
+        // Only while the constructor owns the socket: nothing can close it under us here.
+        var fd = (int)socket.Handle;
         if (receives)
         {
             // A large buffer: a sweep's replies arrive in bursts faster than any user-space loop drains
@@ -177,8 +180,10 @@ public sealed unsafe class RawSocketTransport : IIcmpTransport
     }
 
     /// <summary>-Interface (SO_BINDTODEVICE) and -Broadcast (SO_BROADCAST) on every socket of the transport.</summary>
-    private static void ConfigureRoute(int fd, string? interfaceName, bool broadcast)
+    private static void ConfigureRoute(Socket socket, string? interfaceName, bool broadcast)
     {
+        // Only while the constructor owns the socket, as in Configure.
+        var fd = (int)socket.Handle;
         if (broadcast)
         {
             SetInt(fd, LibC.SOL_SOCKET, SocketOptions.SO_BROADCAST, 1);
@@ -216,19 +221,22 @@ public sealed unsafe class RawSocketTransport : IIcmpTransport
     public void Send(SendBatch batch)
     {
         ArgumentNullException.ThrowIfNull(batch);
-        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
         var count = batch.Count;
         if (count == 0)
         {
             return;
         }
-        var messages = stackalloc LibC.MMsgHdr[count];
-        var iov = stackalloc LibC.IoVec[count];
-        var names = stackalloc byte[count * NameSize];
-        var control = stackalloc byte[count * SendControlSize];
+        // Fixed-size blocks: a batch never holds more than SendBatch.MaxCapacity packets, whoever built it.
+        var messages = stackalloc LibC.MMsgHdr[SendBatch.MaxCapacity];
+        var iov = stackalloc LibC.IoVec[SendBatch.MaxCapacity];
+        var names = stackalloc byte[SendBatch.MaxCapacity * NameSize];
+        var control = stackalloc byte[SendBatch.MaxCapacity * SendControlSize];
         new Span<byte>(names, count * NameSize).Clear();
         new Span<byte>(control, count * SendControlSize).Clear();
 
+        // Concurrent calls take different sockets, so their kernel work runs on their own cores.
+        var socket = _senders[(uint)Interlocked.Increment(ref _nextSender) % (uint)_senders.Length];
+        using var hold = SocketHold.Take(socket.SafeHandle, this);
         fixed (byte* buffer = batch.Buffer)
         {
             for (var i = 0; i < count; i++)
@@ -250,13 +258,11 @@ public sealed unsafe class RawSocketTransport : IIcmpTransport
                 };
             }
 
-            // Concurrent calls take different sockets, so their kernel work runs on their own cores.
-            var fd = _senderFds[(uint)Interlocked.Increment(ref _nextSender) % (uint)_senderFds.Length];
-            batch.Stamp();
             var start = 0;
             while (start < count)
             {
-                var sent = LibC.sendmmsg(fd, messages + start, (uint)(count - start), 0);
+                batch.Stamp(start, count - start);
+                var sent = LibC.sendmmsg(hold.Fd, messages + start, (uint)(count - start), 0);
                 if (sent < 0)
                 {
                     var errno = Marshal.GetLastPInvokeError();
@@ -348,14 +354,16 @@ public sealed unsafe class RawSocketTransport : IIcmpTransport
 
     // Hot path of every sweep: compiled fully optimised at once, so the first sweep in a session does not run tier-0 code.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public int Receive(int timeoutMilliseconds)
+    public int Receive(int timeoutMilliseconds, IMessageSink sink)
     {
+        ArgumentNullException.ThrowIfNull(sink);
         if (Volatile.Read(ref _disposed) != 0)
         {
             return 0;
         }
+        using var hold = SocketHold.Take(_socket.SafeHandle, this);
         // After a full batch more is almost surely queued: skip poll and read straight away.
-        if (!_lastReceiveWasFull && !WaitReadable(timeoutMilliseconds))
+        if (!MoreQueued && !WaitReadable(hold.Fd, timeoutMilliseconds))
         {
             return 0;
         }
@@ -365,33 +373,35 @@ public sealed unsafe class RawSocketTransport : IIcmpTransport
             _recvMessages[i].Header.ControlLength = ReceiveControlSize;
             _recvMessages[i].Header.Flags = 0;
         }
-        var n = LibC.recvmmsg(_fd, _recvMessages, ReceiveCapacity, LibC.MSG_DONTWAIT | LibC.MSG_TRUNC, null);
-        ReceiveBatch.ReceivedTimestamp = Stopwatch.GetTimestamp();
+        var n = LibC.recvmmsg(hold.Fd, _recvMessages, ReceiveCapacity, LibC.MSG_DONTWAIT | LibC.MSG_TRUNC, null);
+        var received = _clock.GetTimestamp();
         if (n <= 0)
         {
-            _lastReceiveWasFull = false;
+            MoreQueued = false;
             return 0;
         }
-        _lastReceiveWasFull = n == ReceiveCapacity;
+        MoreQueued = n == ReceiveCapacity;
         for (var i = 0; i < n; i++)
         {
-            ref var packet = ref ReceiveBatch.Packets[i];
-            ref var message = ref _recvMessages[i];
-            packet.FullLength = (int)message.Length;
-            packet.Length = Math.Min((int)message.Length, SlotSize);
-            packet.Source = ReadSockAddr(new ReadOnlySpan<byte>(message.Header.Name, (int)message.Header.NameLength));
-            packet.KernelRealtimeNs = 0;
-            packet.HopLimit = -1;
-            ReadControl(ref packet, new ReadOnlySpan<byte>(message.Header.Control, (int)message.Header.ControlLength));
+            ref var header = ref _recvMessages[i];
+            var fullLength = (int)header.Length;
+            var data = _receiveBatch.Slot(i)[..Math.Min(fullLength, SlotSize)];
+            var source = ReadSockAddr(new ReadOnlySpan<byte>(header.Header.Name, (int)header.Header.NameLength));
+            ReadControl(new ReadOnlySpan<byte>(header.Header.Control, (int)header.Header.ControlLength), out var kernelNs, out var hopLimit);
+            if (RawFraming.TryRead(Family, data, fullLength, source, hopLimit, kernelNs, received, out var message, out var payload))
+            {
+                sink.OnMessage(in message, payload);
+            }
         }
         return n;
     }
 
-    private bool WaitReadable(int timeoutMilliseconds)
+    private bool WaitReadable(int fd, int timeoutMilliseconds)
     {
+        using var wake = SocketHold.Take(_wake, this);
         var fds = stackalloc LibC.PollFd[2];
-        fds[0] = new LibC.PollFd { Fd = _fd, Events = LibC.POLLIN };
-        fds[1] = new LibC.PollFd { Fd = _wakeFd, Events = LibC.POLLIN };
+        fds[0] = new LibC.PollFd { Fd = fd, Events = LibC.POLLIN };
+        fds[1] = new LibC.PollFd { Fd = wake.Fd, Events = LibC.POLLIN };
         var ready = LibC.poll(fds, 2, timeoutMilliseconds);
         if (ready <= 0)
         {
@@ -400,7 +410,7 @@ public sealed unsafe class RawSocketTransport : IIcmpTransport
         if (fds[1].REvents != 0)
         {
             ulong drained;
-            _ = LibC.read(_wakeFd, &drained, sizeof(ulong));
+            _ = LibC.read(wake.Fd, &drained, sizeof(ulong));
         }
         return fds[0].REvents != 0;
     }
@@ -418,8 +428,10 @@ public sealed unsafe class RawSocketTransport : IIcmpTransport
         return default;
     }
 
-    private static void ReadControl(ref ReceivedPacket packet, ReadOnlySpan<byte> control)
+    private static void ReadControl(ReadOnlySpan<byte> control, out long kernelRealtimeNs, out int hopLimit)
     {
+        kernelRealtimeNs = 0;
+        hopLimit = -1;
         var headerSize = LibC.CmsgAlign(sizeof(LibC.CMsgHdr));
         while (control.Length >= headerSize)
         {
@@ -433,11 +445,11 @@ public sealed unsafe class RawSocketTransport : IIcmpTransport
             if (header.Level == LibC.SOL_SOCKET && header.Type == LibC.SO_TIMESTAMPNS && data.Length >= 16)
             {
                 var ts = MemoryMarshal.Read<LibC.TimeSpec>(data);
-                packet.KernelRealtimeNs = (ts.Seconds * 1_000_000_000L) + ts.Nanoseconds;
+                kernelRealtimeNs = (ts.Seconds * 1_000_000_000L) + ts.Nanoseconds;
             }
             else if (header.Level == LibC.IPPROTO_IPV6 && header.Type == LibC.IPV6_HOPLIMIT && data.Length >= 4)
             {
-                packet.HopLimit = MemoryMarshal.Read<int>(data);
+                hopLimit = MemoryMarshal.Read<int>(data);
             }
             var advance = LibC.CmsgAlign(length);
             if (advance >= control.Length)
@@ -450,12 +462,28 @@ public sealed unsafe class RawSocketTransport : IIcmpTransport
 
     public void Wake()
     {
-        if (Volatile.Read(ref _disposed) != 0)
+        var added = false;
+        try
         {
+            _wake.DangerousAddRef(ref added);
+        }
+        catch (ObjectDisposedException)
+        {
+            // Closed: nobody is left to wake.
             return;
         }
-        ulong one = 1;
-        _ = LibC.write(_wakeFd, &one, sizeof(ulong));
+        try
+        {
+            ulong one = 1;
+            _ = LibC.write((int)_wake.DangerousGetHandle(), &one, sizeof(ulong));
+        }
+        finally
+        {
+            if (added)
+            {
+                _wake.DangerousRelease();
+            }
+        }
     }
 
     public void Dispose()
@@ -464,12 +492,14 @@ public sealed unsafe class RawSocketTransport : IIcmpTransport
         {
             return;
         }
+        // The SafeHandles close their descriptors only once every call holding them has returned.
         _socket.Dispose();
         foreach (var sender in _senders)
         {
             sender.Dispose();
         }
-        _ = LibC.close(_wakeFd);
+        _wake.Dispose();
+        // Only the receive loop uses these, and the prober disposes the transport after that loop has ended.
         NativeMemory.Free(_recvMessages);
         NativeMemory.Free(_recvIov);
         NativeMemory.Free(_recvNames);

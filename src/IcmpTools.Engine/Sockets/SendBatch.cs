@@ -15,8 +15,12 @@ public struct OutgoingPacket
     public int TrafficClass;
     /// <summary>errno of a failed send, 0 when the packet left.</summary>
     public int Error;
-    /// <summary>The sender's own tag for the packet (the prober puts the probe's serial here).</summary>
-    public uint Tag;
+    /// <summary>The sender's own tag for the packet (the prober puts the probe's slot here).</summary>
+    public int Tag;
+    /// <summary>The batch clock's timestamp taken just before this packet was handed to the kernel.</summary>
+    public long SentTimestamp;
+    /// <summary>Wall clock (Unix ns) taken with <see cref="SentTimestamp"/>, to pair with kernel receive timestamps.</summary>
+    public long SentRealtimeNs;
 }
 
 /// <summary>
@@ -25,9 +29,14 @@ public struct OutgoingPacket
 /// </summary>
 public sealed class SendBatch
 {
-    public SendBatch(int capacity)
+    /// <summary>Most packets one batch holds: the transports size their fixed per-call buffers by it.</summary>
+    public const int MaxCapacity = 64;
+
+    public SendBatch(int capacity, TimeProvider? clock = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(capacity, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(capacity, MaxCapacity);
+        Clock = clock ?? TimeProvider.System;
         Packets = new OutgoingPacket[capacity];
         Buffer = new byte[capacity * 128];
     }
@@ -38,11 +47,8 @@ public sealed class SendBatch
     public int Count { get; private set; }
     public int BytesUsed { get; private set; }
 
-    /// <summary>Stopwatch ticks taken just before the packets were handed to the kernel.</summary>
-    public long SentTimestamp { get; set; }
-
-    /// <summary>Wall clock (Unix ns) taken with <see cref="SentTimestamp"/>, to pair with kernel receive timestamps.</summary>
-    public long SentRealtimeNs { get; set; }
+    /// <summary>The clock send times are read from: the prober's, so RTTs and deadlines share one time base.</summary>
+    public TimeProvider Clock { get; }
 
     public bool IsFull => Count == Packets.Length;
 
@@ -50,14 +56,22 @@ public sealed class SendBatch
     /// Called by the sender right before the packets go to the kernel: stamped so late, a reply can never
     /// be seen before its probe is marked as sent, and the stamps sit as close to the wire as user space can.
     /// </summary>
-    public Action<SendBatch>? BeforeSend { get; set; }
+    public Action<SendBatch, int, int>? BeforeSend { get; set; }
 
-    /// <summary>Takes the send timestamps and runs <see cref="BeforeSend"/>; transports call it just before the system call.</summary>
-    public void Stamp()
+    /// <summary>
+    /// Stamps packets [<paramref name="start"/>, <paramref name="start"/>+<paramref name="count"/>) and runs
+    /// <see cref="BeforeSend"/> for them; transports call it just before the system call that sends them.
+    /// </summary>
+    public void Stamp(int start, int count)
     {
-        SentRealtimeNs = Clock.RealtimeNs();
-        SentTimestamp = System.Diagnostics.Stopwatch.GetTimestamp();
-        BeforeSend?.Invoke(this);
+        var realtime = Sockets.Clock.RealtimeNs();
+        var timestamp = Clock.GetTimestamp();
+        for (var i = start; i < start + count; i++)
+        {
+            Packets[i].SentRealtimeNs = realtime;
+            Packets[i].SentTimestamp = timestamp;
+        }
+        BeforeSend?.Invoke(this, start, count);
     }
 
     public void Clear()
@@ -89,6 +103,8 @@ public sealed class SendBatch
         p.Ttl = ttl;
         p.TrafficClass = trafficClass;
         p.Error = 0;
+        p.SentTimestamp = 0;
+        p.SentRealtimeNs = 0;
         BytesUsed += maxLength;
         return index;
     }

@@ -99,7 +99,7 @@ public abstract class IcmpCmdletBase : PSCmdlet, IDisposable
     {
         try
         {
-            _v4 = ProberPool.AcquireAuto(IcmpFamily.IPv4, dontFragment, Interface, broadcast, Unprivileged);
+            _v4 = ProberPool.AcquireAuto(new ProberKey(IcmpFamily.IPv4, DontFragment: dontFragment, Interface: Interface, Broadcast: broadcast), Unprivileged);
             WriteVerbose(Format(Strings.SocketKindUsed, IcmpFamily.IPv4, KindName(_v4.Prober.Kind)));
         }
         catch (SocketPermissionException e)
@@ -117,7 +117,7 @@ public abstract class IcmpCmdletBase : PSCmdlet, IDisposable
         }
         try
         {
-            _v6 = ProberPool.AcquireAuto(IcmpFamily.IPv6, dontFragment, Interface, broadcast, Unprivileged);
+            _v6 = ProberPool.AcquireAuto(new ProberKey(IcmpFamily.IPv6, DontFragment: dontFragment, Interface: Interface, Broadcast: broadcast), Unprivileged);
             WriteVerbose(Format(Strings.SocketKindUsed, IcmpFamily.IPv6, KindName(_v6.Prober.Kind)));
         }
         catch (IcmpException e)

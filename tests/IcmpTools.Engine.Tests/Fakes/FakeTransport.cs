@@ -1,44 +1,79 @@
 using System.Buffers.Binary;
 using System.Net;
+using System.Net.Sockets;
 using IcmpTools.Engine.Models;
 using IcmpTools.Engine.Packets;
 using IcmpTools.Engine.Sockets;
+using Microsoft.Extensions.Time.Testing;
 
 namespace IcmpTools.Engine.Tests.Fakes;
 
 /// <summary>An echo request as the fake network saw it leave.</summary>
-public sealed record SentEcho(IPAddress Destination, ushort Identifier, ushort Sequence, byte[] Payload, int Ttl);
+/// <param name="Sum">The ICMP message's one's-complement sum with the checksum field zero: what a flow-stable probe holds.</param>
+public sealed record SentEcho(IPAddress Destination, ushort Identifier, ushort Sequence, byte[] Payload, int Ttl, ushort Checksum, ushort Sum,
+    TimeSpan SentAt);
 
-/// <summary>What the fake network delivers back for one request, and when.</summary>
+/// <summary>What the fake network delivers back for one request, and after how long.</summary>
 public sealed record Delivery(TimeSpan Delay, byte[] Datagram, IPAddress Source);
 
 /// <summary>
-/// A network in a box for the prober: every echo request is handed to <see cref="Network"/>, which decides
-/// what comes back (nothing, a reply, two replies, an error, a forgery) and after what delay. Datagrams are
-/// IPv4 with their header, as a Linux raw socket gives them, so the prober's real parsing path runs.
+/// A network in a box for the prober, on virtual time: every echo request is handed to <see cref="Network"/>,
+/// which decides what comes back (nothing, a reply, two replies, an error, a forgery) and after what delay
+/// on <see cref="Clock"/>. Datagrams are framed as a Linux raw socket gives them (IPv4 with its header,
+/// ICMPv6 without), and read through the transports' own framing code, so the real parsing path runs.
+/// A delivery's arrival time is its virtual due time, whenever the receive loop gets to read it.
 /// </summary>
 public sealed class FakeTransport : IIcmpTransport
 {
     private readonly object _gate = new();
-    private readonly PriorityQueue<Delivery, long> _queue = new();
+    private readonly PriorityQueue<Delivery, (long Due, long Order)> _queue = new();
     private readonly List<SentEcho> _sent = new();
+    private readonly ReceiveBatchBuffer _buffer = new();
+    private long _order;
     private bool _woken;
     private bool _disposed;
 
-    public FakeTransport(Func<SentEcho, IEnumerable<Delivery>>? network = null)
+    public FakeTransport(Func<SentEcho, IEnumerable<Delivery>>? network = null, IcmpFamily family = IcmpFamily.IPv4,
+        FakeTimeProvider? clock = null)
     {
+        Family = family;
+        Clock = clock ?? new FakeTimeProvider(DateTimeOffset.UnixEpoch.AddYears(56));
         Network = network ?? (echo => [Reply(echo, TimeSpan.FromMilliseconds(1))]);
     }
+
+    /// <summary>The virtual clock: give it to the prober, and advance it (or use <see cref="VirtualTime"/>) to let time pass.</summary>
+    public FakeTimeProvider Clock { get; }
 
     public Func<SentEcho, IEnumerable<Delivery>> Network { get; set; }
 
     /// <summary>errno to fail sends to a destination with (e.g. 101, ENETUNREACH).</summary>
     public Func<IPAddress, int> SendError { get; set; } = _ => 0;
 
-    public IcmpFamily Family => IcmpFamily.IPv4;
-    public bool IncludesIpHeader => true;
-    public bool RewritesIdentifier => false;
-    public ReceiveBatch ReceiveBatch { get; } = new(16, 2048);
+    /// <summary>Thrown from Send when set: a socket that broke.</summary>
+    public Exception? SendException { get; set; }
+
+    /// <summary>Thrown from Receive when set: a receive loop that meets a failure.</summary>
+    public Exception? ReceiveException { get; set; }
+
+    /// <summary>How many messages one Receive hands over at most (the real transport reads 64).</summary>
+    public int ReceiveCapacity { get; set; } = 16;
+
+    public IcmpFamily Family { get; }
+    public SocketKind Kind => SocketKind.Raw;
+    public int? KernelIdentifier => null;
+    public bool MoreQueued { get; private set; }
+
+    /// <summary>Sends the transport took so far; <see cref="WaitForSent"/> waits for a count.</summary>
+    public int SentCount
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _sent.Count;
+            }
+        }
+    }
 
     public IReadOnlyList<SentEcho> Sent
     {
@@ -51,69 +86,122 @@ public sealed class FakeTransport : IIcmpTransport
         }
     }
 
+    /// <summary>Blocks (real time, generously bounded) until at least <paramref name="count"/> requests were sent.</summary>
+    public void WaitForSent(int count, TimeSpan? limit = null)
+    {
+        var until = DateTime.UtcNow + (limit ?? TimeSpan.FromSeconds(30));
+        lock (_gate)
+        {
+            while (_sent.Count < count)
+            {
+                if (DateTime.UtcNow > until)
+                {
+                    throw new TimeoutException($"Only {_sent.Count} of {count} requests were sent.");
+                }
+                Monitor.Wait(_gate, 50);
+            }
+        }
+    }
+
+    private long Now => Clock.GetTimestamp();
+
+    private long TicksOf(TimeSpan span) => (long)(span.TotalSeconds * Clock.TimestampFrequency);
+
     public void Send(SendBatch batch)
     {
-        batch.Stamp();
-        var now = Environment.TickCount64;
+        if (SendException is { } failure)
+        {
+            throw failure;
+        }
+        batch.Stamp(0, batch.Count);
+        var now = Now;
         for (var i = 0; i < batch.Count; i++)
         {
             ref var packet = ref batch.Packets[i];
             var bytes = batch.PacketSpan(i);
-            var destination = packet.Destination.ToAddress(IcmpFamily.IPv4);
+            var destination = packet.Destination.ToAddress(Family);
             packet.Error = SendError(destination);
             if (packet.Error != 0)
             {
                 continue;
             }
+            var sum = (ushort)~InternetChecksum.Compute(WithZeroChecksum(bytes));
             var echo = new SentEcho(destination, BinaryPrimitives.ReadUInt16BigEndian(bytes[4..]),
-                BinaryPrimitives.ReadUInt16BigEndian(bytes[6..]), bytes[8..].ToArray(), packet.Ttl);
+                BinaryPrimitives.ReadUInt16BigEndian(bytes[6..]), bytes[8..].ToArray(), packet.Ttl,
+                BinaryPrimitives.ReadUInt16BigEndian(bytes[2..]), sum, Clock.GetElapsedTime(0, now));
             lock (_gate)
             {
                 _sent.Add(echo);
                 foreach (var delivery in Network(echo))
                 {
-                    _queue.Enqueue(delivery, now + (long)delivery.Delay.TotalMilliseconds);
+                    _queue.Enqueue(delivery, (now + TicksOf(delivery.Delay), _order++));
                 }
                 Monitor.PulseAll(_gate);
             }
         }
     }
 
-    public int Receive(int timeoutMilliseconds)
+    private static byte[] WithZeroChecksum(ReadOnlySpan<byte> message)
     {
+        var copy = message.ToArray();
+        copy[2] = 0;
+        copy[3] = 0;
+        return copy;
+    }
+
+    public int Receive(int timeoutMilliseconds, IMessageSink sink)
+    {
+        if (ReceiveException is { } failure)
+        {
+            throw failure;
+        }
+        var taken = new List<(Delivery Delivery, long Due)>();
         lock (_gate)
         {
-            var deadline = timeoutMilliseconds < 0 ? long.MaxValue : Environment.TickCount64 + timeoutMilliseconds;
+            var deadline = timeoutMilliseconds < 0 ? long.MaxValue : Now + TicksOf(TimeSpan.FromMilliseconds(timeoutMilliseconds));
             while (!_disposed && !_woken)
             {
-                var now = Environment.TickCount64;
-                if (_queue.TryPeek(out _, out var due) && due <= now)
+                var now = Now;
+                if (_queue.TryPeek(out _, out var head) && head.Due <= now)
                 {
                     break;
                 }
-                var until = Math.Min(deadline, _queue.TryPeek(out _, out due) ? due : long.MaxValue);
+                var until = Math.Min(deadline, _queue.TryPeek(out _, out head) ? head.Due : long.MaxValue);
                 if (until <= now)
                 {
                     return 0;
                 }
-                Monitor.Wait(_gate, (int)Math.Min(int.MaxValue, until - now));
+                // Virtual time passes only when the test advances the clock: a timer on that clock wakes us.
+                using var timer = until == long.MaxValue
+                    ? null
+                    : Clock.CreateTimer(_ => Pulse(), null, Clock.GetElapsedTime(now, until), Timeout.InfiniteTimeSpan);
+                Monitor.Wait(_gate, 100);
             }
             _woken = false;
-            var count = 0;
-            while (count < ReceiveBatch.Capacity && _queue.TryPeek(out var delivery, out var dueAt) && dueAt <= Environment.TickCount64)
+            while (taken.Count < ReceiveCapacity && _queue.TryPeek(out var delivery, out var key) && key.Due <= Now)
             {
                 _queue.Dequeue();
-                delivery.Datagram.CopyTo(ReceiveBatch.Slot(count));
-                ref var packet = ref ReceiveBatch.Packets[count];
-                packet.Length = delivery.Datagram.Length;
-                packet.FullLength = delivery.Datagram.Length;
-                packet.Source = IpKey.FromAddress(delivery.Source);
-                packet.KernelRealtimeNs = 0;
-                packet.HopLimit = -1;
-                count++;
+                taken.Add((delivery, key.Due));
             }
-            ReceiveBatch.ReceivedTimestamp = System.Diagnostics.Stopwatch.GetTimestamp();
-            return count;
+            MoreQueued = _queue.TryPeek(out _, out var next) && next.Due <= Now;
+        }
+        foreach (var (delivery, due) in taken)
+        {
+            var data = _buffer.Hold(delivery.Datagram);
+            if (RawFraming.TryRead(Family, data, delivery.Datagram.Length, IpKey.FromAddress(delivery.Source),
+                    Family == IcmpFamily.IPv6 ? 64 : -1, 0, due, out var message, out var payload))
+            {
+                sink.OnMessage(in message, payload);
+            }
+        }
+        return taken.Count;
+    }
+
+    private void Pulse()
+    {
+        lock (_gate)
+        {
+            Monitor.PulseAll(_gate);
         }
     }
 
@@ -138,35 +226,51 @@ public sealed class FakeTransport : IIcmpTransport
     /// <summary>The echo reply the target would send.</summary>
     public static Delivery Reply(SentEcho echo, TimeSpan delay, IPAddress? from = null, Action<byte[]>? tamper = null)
     {
+        var v6 = echo.Destination.AddressFamily == AddressFamily.InterNetworkV6;
         var icmp = new byte[8 + echo.Payload.Length];
-        icmp[0] = 0;
+        icmp[0] = v6 ? IcmpTypes.V6EchoReply : IcmpTypes.V4EchoReply;
         BinaryPrimitives.WriteUInt16BigEndian(icmp.AsSpan(4), echo.Identifier);
         BinaryPrimitives.WriteUInt16BigEndian(icmp.AsSpan(6), echo.Sequence);
         echo.Payload.CopyTo(icmp, 8);
         tamper?.Invoke(icmp);
-        BinaryPrimitives.WriteUInt16BigEndian(icmp.AsSpan(2), 0);
-        BinaryPrimitives.WriteUInt16BigEndian(icmp.AsSpan(2), InternetChecksum.Compute(icmp));
         var source = from ?? echo.Destination;
-        return new Delivery(delay, IPv4(source, IPAddress.Parse("192.0.2.1"), 57, icmp), source);
+        return new Delivery(delay, Frame(source, Client(echo), 57, icmp), source);
     }
 
-    /// <summary>An ICMP error (e.g. Time Exceeded, type 11) from a router, quoting the request as Linux does.</summary>
-    public static Delivery Error(SentEcho echo, TimeSpan delay, IPAddress router, byte type, byte code, int quotedIcmpBytes = int.MaxValue)
+    /// <summary>An ICMP error from a router (Time Exceeded: type 11 / ICMPv6 3), quoting the request as Linux does.</summary>
+    public static Delivery Error(SentEcho echo, TimeSpan delay, IPAddress router, byte type, byte code, int quotedIcmpBytes = int.MaxValue,
+        byte quotedTtl = 1)
     {
+        var v6 = echo.Destination.AddressFamily == AddressFamily.InterNetworkV6;
         var request = new byte[8 + echo.Payload.Length];
-        request[0] = 8;
+        request[0] = v6 ? IcmpTypes.V6EchoRequest : IcmpTypes.V4EchoRequest;
         BinaryPrimitives.WriteUInt16BigEndian(request.AsSpan(4), echo.Identifier);
         BinaryPrimitives.WriteUInt16BigEndian(request.AsSpan(6), echo.Sequence);
         echo.Payload.CopyTo(request, 8);
-        BinaryPrimitives.WriteUInt16BigEndian(request.AsSpan(2), InternetChecksum.Compute(request));
-        var original = IPv4(IPAddress.Parse("192.0.2.1"), echo.Destination, 1, request);
-        var quoted = original.AsSpan(0, (int)Math.Min(original.Length, 20L + quotedIcmpBytes)).ToArray();
+        BinaryPrimitives.WriteUInt16BigEndian(request.AsSpan(2), echo.Checksum);
+        var original = v6 ? IPv6Header(Client(echo), echo.Destination, quotedTtl, request) : IPv4(Client(echo), echo.Destination, quotedTtl, request);
+        var header = v6 ? 40 : 20;
+        var quoted = original.AsSpan(0, (int)Math.Min(original.Length, (long)header + quotedIcmpBytes)).ToArray();
         var icmp = new byte[8 + quoted.Length];
         icmp[0] = type;
         icmp[1] = code;
         quoted.CopyTo(icmp, 8);
+        return new Delivery(delay, Frame(router, Client(echo), 64, icmp), router);
+    }
+
+    private static IPAddress Client(SentEcho echo) =>
+        echo.Destination.AddressFamily == AddressFamily.InterNetworkV6 ? IPAddress.Parse("2001:db8::1") : IPAddress.Parse("192.0.2.1");
+
+    /// <summary>What a raw socket of the family reads: IPv4 with its header and checksums, ICMPv6 bare (the kernel checked it).</summary>
+    private static byte[] Frame(IPAddress source, IPAddress destination, byte ttl, byte[] icmp)
+    {
+        if (source.AddressFamily == AddressFamily.InterNetworkV6)
+        {
+            return icmp;
+        }
+        BinaryPrimitives.WriteUInt16BigEndian(icmp.AsSpan(2), 0);
         BinaryPrimitives.WriteUInt16BigEndian(icmp.AsSpan(2), InternetChecksum.Compute(icmp));
-        return new Delivery(delay, IPv4(router, IPAddress.Parse("192.0.2.1"), 64, icmp), router);
+        return IPv4(source, destination, ttl, icmp);
     }
 
     private static byte[] IPv4(IPAddress source, IPAddress destination, byte ttl, byte[] icmp)
@@ -181,5 +285,64 @@ public sealed class FakeTransport : IIcmpTransport
         BinaryPrimitives.WriteUInt16BigEndian(datagram.AsSpan(10), InternetChecksum.Compute(datagram.AsSpan(0, 20)));
         icmp.CopyTo(datagram, 20);
         return datagram;
+    }
+
+    private static byte[] IPv6Header(IPAddress source, IPAddress destination, byte hopLimit, byte[] icmp)
+    {
+        var datagram = new byte[40 + icmp.Length];
+        datagram[0] = 0x60;
+        BinaryPrimitives.WriteUInt16BigEndian(datagram.AsSpan(4), (ushort)icmp.Length);
+        datagram[6] = 58;
+        datagram[7] = hopLimit;
+        source.TryWriteBytes(datagram.AsSpan(8, 16), out _);
+        destination.TryWriteBytes(datagram.AsSpan(24, 16), out _);
+        icmp.CopyTo(datagram, 40);
+        return datagram;
+    }
+
+    /// <summary>Keeps the bytes handed to the parser alive for the sink call, as the real transport's receive buffer does.</summary>
+    private sealed class ReceiveBatchBuffer
+    {
+        private byte[] _bytes = new byte[2048];
+
+        public ReadOnlySpan<byte> Hold(byte[] datagram)
+        {
+            if (datagram.Length > _bytes.Length)
+            {
+                _bytes = new byte[datagram.Length];
+            }
+            datagram.CopyTo(_bytes, 0);
+            return _bytes.AsSpan(0, datagram.Length);
+        }
+    }
+}
+
+/// <summary>
+/// Lets virtual time pass while an operation runs: advances the clock in steps until the task ends. The
+/// outcome depends only on virtual time (a delivery's arrival is its due time, deadlines are on the same
+/// clock), not on how fast this machine runs the loop; the real-time limit only stops a hung test.
+/// </summary>
+public static class VirtualTime
+{
+    public static async Task<T> Run<T>(FakeTimeProvider clock, Task<T> operation, TimeSpan? step = null, TimeSpan? realLimit = null)
+    {
+        await Run(clock, (Task)operation, step, realLimit);
+        return await operation;
+    }
+
+    public static async Task Run(FakeTimeProvider clock, Task operation, TimeSpan? step = null, TimeSpan? realLimit = null)
+    {
+        var until = DateTime.UtcNow + (realLimit ?? TimeSpan.FromSeconds(60));
+        var advance = step ?? TimeSpan.FromMilliseconds(1);
+        while (!operation.IsCompleted)
+        {
+            if (DateTime.UtcNow > until)
+            {
+                throw new TimeoutException($"The operation did not finish within {realLimit ?? TimeSpan.FromSeconds(60)} of real time (virtual now {clock.GetUtcNow():O}).");
+            }
+            clock.Advance(advance);
+            await Task.WhenAny(operation, Task.Delay(1));
+        }
+        await operation;
     }
 }

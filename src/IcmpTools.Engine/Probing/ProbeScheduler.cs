@@ -1,0 +1,298 @@
+namespace IcmpTools.Engine.Probing;
+
+/// <summary>
+/// Where an operation's new work comes from. The scheduler asks for it only when nothing already started
+/// is due and the rate leaves room, so under a rate limit the probes of started hosts go out before new
+/// hosts begin (the first results come after one interval, not after every host's first probe).
+/// </summary>
+public interface IProbeSource
+{
+    /// <summary>
+    /// Called on the scheduler's loop: enqueue up to <paramref name="budget"/> probes to start now. Returns
+    /// false once nothing more will ever come. May enqueue nothing and return true (waiting for input):
+    /// then call <see cref="ProbeScheduler.Signal"/> when input arrives.
+    /// </summary>
+    bool Admit(ProbeScheduler scheduler, int budget);
+}
+
+/// <summary>
+/// The one place that decides when probes go out, for every operation: a due queue, a global rate
+/// (token bucket), batches of up to <see cref="Prober.MaxBatch"/> per system call, several batches sent
+/// at once from several threads, and back-pressure from the probers (a full probe table makes it wait).
+/// Operations are planners: they enqueue what to send and observe the outcomes. Any failure ends
+/// <see cref="Completion"/> with it, so an operation that awaits Completion can never wait forever.
+/// </summary>
+public sealed class ProbeScheduler : IAsyncDisposable
+{
+    /// <summary>Batches sent per round, so admission and new input keep up during a burst.</summary>
+    private const int MaxBatchesPerRound = 16;
+
+    private readonly TimeProvider _clock;
+    private readonly int _rate;
+    private readonly IProbeSource? _source;
+    private readonly System.Collections.Concurrent.ConcurrentQueue<Item> _incoming = new();
+    private readonly PriorityQueue<Item, (long Due, long Order)> _due = new();
+    private readonly CancellationTokenSource _stop;
+    private readonly Task _loop;
+    private TaskCompletionSource? _waiter;
+    private int _signalled;
+    private long _order;
+    private long _sent;
+    private long _firstSend;
+    private volatile bool _completed;
+
+    private readonly record struct Item(Prober Prober, ProbeSpec Spec, IProbeObserver Observer, long Due);
+
+    /// <param name="clock">The clock due times are read on; the probers' own.</param>
+    /// <param name="rate">Probes per second over everything this scheduler sends; 0 sends as fast as the sockets take them.</param>
+    /// <param name="source">Where new work comes from when the due queue leaves room; null when all work is enqueued.</param>
+    public ProbeScheduler(TimeProvider clock, int rate, IProbeSource? source = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(clock);
+        ArgumentOutOfRangeException.ThrowIfNegative(rate);
+        _clock = clock;
+        _rate = rate;
+        _source = source;
+        _stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        _loop = Task.Run(() => RunAsync(_stop.Token), CancellationToken.None);
+    }
+
+    /// <summary>Ends when <see cref="Complete"/> was called and everything queued is sent; faults with any send or prober failure.</summary>
+    public Task Completion => _loop;
+
+    /// <summary>Probes handed to the sockets so far.</summary>
+    public long Sent => Interlocked.Read(ref _sent);
+
+    /// <summary>Probes per second since the first send.</summary>
+    public double ProbeRate
+    {
+        get
+        {
+            var first = Interlocked.Read(ref _firstSend);
+            if (first == 0)
+            {
+                return 0;
+            }
+            var seconds = _clock.GetElapsedTime(first).TotalSeconds;
+            return seconds <= 0 ? 0 : Sent / seconds;
+        }
+    }
+
+    /// <summary>Queues a probe to go out at <paramref name="due"/> (a timestamp of the clock; 0: now). Thread-safe.</summary>
+    public void Enqueue(Prober prober, in ProbeSpec spec, IProbeObserver observer, long due = 0)
+    {
+        ArgumentNullException.ThrowIfNull(prober);
+        ArgumentNullException.ThrowIfNull(observer);
+        _incoming.Enqueue(new Item(prober, spec, observer, due));
+        Signal();
+    }
+
+    /// <summary>Nothing more will be enqueued (beyond what the source still admits); Completion ends once the queue is empty.</summary>
+    public void Complete()
+    {
+        _completed = true;
+        Signal();
+    }
+
+    /// <summary>Wakes the loop: new input, or room freed. Never lost: a signal that finds the loop awake is kept for its next wait.</summary>
+    public void Signal()
+    {
+        Interlocked.Exchange(ref _signalled, 1);
+        Volatile.Read(ref _waiter)?.TrySetResult();
+    }
+
+    private async Task RunAsync(CancellationToken cancellationToken)
+    {
+        var burst = _rate == 0 ? long.MaxValue : Math.Max(1, Math.Min(Prober.MaxBatch, _rate / 100));
+        var rateStart = _clock.GetTimestamp();
+        long rateSent = 0;
+        var sourceDone = _source is null;
+        var ready = new List<Item>();
+        while (true)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            Interlocked.Exchange(ref _signalled, 0);
+            Drain();
+
+            var now = _clock.GetTimestamp();
+            var allowed = _rate == 0
+                ? (long)MaxBatchesPerRound * Prober.MaxBatch
+                : Math.Clamp((long)((now - rateStart) * (double)_rate / _clock.TimestampFrequency) + burst - rateSent, 0, burst);
+            var room = (int)Math.Min(allowed, (long)MaxBatchesPerRound * Prober.MaxBatch);
+            TakeDue(ready, now, room);
+            var nothingDue = !_due.TryPeek(out _, out var head) || head.Due > now;
+            if (ready.Count < room && nothingDue && !sourceDone)
+            {
+                sourceDone = !_source!.Admit(this, room - ready.Count);
+                Drain();
+                TakeDue(ready, now, room);
+            }
+
+            if (ready.Count > 0)
+            {
+                await SendAsync(ready, cancellationToken).ConfigureAwait(false);
+                rateSent += ready.Count;
+                ready.Clear();
+                continue;
+            }
+
+            if (_completed && sourceDone && _due.Count == 0 && _incoming.IsEmpty)
+            {
+                return;
+            }
+
+            // Sleep until the next probe is due, the next token, or a signal (input, room, completion).
+            var wait = Timeout.InfiniteTimeSpan;
+            var tokenTicks = _rate == 0 ? 0 : Math.Max(1, (long)(_clock.TimestampFrequency / (double)_rate));
+            if (_due.TryPeek(out _, out head))
+            {
+                var ticks = Math.Max(head.Due - now, allowed > 0 ? 0 : tokenTicks);
+                wait = TimeSpan.FromSeconds(Math.Max(0, ticks) / (double)_clock.TimestampFrequency);
+            }
+            else if (!sourceDone && allowed == 0)
+            {
+                wait = TimeSpan.FromSeconds(tokenTicks / (double)_clock.TimestampFrequency);
+            }
+            await WaitAsync(wait, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private void Drain()
+    {
+        while (_incoming.TryDequeue(out var item))
+        {
+            _due.Enqueue(item, (item.Due, _order++));
+        }
+    }
+
+    private void TakeDue(List<Item> ready, long now, int room)
+    {
+        while (ready.Count < room && _due.TryPeek(out _, out var key) && key.Due <= now)
+        {
+            ready.Add(_due.Dequeue());
+        }
+    }
+
+    private async Task WaitAsync(TimeSpan wait, CancellationToken cancellationToken)
+    {
+        if (wait == TimeSpan.Zero)
+        {
+            return;
+        }
+        var waiter = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        // Publish the waiter, then look for a signal that came before it: with full fences on both sides,
+        // either Signal sees the waiter or this sees the flag.
+        Interlocked.Exchange(ref _waiter, waiter);
+        if (Interlocked.Exchange(ref _signalled, 0) == 1)
+        {
+            return;
+        }
+        if (wait == Timeout.InfiniteTimeSpan)
+        {
+            await waiter.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+            return;
+        }
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var delay = Task.Delay(wait, _clock, timeout.Token);
+        await Task.WhenAny(waiter.Task, delay).ConfigureAwait(false);
+        await timeout.CancelAsync().ConfigureAwait(false);
+        cancellationToken.ThrowIfCancellationRequested();
+    }
+
+    /// <summary>
+    /// Sends the round's probes grouped into batches per prober and observer, spread over the cores: the kernel
+    /// does a packet's work (on a routed path, every hop's forwarding) on the CPU that sent it.
+    /// </summary>
+    private async Task SendAsync(List<Item> ready, CancellationToken cancellationToken)
+    {
+        if (Interlocked.Read(ref _firstSend) == 0)
+        {
+            Interlocked.Exchange(ref _firstSend, _clock.GetTimestamp());
+        }
+        var batches = _batches;
+        foreach (var item in ready)
+        {
+            var at = -1;
+            for (var i = batches.Count - 1; i >= 0; i--)
+            {
+                if (batches[i].Prober == item.Prober && batches[i].Observer == item.Observer && batches[i].Count < Prober.MaxBatch)
+                {
+                    at = i;
+                    break;
+                }
+            }
+            if (at < 0)
+            {
+                batches.Add((item.Prober, item.Observer, _spare.Count > 0 ? _spare.Pop() : new ProbeSpec[Prober.MaxBatch], 0));
+                at = batches.Count - 1;
+            }
+            var batch = batches[at];
+            batch.Specs[batch.Count] = item.Spec;
+            batches[at] = batch with { Count = batch.Count + 1 };
+        }
+        try
+        {
+            await SendBatchesAsync(batches, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            foreach (var batch in batches)
+            {
+                _spare.Push(batch.Specs);
+            }
+            batches.Clear();
+        }
+        Interlocked.Add(ref _sent, ready.Count);
+    }
+
+    private readonly List<(Prober Prober, IProbeObserver Observer, ProbeSpec[] Specs, int Count)> _batches = new();
+    private readonly Stack<ProbeSpec[]> _spare = new();
+
+    private static async Task SendBatchesAsync(List<(Prober Prober, IProbeObserver Observer, ProbeSpec[] Specs, int Count)> batches,
+        CancellationToken cancellationToken)
+    {
+        if (batches.Count == 1)
+        {
+            var (prober, observer, specs, count) = batches[0];
+            await prober.SendAsync(specs.AsMemory(0, count), observer, cancellationToken).ConfigureAwait(false);
+        }
+        else
+        {
+            var lanes = Math.Min(Environment.ProcessorCount, batches.Count);
+            var work = new Task[lanes];
+            for (var lane = 0; lane < lanes; lane++)
+            {
+                var first = lane;
+                work[lane] = Task.Run(async () =>
+                {
+                    for (var i = first; i < batches.Count; i += lanes)
+                    {
+                        var (prober, observer, specs, count) = batches[i];
+                        await prober.SendAsync(specs.AsMemory(0, count), observer, cancellationToken).ConfigureAwait(false);
+                    }
+                }, cancellationToken);
+            }
+            await Task.WhenAll(work).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Stops the loop (probes already sent still get their outcomes from the prober) and waits for it.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync().ConfigureAwait(false);
+        try
+        {
+            await _loop.ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            // Stopped on request.
+        }
+#pragma warning disable CA1031 // A failure was already reported through Completion to whoever awaited it.
+        catch (Exception)
+#pragma warning restore CA1031
+        {
+        }
+        _stop.Dispose();
+    }
+}

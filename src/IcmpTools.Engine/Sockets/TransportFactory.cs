@@ -1,0 +1,20 @@
+using IcmpTools.Engine.Models;
+
+namespace IcmpTools.Engine.Sockets;
+
+/// <summary>What makes two probers different sockets: the family, the socket kind and the options set on the socket itself.</summary>
+/// <param name="Interface">Bind to this device (SO_BINDTODEVICE); null for none.</param>
+/// <param name="Broadcast">May send to broadcast addresses (SO_BROADCAST).</param>
+public readonly record struct ProberKey(IcmpFamily Family, SocketKind Kind = SocketKind.Raw, bool DontFragment = false,
+    string? Interface = null, bool Broadcast = false);
+
+/// <summary>Opens the transport a key asks for, on the calling thread (so in its network namespace).</summary>
+public static class TransportFactory
+{
+    public static IIcmpTransport Open(ProberKey key, TimeProvider? clock = null)
+    {
+        return key.Kind == SocketKind.Raw
+            ? new RawSocketTransport(key.Family, key.DontFragment, clock, key.Interface, key.Broadcast)
+            : new DatagramSocketTransport(key.Family, key.DontFragment, clock, key.Interface, key.Broadcast);
+    }
+}
