@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Net;
 using System.Runtime.CompilerServices;
+using IcmpTools.Engine.Errors;
 using IcmpTools.Engine.Models;
 using IcmpTools.Engine.Packets;
 using IcmpTools.Engine.Probing;
@@ -13,6 +14,8 @@ public static class Ping
 {
     /// <summary>Sequence numbers start at 1, as iputils ping numbers its probes.</summary>
     private const int FirstSequence = 1;
+
+    private const int Eacces = 13;
 
     /// <summary>
     /// Sends the probes on schedule and yields each probe's outcome (reply, ICMP error or timeout) the moment
@@ -27,6 +30,10 @@ public static class Ping
         CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(options);
+        if (options.Broadcast)
+        {
+            throw new ArgumentException("A broadcast ping yields one reply per answering host, not one host: use StreamAsync.", nameof(options));
+        }
         var tally = new HostTally(options.Count);
         await foreach (var _ in StreamAsync(prober, address, options, tally, cancellationToken).ConfigureAwait(false))
         {
@@ -76,14 +83,31 @@ public static class Ping
             Source = options.Source is null ? default : IpKey.FromAddress(options.Source),
             HasSource = options.Source is not null,
             TimeoutTicks = (long)(options.Timeout.TotalSeconds * Stopwatch.Frequency),
+            Mode = options.Broadcast ? ProbeMode.Collect : ProbeMode.FirstAnswer,
+            AnyResponder = options.Broadcast,
         };
         var count = options.Continuous ? long.MaxValue : options.Count;
         var sending = SendOnScheduleAsync(prober, template, count, options.Interval, observer, tally, stop.Token);
         try
         {
-            for (long received = 0; received < count; received++)
+            for (long finished = 0; finished < count;)
             {
-                var result = await observer.Reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+                var (result, final) = await observer.Reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+                if (final)
+                {
+                    finished++;
+                    if (options.Broadcast && result.Status == IcmpStatus.Success)
+                    {
+                        // The end of a broadcast probe that was answered: each answer was its own reply already.
+                        continue;
+                    }
+                }
+                if (result is { Status: IcmpStatus.SendFailed, SendError: Eacces } && !options.Broadcast)
+                {
+                    // The kernel refuses a broadcast destination to a socket without SO_BROADCAST (and only that).
+                    throw new SocketBroadcastException(
+                        $"'{destination}' is a broadcast address: ping it with -Broadcast to collect every host's reply.");
+                }
                 tally?.Add(in result, (int)Math.Min(result.Token, int.MaxValue - 1), family);
                 yield return ReplyFactory.Create(in result, destination, family, prober.Kind == SocketKind.Raw);
             }

@@ -197,6 +197,7 @@ public abstract class IcmpCmdletBase : PSCmdlet, IDisposable
             AddressFamilyMismatchException => (ErrorIds.FamilyMismatch, ErrorCategory.InvalidArgument),
             SocketAddressException => (ErrorIds.InvalidSourceAddress, ErrorCategory.InvalidArgument),
             SocketUnavailableException => (ErrorIds.SocketUnavailable, ErrorCategory.ResourceUnavailable),
+            SocketBroadcastException => (ErrorIds.BroadcastNotAllowed, ErrorCategory.PermissionDenied),
             InvalidTargetException { Reason: InvalidTargetReason.ReversedRange } => (ErrorIds.InvalidRange, ErrorCategory.InvalidArgument),
             InvalidTargetException { Reason: InvalidTargetReason.TooLarge } => (ErrorIds.BlockTooLarge, ErrorCategory.LimitsExceeded),
             InvalidTargetException => (ErrorIds.InvalidTarget, ErrorCategory.InvalidArgument),

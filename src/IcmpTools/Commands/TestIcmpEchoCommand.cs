@@ -57,12 +57,21 @@ public sealed class TestIcmpEchoCommand : IcmpCmdletBase
     [Parameter(ParameterSetName = DefaultSet)]
     public SwitchParameter Quiet { get; set; }
 
+    /// <summary>The target is a broadcast address: one Reply per host that answers each probe before its timeout.</summary>
+    [Parameter]
+    public SwitchParameter Broadcast { get; set; }
+
     protected override void BeginProcessing()
     {
         if (Payload is not null && MyInvocation.BoundParameters.ContainsKey(nameof(BufferSize)))
         {
             ThrowTerminatingError(new ErrorRecord(new ArgumentException(Strings.ConflictingPayload), ErrorIds.ConflictingParameters,
                 ErrorCategory.InvalidArgument, null));
+        }
+        if (Broadcast && Quiet)
+        {
+            ThrowTerminatingError(new ErrorRecord(new ArgumentException("-Broadcast and -Quiet cannot be used together: -Broadcast gives one Reply per answering host."),
+                ErrorIds.ConflictingParameters, ErrorCategory.InvalidArgument, null));
         }
         if (PerReply && Quiet)
         {
@@ -84,8 +93,9 @@ public sealed class TestIcmpEchoCommand : IcmpCmdletBase
             DontFragment = DontFragment,
             Source = SourceAddressValue,
             Identifier = MyInvocation.BoundParameters.ContainsKey(nameof(Id)) ? Id : null,
+            Broadcast = Broadcast,
         };
-        OpenProbers(DontFragment);
+        OpenProbers(DontFragment, Broadcast);
     }
 
     protected override void ProcessRecord()
@@ -106,7 +116,7 @@ public sealed class TestIcmpEchoCommand : IcmpCmdletBase
         {
             return;
         }
-        if (PerReply || Continuous)
+        if (PerReply || Continuous || Broadcast)
         {
             await foreach (var reply in Ping.StreamAsync(prober, address, _options, StopToken).ConfigureAwait(false))
             {
