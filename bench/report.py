@@ -90,14 +90,91 @@ for tgt in ["198.18.4.2", "198.18.10.1"]:
     out.append(f"| {tgt} | {pm:.3f} | {om:.3f} | {abs(om - pm):.3f} | {icm:.3f} | {med(ours, 'avg_ms'):.3f} | {pruns} | {oruns} | {recv} |")
 out.append("")
 
+# ---- sparse block
+out += ["## (d) Sparse block: 198.19.0.0/16 with 1 % alive (655 hosts), `-Count 1 -TimeoutSeconds 0.5 -Rate 0`, default `-ThrottleLimit`", "",
+        "| tool | wall ms (median) | runs (ms) | CPU ms | alive/hosts (each run) | time ÷ fping's best |",
+        "|---|---:|---|---:|---|---:|"]
+fbest = min([r["wall_ms"] for r in sel("sparse", "fping") if r.get("wall_ms", -1) >= 0] or [float("nan")])
+sparse_labels = {
+    "sweep-ps": "IcmpTools: `$r = Invoke-IcmpMultiPing 198.19.0.0/16 -Count 1 -TimeoutSeconds 0.5 -Rate 0; $r.Count; ($r \\| Where-Object IsAlive).Count`",
+    "sweep-ps-cmdlet": "IcmpTools: the same Invoke-IcmpMultiPing alone (call to last object)",
+    "sweep-engine": "IcmpTools.Engine MultiPing (no PowerShell), default ThrottleLimit",
+    "fping": "`fping -q -a -i 0 -r 0 -t 500 -g 198.19.0.0/16 \\| wc -l`",
+}
+for mode in ["sweep-ps", "sweep-ps-cmdlet", "sweep-engine", "fping"]:
+    rs = sel("sparse", mode)
+    if not rs:
+        out.append(f"| {sparse_labels[mode]} | (no result) | | | | |")
+        continue
+    w = med(rs, "wall_ms")
+    out.append(f"| {sparse_labels[mode]} | {fmt(w)} | {', '.join(fmt(r['wall_ms']) for r in rs)} | {fmt(med(rs, 'cpu_ms'))} | "
+               f"{', '.join(alive_of(r) for r in rs)} | {w / fbest:.2f} |")
+out.append("")
+
+# ---- sweep RTT accuracy
+def fping_c(scen, mode):
+    """Median over hosts of fping -C 1's per-host RTT, per run (read from the run's stderr log)."""
+    meds = []
+    for r in sel(scen, mode):
+        f = os.path.join(logs, f"{scen}-{mode}-{r['run']}.err")
+        vals = [float(v) for v in re.findall(r"^\S+\s*:\s*([\d.]+)\s*$", open(f).read(), re.M)] if os.path.exists(f) else []
+        if vals:
+            meds.append((statistics.median(vals), len(vals)))
+    return meds
+
+out += ["## (e) Sweep RTT accuracy: one probe per host of a /24, median over hosts (ms)", "",
+        "IcmpTools: the engine's sweep (`MultiPing`, as `Invoke-IcmpMultiPing -Count 1` runs it) at `-Rate 0` and at the default "
+        "`-Rate 10000`; fping: `fping -C 1 -q [-i 0|-i 1] -r 0 -t 500 -g BLOCK` (no -i: fping's default 10 ms between sends). "
+        "Each run is the median over the alive hosts of one sweep; the cell shows the median of the runs (runs in brackets). "
+        "fping's own figure depends on its send spacing (an idle CPU between sends is slower to wake), so both ends are shown.", "",
+        "| block | ours -Rate 0 | ours p90 | ours -Rate 10000 | ours p90 | fping -i 0 | fping -i 1 | fping (-i 10) | ours(-Rate 0) − fping -i 0 | ours(10000) − fping (-i 10) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+for where, block in [("lab", "198.19.1.0/24 (lab, 3 routers)"), ("lo", "127.2.1.0/24 (loopback)")]:
+    o0 = sel(f"sweeprtt-{where}-r0", "sweep-rtt")
+    o1 = sel(f"sweeprtt-{where}-r10000", "sweep-rtt")
+    f0 = fping_c(f"sweeprtt-{where}", "fping-i0")
+    f1 = fping_c(f"sweeprtt-{where}", "fping-i1")
+    f10 = fping_c(f"sweeprtt-{where}", "fping-i10")
+    m0, m1 = med(o0, "median_ms"), med(o1, "median_ms")
+    mm = lambda f: statistics.median([m for m, _ in f]) if f else float("nan")
+    fm0, fm1, fm10 = mm(f0), mm(f1), mm(f10)
+    fr = lambda f: ", ".join("%.3f" % m for m, _ in f)
+    runs = lambda rs: ", ".join("%.3f" % r["median_ms"] for r in rs)
+    out.append(f"| {block} | {m0:.3f} ({runs(o0)}) | {med(o0, 'p90_ms'):.3f} | {m1:.3f} ({runs(o1)}) | {med(o1, 'p90_ms'):.3f} | "
+               f"{fm0:.3f} ({fr(f0)}) | {fm1:.3f} ({fr(f1)}) | {fm10:.3f} ({fr(f10)}) | **{m0 - fm0:+.3f}** | **{m1 - fm10:+.3f}** |")
+out.append("")
+
+# ---- raw rates
+out += ["## (f) Raw probe rate: the engine beside the bare loop (probes/s, medians)", "",
+        "| path | engine (`MultiPing.ProbeRate`) | engine hosts/s (to last reply) | bare loop (probes/s to last reply) |", "|---|---:|---:|---:|"]
+for scen, label in [("lab", "lab 198.19.0.0/16"), ("loopback", "loopback 127.1.0.0/16")]:
+    out.append(f"| {label} | {fmt(med(sel(scen, 'sweep-engine'), 'engine_probe_rate'))} | {fmt(med(sel(scen, 'sweep-engine'), 'probes_per_s'))} | "
+               f"{fmt(med(sel(scen, 'loop'), 'probes_per_s'))} |")
+out.append("")
+
 st = sel("startup", "startup")
-out += ["## (d) Start-up (in-process, fresh process each run)", "",
+out += ["## (g) Start-up (in-process, fresh process each run)", "",
         "| step | median ms | runs (ms) |", "|---|---:|---|"]
 for key, label in [("process_to_main_ms", "process start → Main"), ("runspace_ms", "create + open runspace (CreateDefault2)"),
                    ("import_ms", "Import-Module out/IcmpTools"), ("first_reply_ms", "first `Test-IcmpEcho 127.0.0.1 -Count 1`"),
                    ("import_plus_first_ms", "**Import-Module + first reply**"), ("process_total_ms", "process start → first reply")]:
     out.append(f"| {label} | {fmt(med(st, key), 1)} | {', '.join(fmt(r[key], 1) for r in st)} |")
 out.append("")
+mem = [r for r in recs if r["scenario"] == "memory"]
+if mem:
+    out += ["## (h) Memory in a real pwsh (fresh `pwsh -NoProfile` per run; growth = VmHWM − VmRSS after a warm-up /24)", "",
+            "| command | pwsh | VmRSS before (MB) | VmHWM (MB) | VmRSS after (MB) | **growth (MB)** | runs growth (MB) | wall ms |",
+            "|---|---|---:|---:|---:|---:|---|---:|"]
+    for mode in ["pwsh-stream", "pwsh-collect"]:
+        rs = [r for r in mem if r["mode"] == mode]
+        if not rs:
+            continue
+        cmd = rs[0]["command"].replace("|", "\\|")
+        out.append(f"| `{cmd}` | {rs[0].get('pwsh', '?')} | {med(rs, 'rss_before_kb') / 1024:.1f} | {med(rs, 'hwm_kb') / 1024:.1f} | "
+                   f"{med(rs, 'rss_after_kb') / 1024:.1f} | **{med(rs, 'growth_kb') / 1024:.1f}** | "
+                   f"{', '.join('%.1f' % (r['growth_kb'] / 1024) for r in rs)} | {fmt(med(rs, 'wall_ms'))} |")
+    out += ["", "VmHWM is reset (`5 > /proc/self/clear_refs`) right after the warm-up, so it is this command's peak. Script: bench/pwsh-mem.ps1.", ""]
+
 out += ["## Method notes", "",
         "- Commands: see bench/run.sh; raw per-run records are in bench/results/raw.jsonl, tool output in bench/results/logs/.",
         "- 'time ÷ ours' divides each tool's median wall time by the median of the first IcmpTools row (the full PowerShell line).",

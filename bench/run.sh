@@ -2,6 +2,10 @@
 # bench/run.sh: IcmpTools benchmarks side by side with fping, iputils ping and icmplib.
 # Needs root (namespaces, raw sockets). Writes bench/results/latest.md (+ raw.jsonl).
 # Traffic goes only to 127.0.0.0/8 and to the namespace lab this script builds and removes.
+# Takes about 6-8 minutes on a loaded 2-core machine (REPEAT=3); every step is bounded by `timeout`.
+# Needs fping, iputils-ping, python3-icmplib, nftables, iptables, libnetfilter-queue-dev, time (Debian),
+# and a pwsh for the memory rows: `dotnet pwsh` when .config/dotnet-tools.json exists, else $PWSH, else
+# the dotnet tool PowerShell 7.6.9 installed into /tmp/pwshtool.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -30,6 +34,17 @@ fi
 [[ -x "$BENCH" ]] || { echo "no $BENCH" >&2; exit 1; }
 
 [[ -x /usr/bin/time ]] || apt-get install -y time >/dev/null
+
+# A real pwsh for the memory rows (see the header).
+PWSH_CMD=()
+if [[ -f "$ROOT/.config/dotnet-tools.json" ]] && dotnet tool restore >"$LOGS/tool-restore.log" 2>&1; then
+    PWSH_CMD=(dotnet pwsh)
+elif [[ -n "${PWSH:-}" && -x "${PWSH:-}" ]]; then
+    PWSH_CMD=("$PWSH")
+else
+    [[ -x /tmp/pwshtool/pwsh ]] || dotnet tool install --tool-path /tmp/pwshtool PowerShell --version 7.6.9 >"$LOGS/pwsh-install.log" 2>&1 || true
+    [[ -x /tmp/pwshtool/pwsh ]] && PWSH_CMD=(/tmp/pwshtool/pwsh)
+fi
 
 echo "== lab $LAB"
 trap 'bash "$ROOT/tests/netlab/netlab.sh" down "$LAB" || true' EXIT
@@ -101,6 +116,35 @@ sweeps() {   # scenario netns|- block warmup
 sweeps lab "$NS" "$LAB_BLOCK" 198.19.1.0/24
 sweeps loopback - "$LO_BLOCK" 127.2.1.0/24
 
+# A sparse block, as real ones are: 1 % of the lab /16 answers (netlab.sh sparse), -Count 1
+# -TimeoutSeconds 0.5 -Rate 0 with the default -ThrottleLimit, against fping -i 0 -r 0 -t 500.
+echo "== sparse ($LAB_BLOCK, 1 % alive)"
+bash tests/netlab/netlab.sh sparse "$LAB" on
+ours sparse 180 sweep-ps --netns "$NS" --target "$LAB_BLOCK" --warmup 198.19.1.0/24 --throttle default --timeout 0.5 --repeat "$REPEAT"
+ours sparse 120 sweep-engine --netns "$NS" --target "$LAB_BLOCK" --throttle default --timeout 0.5 --repeat "$REPEAT"
+for ((r = 1; r <= REPEAT; r++)); do
+    ext sparse fping "$r" 60 "$NS" sh -c "fping -q -a -i 0 -r 0 -t 500 -g $LAB_BLOCK | wc -l"
+done
+bash tests/netlab/netlab.sh sparse "$LAB" off
+
+# Sweep RTT accuracy: each host's RTT from one sweep probe, against fping -C 1 on the same /24.
+echo "== sweep rtt"
+for spec in "lab $NS 198.19.1.0/24" "lo - 127.2.1.0/24"; do
+    read -r where ns block <<<"$spec"
+    nsarg=()
+    [[ "$ns" != - ]] && nsarg=(--netns "$ns")
+    for rate in 0 10000; do
+        ours "sweeprtt-$where-r$rate" 60 sweep-rtt "${nsarg[@]}" --target "$block" --rate "$rate" --throttle default --repeat "$REPEAT" \
+            --out "$LOGS/sweeprtt-$where-r$rate-ours.txt"
+    done
+    for ((r = 1; r <= REPEAT; r++)); do
+        # fping -C prints "ADDR : RTT" per host on stderr: kept in the .err log for report.py.
+        ext "sweeprtt-$where" fping-i0 "$r" 30 "$ns" fping -C 1 -q -i 0 -r 0 -t 500 -g "$block"
+        ext "sweeprtt-$where" fping-i1 "$r" 30 "$ns" fping -C 1 -q -i 1 -r 0 -t 500 -g "$block"
+        ext "sweeprtt-$where" fping-i10 "$r" 30 "$ns" fping -C 1 -q -r 0 -t 500 -g "$block"
+    done
+done
+
 echo "== rtt"
 for tgt in 198.18.4.2 198.18.10.1; do
     ours "rtt-$tgt" 60 rtt --netns "$NS" --target "$tgt" --count 200 --interval 0.01 --repeat "$REPEAT"
@@ -114,6 +158,19 @@ echo "== startup"
 for ((r = 1; r <= REPEAT; r++)); do
     ours startup 60 startup
 done
+
+# Memory in a real pwsh: growth (VmHWM - VmRSS after a warm-up /24) of a loopback /16, streamed and collected.
+echo "== memory (pwsh: ${PWSH_CMD[*]:-none})"
+if ((${#PWSH_CMD[@]} > 0)); then
+    for mode in stream collect; do
+        for ((r = 1; r <= REPEAT; r++)); do
+            echo "   pwsh $mode $r"
+            timeout 120 "${PWSH_CMD[@]}" -NoProfile -NonInteractive -File "$ROOT/bench/pwsh-mem.ps1" \
+                -Module "$ROOT/out/IcmpTools/IcmpTools.psd1" -Mode "$mode" 2>>"$LOGS/pwsh-mem.stderr" \
+                | sed -n 's/^RESULT {/{"scenario":"memory",/p' | sed 's/"run":1,/"run":'"$r"',/' | tee -a "$RAW" | cut -c1-200 || true
+        done
+    done
+fi
 
 "$PY" "$ROOT/bench/report.py" "$RAW" "$LOGS" >"$OUT/latest.md"
 echo "== wrote $OUT/latest.md"

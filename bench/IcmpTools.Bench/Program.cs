@@ -30,7 +30,7 @@ public static class Program
         var startedAt = Process.GetCurrentProcess().StartTime.ToUniversalTime();
         if (args.Length == 0)
         {
-            Console.Error.WriteLine("usage: IcmpTools.Bench sweep-ps|sweep-engine|loop|rtt|startup [--netns NS] [--target T] [--repeat N] [--count N] [--interval S] [--module PATH]");
+            Console.Error.WriteLine("usage: IcmpTools.Bench sweep-ps|sweep-engine|sweep-rtt|loop|rtt|startup [--netns NS] [--target T] [--repeat N] [--count N] [--interval S] [--module PATH] [--throttle N|default] [--timeout S] [--rate N] [--out FILE]");
             return 2;
         }
         var opts = ParseOptions(args);
@@ -39,7 +39,10 @@ public static class Program
         int repeat = int.Parse(opts.GetValueOrDefault("repeat", "1"), Inv);
         string target = opts.GetValueOrDefault("target", "198.19.0.0/16");
         string module = opts.GetValueOrDefault("module", FindModule());
-        throttle = int.Parse(opts.GetValueOrDefault("throttle", "65536"), Inv);
+        // "default": leave -ThrottleLimit / MultiPingOptions.ThrottleLimit at the product's default.
+        string throttleText = opts.GetValueOrDefault("throttle", "65536");
+        throttle = throttleText == "default" ? null : int.Parse(throttleText, Inv);
+        timeoutSeconds = double.Parse(opts.GetValueOrDefault("timeout", "1"), Inv);
         try
         {
             switch (mode)
@@ -49,6 +52,10 @@ public static class Program
                     break;
                 case "sweep-engine":
                     InNamespace(netns, () => SweepEngine(target, repeat));
+                    break;
+                case "sweep-rtt":
+                    InNamespace(netns, () => SweepRtt(target, repeat, int.Parse(opts.GetValueOrDefault("rate", "0"), Inv),
+                        opts.GetValueOrDefault("out")));
                     break;
                 case "loop":
                     InNamespace(netns, () => Loop(target, repeat));
@@ -74,8 +81,17 @@ public static class Program
         return 0;
     }
 
-    /// <summary>Hosts in flight for the sweep modes (--throttle; the cmdlet's -ThrottleLimit).</summary>
-    private static int throttle = 65536;
+    /// <summary>Hosts in flight for the sweep modes (--throttle; the cmdlet's -ThrottleLimit); null: the product's default.</summary>
+    private static int? throttle = 65536;
+
+    /// <summary>Per-probe timeout of the sweep modes (--timeout; the cmdlet's -TimeoutSeconds).</summary>
+    private static double timeoutSeconds = 1;
+
+    private static MultiPingOptions SweepOptions(int count = 1, int rate = 0)
+    {
+        var options = new MultiPingOptions { Count = count, Timeout = TimeSpan.FromSeconds(timeoutSeconds), Rate = rate };
+        return throttle is { } limit ? options with { ThrottleLimit = limit } : options;
+    }
 
     private static Dictionary<string, string> ParseOptions(string[] args)
     {
@@ -249,7 +265,10 @@ public static class Program
             throw new InvalidOperationException($"runspace pipeline thread is in {psNs}, not {myNs}");
         }
 
-        string Sweep = "param($t) $r = Invoke-IcmpMultiPing -TargetName $t -Count 1 -TimeoutSeconds 1 -Rate 0 -ThrottleLimit " + throttle.ToString(Inv) + "; $r.Count; ($r | Where-Object IsAlive).Count";
+        string limit = throttle is { } t ? " -ThrottleLimit " + t.ToString(Inv) : "";
+        string Sweep = "param($t) $r = Invoke-IcmpMultiPing -TargetName $t -Count 1 -TimeoutSeconds " + timeoutSeconds.ToString(Inv)
+            + " -Rate 0" + limit + "; $r.Count; ($r | Where-Object IsAlive).Count";
+        Console.Error.WriteLine($"sweep-ps: {Sweep}");
         var warm = Run(runspace, Sweep, new Hashtable { ["t"] = warmup });
         Console.Error.WriteLine($"sweep-ps warm-up {warmup}: {string.Join(' ', warm)}");
 
@@ -275,7 +294,11 @@ public static class Program
             ResetPeakRss();
             using var ps = PowerShell.Create(runspace);
             ps.AddCommand("Invoke-IcmpMultiPing").AddParameter("TargetName", target).AddParameter("Count", 1)
-                .AddParameter("TimeoutSeconds", 1.0).AddParameter("Rate", 0).AddParameter("ThrottleLimit", throttle);
+                .AddParameter("TimeoutSeconds", timeoutSeconds).AddParameter("Rate", 0);
+            if (throttle is { } limitValue)
+            {
+                ps.AddParameter("ThrottleLimit", limitValue);
+            }
             var output = new PSDataCollection<PSObject>();
             long last = 0;
             long alive = 0;
@@ -329,7 +352,7 @@ public static class Program
     {
         using var lease = ProberPool.Acquire(IcmpFamily.IPv4);
         var prober = lease.Prober;
-        var options = new MultiPingOptions { Count = 1, Timeout = TimeSpan.FromSeconds(1), Rate = 0, ThrottleLimit = throttle };
+        var options = SweepOptions();
         // Warm-up: JIT and socket.
         RunSweep(prober, options, target.StartsWith("127.", StringComparison.Ordinal) ? "127.2.1.0/24" : "198.19.1.0/24");
         for (int run = 1; run <= repeat; run++)
@@ -386,6 +409,54 @@ public static class Program
             rate = sweep.ProbeRate;
         }).GetAwaiter().GetResult();
         return (hosts, alive, errors, string.Join(' ', missed), rate);
+    }
+
+    /// <summary>
+    /// Sweep RTT accuracy: one probe per host of a block (the engine's sweep, as the cmdlet runs it), and the
+    /// per-host RTTs' median and spread, to set beside fping -C 1 on the same block. --out writes "address rtt" lines.
+    /// </summary>
+    private static void SweepRtt(string target, int repeat, int rate, string? outFile)
+    {
+        using var lease = ProberPool.Acquire(IcmpFamily.IPv4);
+        var prober = lease.Prober;
+        var options = SweepOptions(rate: rate);
+        RunSweep(prober, options, target);
+        var lines = new List<string>();
+        for (int run = 1; run <= repeat; run++)
+        {
+            using var sweep = new MultiPing(_ => prober, options);
+            var rtts = new List<double>();
+            Task.Run(async () =>
+            {
+                await foreach (var result in sweep.RunAsync(One(target)).ConfigureAwait(false))
+                {
+                    if (result.Host is { IsAlive: true } host && host.Rtts.Count > 0)
+                    {
+                        rtts.Add(host.Rtts[0]);
+                        lines.Add(FormattableString.Invariant($"{run} {host.Address} {host.Rtts[0]:0.####}"));
+                    }
+                }
+            }).GetAwaiter().GetResult();
+            rtts.Sort();
+            Emit("sweep-rtt", run, ("median_ms", Quantile(rtts, 0.5)), ("p10_ms", Quantile(rtts, 0.1)), ("p90_ms", Quantile(rtts, 0.9)),
+                ("max_ms", rtts.Count > 0 ? rtts[^1] : double.NaN), ("alive", (long)rtts.Count), ("rate", (long)rate));
+        }
+        if (outFile is not null)
+        {
+            File.WriteAllLines(outFile, lines);
+        }
+    }
+
+    private static double Quantile(List<double> sorted, double q)
+    {
+        if (sorted.Count == 0)
+        {
+            return double.NaN;
+        }
+        double pos = q * (sorted.Count - 1);
+        int lo = (int)Math.Floor(pos);
+        int hi = Math.Min(lo + 1, sorted.Count - 1);
+        return sorted[lo] + ((sorted[hi] - sorted[lo]) * (pos - lo));
     }
 
     private static void Rtt(string target, int repeat, int count, double interval)

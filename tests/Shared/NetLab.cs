@@ -147,6 +147,21 @@ public sealed class NetLab : IDisposable
         }
     }
 
+    /// <summary>
+    /// While <paramref name="sparse"/> is true only every 100th address of the sweep blocks answers
+    /// (198.19.0.100, .0.200, ...; 2001:db8:ff::64, ::c8, ...: 655 of 65,534), like a real, mostly empty block.
+    /// </summary>
+    public void SetSparse(bool sparse)
+    {
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        ScriptResult result = RunScript(ExecTimeout, "sparse", Name, sparse ? "on" : "off");
+        if (result.ExitCode != 0)
+        {
+            throw new InvalidOperationException(
+                $"netlab.sh sparse {Name} failed (exit {result.ExitCode}): {result.Stderr.Trim()}");
+        }
+    }
+
     /// <summary>Deletes the lab's namespaces and stops its helper processes. Never throws.</summary>
     public void Dispose()
     {

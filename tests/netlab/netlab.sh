@@ -5,6 +5,7 @@
 #   netlab.sh down NAME               stop the lab's delayer and delete its namespaces
 #   netlab.sh exec NAME NODE cmd...   run cmd inside NAME-NODE
 #   netlab.sh silent NAME NODE on|off make NODE send no ICMP errors at all (or again send them)
+#   netlab.sh sparse NAME on|off      make only 1 % of the sweep block answer (or all of it again)
 #
 # Needs root (CAP_NET_ADMIN, CAP_SYS_ADMIN), iproute2, nftables, iptables (nft flavour), iputils ping,
 # gcc and libnetfilter-queue-dev.
@@ -24,7 +25,7 @@ readonly DELAY_QUEUE=0
 die() { echo "netlab: $*" >&2; exit 1; }
 
 usage() {
-    sed -n '3,7p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+    sed -n '3,8p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
     exit 2
 }
 
@@ -376,6 +377,46 @@ EOF
     esac
 }
 
+# A sparse sweep block, as real blocks are: only every 100th address of 198.19.0.0/16 and of
+# 2001:db8:ff::/112 answers (655 of 65,534: .0.100, .0.200, ... ; ::64, ::c8, ...); the target drops the
+# echo requests to every other one where they arrive, silently, like an address with no host.
+sparse_elements() {   # v4|v6
+    local i
+    for ((i = 100; i <= 65534; i += 100)); do
+        if [[ "$1" == v4 ]]; then
+            printf '198.19.%d.%d,' $((i >> 8)) $((i & 255))
+        else
+            printf '2001:db8:ff::%x,' "$i"
+        fi
+    done
+}
+
+cmd_sparse() {
+    local name="$1" mode="$2"
+    ns_exists "$name-t" || die "no namespace $name-t"
+    case "$mode" in
+    on)
+        ip netns exec "$name-t" nft -f - <<EOF
+table inet netlab_sparse
+delete table inet netlab_sparse
+table inet netlab_sparse {
+    set alive4 { type ipv4_addr; elements = { $(sparse_elements v4) } }
+    set alive6 { type ipv6_addr; elements = { $(sparse_elements v6) } }
+    chain prerouting {
+        type filter hook prerouting priority -10; policy accept;
+        ip daddr 198.19.0.0/16 ip daddr != @alive4 icmp type echo-request drop
+        ip6 daddr 2001:db8:ff::/112 ip6 daddr != @alive6 icmpv6 type echo-request drop
+    }
+}
+EOF
+        ;;
+    off)
+        ip netns exec "$name-t" nft delete table inet netlab_sparse 2>/dev/null || true
+        ;;
+    *) die "sparse: expected on or off, got '$mode'" ;;
+    esac
+}
+
 main() {
     (($# >= 1)) || usage
     local cmd="$1"
@@ -404,6 +445,11 @@ main() {
         check_name "$1"
         check_node "$2"
         cmd_silent "$1" "$2" "$3"
+        ;;
+    sparse)
+        (($# == 2)) || usage
+        check_name "$1"
+        cmd_sparse "$1" "$2"
         ;;
     *) usage ;;
     esac

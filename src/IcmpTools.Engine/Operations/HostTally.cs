@@ -4,53 +4,57 @@ using IcmpTools.Engine.Probing;
 namespace IcmpTools.Engine.Operations;
 
 /// <summary>
-/// Gathers one host's probe outcomes into a <see cref="Host"/>; RTTs are kept in send order. Outcomes may
-/// arrive from the receive thread and a sender thread at once: each probe owns its array cell and the
-/// count is interlocked, so only the rare failure path takes a lock.
+/// Gathers one host's probe outcomes into a <see cref="Host"/>; RTTs are kept in send order. Storage grows
+/// with what arrives, never with what was asked for, so -Count 2147483647 costs what it has sent so far.
+/// Outcomes may come from the receive thread and a sender's thread at once, so every change is under a
+/// lock that nothing else contends for (each host has its own).
 /// </summary>
+/// <remarks>
+/// Duplicates: a second echo reply to an answered probe counts when it arrived (on the prober's clock)
+/// before the host's last outcome, the moment its result is complete. A duplicate of the last probe is
+/// never counted, since the host is reported at its last answer. Arrival times, not the order the
+/// receive loop read them in, decide, so the count does not depend on the machine's speed.
+/// </remarks>
 internal sealed class HostTally
 {
-    /// <summary>RTT per probe index; NaN until that probe is answered.</summary>
-    private double[] _rtts;
+    private readonly object _gate = new();
+    private double[] _rtts = [];
     private int _sent;
-    private int _duplicates;
+    private int _completed;
+    private int _answered;
+    private long _lastOutcome = long.MinValue;
+    private List<long>? _duplicates;
     private IcmpStatus _worst = IcmpStatus.TimedOut;
     private string? _worstSource;
     private bool _anyFailure;
-    private readonly object _gate = new();
 
-    public HostTally(int expected)
-    {
-        _rtts = new double[Math.Max(1, expected)];
-        Array.Fill(_rtts, double.NaN);
-    }
-
-    public int Sent => _sent;
-
-    private int _completed;
+    public int Sent => Volatile.Read(ref _sent);
 
     public int Completed => Volatile.Read(ref _completed);
+
+    public bool AnyAnswered => Volatile.Read(ref _answered) > 0;
 
     public void MarkSent() => Interlocked.Increment(ref _sent);
 
     /// <summary>Records one probe's outcome and returns how many outcomes the host now has.</summary>
-    public int Add(in ProbeResult result, int index, IcmpFamily family)
+    public int Add(in ProbeResult result, long index, IcmpFamily family)
     {
-        if (index >= _rtts.Length)
-        {
-            var old = _rtts.Length;
-            Array.Resize(ref _rtts, Math.Max(index + 1, old * 2));
-            Array.Fill(_rtts, double.NaN, old, _rtts.Length - old);
-        }
-        if (result.Status == IcmpStatus.Success)
-        {
-            _rtts[index] = result.RttMilliseconds;
-            return Interlocked.Increment(ref _completed);
-        }
         lock (_gate)
         {
+            _lastOutcome = Math.Max(_lastOutcome, result.EventTimestamp);
+            if (result.Status == IcmpStatus.Success)
+            {
+                if (index >= _rtts.Length)
+                {
+                    var old = _rtts.Length;
+                    Array.Resize(ref _rtts, (int)Math.Min(Array.MaxLength, Math.Max(index + 1, Math.Max(4, (long)old * 2))));
+                    Array.Fill(_rtts, double.NaN, old, _rtts.Length - old);
+                }
+                _rtts[index] = result.RttMilliseconds;
+                _answered++;
+            }
             // An ICMP error says more than a send failure, which says more than silence.
-            if (!_anyFailure || Rank(result.Status) > Rank(_worst))
+            else if (!_anyFailure || Rank(result.Status) > Rank(_worst))
             {
                 _anyFailure = true;
                 _worst = result.Status;
@@ -58,43 +62,38 @@ internal sealed class HostTally
                     ? null
                     : result.Responder.ToAddress(family).ToString();
             }
+            return ++_completed;
         }
-        return Interlocked.Increment(ref _completed);
     }
 
-    public bool AnyAnswered
+    public void AddDuplicate(in ProbeResult result)
     {
-        get
+        lock (_gate)
         {
-            foreach (var rtt in _rtts)
-            {
-                if (!double.IsNaN(rtt))
-                {
-                    return true;
-                }
-            }
-            return false;
+            (_duplicates ??= new List<long>(1)).Add(result.EventTimestamp);
         }
     }
-
-    public void AddDuplicate() => Interlocked.Increment(ref _duplicates);
 
     public Host Build(string address, string? name, IcmpFamily family, bool isPrivileged)
     {
-        var rtts = new List<double>(_completed);
-        for (var i = 0; i < Math.Min(_sent, _rtts.Length); i++)
+        lock (_gate)
         {
-            if (!double.IsNaN(_rtts[i]))
+            var rtts = new List<double>(_answered);
+            for (var i = 0; i < Math.Min(_sent, _rtts.Length); i++)
             {
-                rtts.Add(_rtts[i]);
+                if (!double.IsNaN(_rtts[i]))
+                {
+                    rtts.Add(_rtts[i]);
+                }
             }
+            var duplicates = _duplicates?.Count(at => at < _lastOutcome) ?? 0;
+            var alive = rtts.Count > 0;
+            return new Host(address, name, family, _sent, rtts, duplicates, alive ? IcmpStatus.Success : _worst,
+                alive ? null : _worstSource)
+            {
+                IsPrivileged = isPrivileged,
+            };
         }
-        var alive = rtts.Count > 0;
-        return new Host(address, name, family, _sent, rtts, _duplicates, alive ? IcmpStatus.Success : _worst,
-            alive ? null : _worstSource)
-        {
-            IsPrivileged = isPrivileged,
-        };
     }
 
     private static int Rank(IcmpStatus status) => status switch

@@ -12,8 +12,14 @@ public sealed record MultiPingOptions
     public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(1);
     /// <summary>Probes per second over the whole sweep; 0 sends as fast as the socket takes them.</summary>
     public int Rate { get; init; } = 10_000;
-    /// <summary>Hosts in flight at once; memory is bounded by this, not by the number of targets.</summary>
-    public int ThrottleLimit { get; init; } = 4096;
+    /// <summary>
+    /// Hosts in flight at once; memory is bounded by this, not by the number of targets. High enough that a
+    /// mostly dead block (each dead host holds its place for the whole timeout) still runs at the rate asked
+    /// for: a pending host costs a few hundred bytes, so 65,536 of them stay within tens of megabytes.
+    /// </summary>
+    public int ThrottleLimit { get; init; } = DefaultThrottleLimit;
+
+    public const int DefaultThrottleLimit = 65_536;
     public int PayloadSize { get; init; } = 56;
     public int Ttl { get; init; } = 64;
     public int TrafficClass { get; init; }

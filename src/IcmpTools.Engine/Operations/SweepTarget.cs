@@ -15,14 +15,15 @@ public sealed class SweepTarget
     public const long ConfirmationThreshold = 1L << 24;
 
     private readonly IPAddress? _first;
-    private readonly UInt128 _count;
+    /// <summary>The offset of the last address from the first: a count would need 129 bits for ::/0.</summary>
+    private readonly UInt128 _lastOffset;
 
-    private SweepTarget(string text, string? name, IPAddress? first, UInt128 count)
+    private SweepTarget(string text, string? name, IPAddress? first, UInt128 lastOffset)
     {
         Text = text;
         Name = name;
         _first = first;
-        _count = count;
+        _lastOffset = lastOffset;
     }
 
     /// <summary>What the user wrote.</summary>
@@ -31,8 +32,8 @@ public sealed class SweepTarget
     /// <summary>A name still to resolve; null for addresses, blocks and ranges.</summary>
     public string? Name { get; }
 
-    /// <summary>How many addresses it stands for (1 for a name).</summary>
-    public UInt128 Count => _count;
+    /// <summary>How many addresses it stands for (1 for a name); ::/0's 2^128 reads as <see cref="UInt128.MaxValue"/>.</summary>
+    public UInt128 Count => _lastOffset == UInt128.MaxValue ? UInt128.MaxValue : _lastOffset + 1;
 
     /// <summary>
     /// Parses a target. Throws <see cref="InvalidTargetException"/> naming it when it is malformed, a range is
@@ -59,20 +60,20 @@ public sealed class SweepTarget
         }
         else if (TargetResolver.TryParseLiteral(trimmed, out var single))
         {
-            target = new SweepTarget(text, null, single, 1);
+            target = new SweepTarget(text, null, single, 0);
         }
         else if (Uri.CheckHostName(trimmed) == UriHostNameType.Dns)
         {
-            target = new SweepTarget(text, trimmed, null, 1);
+            target = new SweepTarget(text, trimmed, null, 0);
         }
         else
         {
             throw new InvalidTargetException(text, InvalidTargetReason.Malformed, $"The target '{text}' is not an address, a CIDR block, an IPv4 range or a host name.");
         }
-        if (!allowHuge && target._count > ConfirmationThreshold)
+        if (!allowHuge && target.Count > ConfirmationThreshold)
         {
             throw new InvalidTargetException(text, InvalidTargetReason.TooLarge,
-                $"The target '{text}' holds {target._count} addresses, more than {ConfirmationThreshold}; confirm with -Force if that is really meant.");
+                $"The target '{text}' holds {target.Count} addresses, more than {ConfirmationThreshold}; confirm with -Force if that is really meant.");
         }
         return target;
     }
@@ -89,14 +90,15 @@ public sealed class SweepTarget
         // IPNetwork insists the base has no host bits; users write 198.18.0.7/24 and mean the /24.
         var network = new IPNetwork(Mask(baseAddress, prefix), prefix);
         var bits = (baseAddress.AddressFamily == AddressFamily.InterNetwork ? 32 : 128) - prefix;
-        var count = UInt128.One << bits;
+        // 2^bits - 1 without shifting by 128, which C# takes modulo 128 (::/0 would be one address).
+        var lastOffset = bits == 128 ? UInt128.MaxValue : (UInt128.One << bits) - 1;
         var first = network.BaseAddress;
         if (baseAddress.AddressFamily == AddressFamily.InterNetwork && bits >= 2 && !includeNetworkAndBroadcast)
         {
             first = Add(first, 1);
-            count -= 2;
+            lastOffset -= 2;
         }
-        return new SweepTarget(text, null, first, count);
+        return new SweepTarget(text, null, first, lastOffset);
     }
 
     private static SweepTarget ParseRange(string text, IPAddress start, string endText)
@@ -112,7 +114,7 @@ public sealed class SweepTarget
         {
             throw new InvalidTargetException(text, InvalidTargetReason.ReversedRange, $"The range '{text}' ends before it starts.");
         }
-        return new SweepTarget(text, null, start, (UInt128)(b - a) + 1);
+        return new SweepTarget(text, null, start, b - a);
     }
 
     /// <summary>The addresses, in order, made one at a time. Empty for a name (resolve <see cref="Name"/> instead).</summary>
@@ -122,9 +124,13 @@ public sealed class SweepTarget
         {
             yield break;
         }
-        for (UInt128 i = 0; i < _count; i++)
+        for (UInt128 i = 0; ; i++)
         {
             yield return Add(_first, i);
+            if (i == _lastOffset)
+            {
+                yield break;
+            }
         }
     }
 

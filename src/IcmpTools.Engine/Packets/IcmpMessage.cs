@@ -44,4 +44,12 @@ public interface IMessageSink
     /// <param name="message">The normalised message.</param>
     /// <param name="echoedPayload">An echo reply's payload as it came back; empty for errors.</param>
     void OnMessage(in IcmpMessage message, ReadOnlySpan<byte> echoedPayload);
+
+    /// <summary>
+    /// The kernel's own transmit time (Unix ns) of the packet sent with <paramref name="key"/>: handed over
+    /// before any message that answers that packet, so its RTT can start at the wire, not at user space.
+    /// </summary>
+    void OnSendTimestamp(uint key, long realtimeNs)
+    {
+    }
 }

@@ -72,6 +72,11 @@ public struct ProbeResult
     public int Answers;
     /// <summary>Wall-clock time of the outcome, Unix nanoseconds.</summary>
     public long TimestampNs;
+    /// <summary>
+    /// When the outcome happened on the prober's clock: an answer's arrival, a timeout's deadline. Orders
+    /// outcomes and duplicates by when they happened, not by when the receive loop got to them.
+    /// </summary>
+    public long EventTimestamp;
     /// <summary>errno of a failed send (<see cref="IcmpStatus.SendFailed"/>), else 0.</summary>
     public int SendError;
     /// <summary>Set when the prober itself failed (its socket broke): the probe never got an answer it could read.</summary>
@@ -96,7 +101,10 @@ public interface IProbeObserver
     {
     }
 
-    /// <summary>The probe is on the wire; keep the handle to cancel it or move its deadline.</summary>
+    /// <summary>
+    /// The probe is being handed to the socket (called on the sending thread, always before any outcome of
+    /// the probe, even a failed send); keep the handle to cancel it or move its deadline.
+    /// </summary>
     void OnProbeSent(in ProbeHandle handle, long token)
     {
     }

@@ -329,6 +329,7 @@ public sealed class Prober : IMessageSink, IDisposable
                 var packet = batch.Add(EchoRequestWriter.HeaderSize + payloadLength, probe.Destination, probe.Source,
                     probe.HasSource, probe.Ttl, probe.TrafficClass);
                 batch.Packets[packet].Tag = index;
+                batch.Packets[packet].Key = serial;
                 EchoRequestWriter.Write(batch.PacketSpan(packet), Family, slot.Identifier, probe.Sequence,
                     new ProbeCookie(_session, serial), probe.PayloadSize, probe.ExplicitPayload,
                     probe.ExplicitPayload is not null, probe.HoldSum ? probe.Sum : -1);
@@ -380,15 +381,6 @@ public sealed class Prober : IMessageSink, IDisposable
                 FailSend(packet.Tag, serials[i], packet.Error);
             }
         }
-        for (var i = 0; i < batch.Count; i++)
-        {
-            ref var packet = ref batch.Packets[i];
-            if (packet.Error == 0)
-            {
-                var handle = new ProbeHandle(this, packet.Tag, serials[i]);
-                observer.OnProbeSent(in handle, probes[i].Token);
-            }
-        }
         ReturnBatch(batch);
     }
 
@@ -425,6 +417,7 @@ public sealed class Prober : IMessageSink, IDisposable
     }
 
     /// <summary>Runs just before packets go to the kernel: stamped so late, a reply can never find its probe still Reserved.</summary>
+    /// <remarks>A packet the transport re-stamps (a partial sendmmsg retried) is already Pending: only its times move.</remarks>
     private void MarkSent(SendBatch batch, int start, int count)
     {
         for (var i = start; i < start + count; i++)
@@ -436,7 +429,13 @@ public sealed class Prober : IMessageSink, IDisposable
             slot.Deadline = DeadlineOf(packet.SentTimestamp, slot.Timeout);
             var serial = SerialOf(Volatile.Read(ref slot.Word));
             // Release: every field above is visible to the receive thread once it sees Pending.
-            Interlocked.CompareExchange(ref slot.Word, Word(serial, Pending), Word(serial, Reserved));
+            if (Interlocked.CompareExchange(ref slot.Word, Word(serial, Pending), Word(serial, Reserved)) == Word(serial, Reserved))
+            {
+                // Told before the packet leaves, so the observer always hears of the send before of its answer
+                // (or its failed send), and can plan the next probe without racing the reply.
+                var handle = new ProbeHandle(this, packet.Tag, serial);
+                slot.Observer?.OnProbeSent(in handle, slot.Token);
+            }
         }
     }
 
@@ -458,6 +457,7 @@ public sealed class Prober : IMessageSink, IDisposable
         result.Status = IcmpStatus.SendFailed;
         result.SendError = errno;
         result.TimestampNs = Sockets.Clock.RealtimeNs();
+        result.EventTimestamp = _clock.GetTimestamp();
         Complete(index, ref slot, in result);
     }
 
@@ -570,6 +570,7 @@ public sealed class Prober : IMessageSink, IDisposable
                 result.Status = IcmpStatus.SendFailed;
                 result.Failure = error;
                 result.TimestampNs = Sockets.Clock.RealtimeNs();
+                result.EventTimestamp = _clock.GetTimestamp();
                 try
                 {
                     Complete(index, ref slot, in result);
@@ -638,6 +639,22 @@ public sealed class Prober : IMessageSink, IDisposable
         Unclaimed(in message, echoedPayload);
     }
 
+    /// <summary>The kernel's transmit time of a probe: its RTT will start there rather than before the system call.</summary>
+    public void OnSendTimestamp(uint key, long realtimeNs)
+    {
+        var index = (int)(key & IndexMask);
+        if (_chunks[index >> ChunkBits] is null)
+        {
+            return;
+        }
+        ref var slot = ref SlotAt(index);
+        if (Volatile.Read(ref slot.Word) == Word(key, Pending))
+        {
+            // Only the receive thread reads this field once the probe is Pending, and this is that thread.
+            slot.SentRealtimeNs = realtimeNs;
+        }
+    }
+
     private void Unclaimed(in IcmpMessage message, ReadOnlySpan<byte> echoedPayload)
     {
         foreach (var sink in Volatile.Read(ref _unclaimed))
@@ -699,6 +716,7 @@ public sealed class Prober : IMessageSink, IDisposable
             Pointer = message.Pointer,
             TimestampNs = message.KernelRealtimeNs != 0 ? message.KernelRealtimeNs : Sockets.Clock.RealtimeNs(),
         };
+        result.EventTimestamp = sent + rttTicks;
 
         if (state == Answered)
         {
@@ -790,6 +808,7 @@ public sealed class Prober : IMessageSink, IDisposable
                 result.Answers = slot.Answers;
                 result.Status = slot.Mode == ProbeMode.Collect && slot.Answers > 0 ? IcmpStatus.Success : IcmpStatus.TimedOut;
                 result.TimestampNs = Sockets.Clock.RealtimeNs();
+                result.EventTimestamp = slot.Deadline;
                 Complete(index, ref slot, in result);
             }
         }

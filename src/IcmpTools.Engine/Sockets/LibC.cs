@@ -22,12 +22,25 @@ internal static unsafe partial class LibC
     public const int SO_SNDBUFFORCE = 32;
     public const int SO_RCVBUFFORCE = 33;
     public const int SO_TIMESTAMPNS = 35;
+    public const int SO_TIMESTAMPING = 37;
+    public const int SCM_TIMESTAMPING = 37;
+    /// <summary>Per-packet key for a transmit timestamp (Linux 6.13+); older kernels refuse the send with EINVAL.</summary>
+    public const int SCM_TS_OPT_ID = 81;
+
+    public const int SOF_TIMESTAMPING_TX_SOFTWARE = 1 << 1;
+    public const int SOF_TIMESTAMPING_SOFTWARE = 1 << 4;
+    public const int SOF_TIMESTAMPING_OPT_ID = 1 << 7;
+    public const int SOF_TIMESTAMPING_OPT_TSONLY = 1 << 11;
+    public const byte SO_EE_ORIGIN_TIMESTAMPING = 4;
+    public const uint SCM_TSTAMP_SND = 0;
+    public const int EINVAL = 22;
 
     public const int IPPROTO_IP = 0;
     public const int IP_TOS = 1;
     public const int IP_TTL = 2;
     public const int IP_PKTINFO = 8;
     public const int IP_MTU_DISCOVER = 10;
+    public const int IP_RECVERR = 11;
     public const int IP_PMTUDISC_DO = 2;
 
     public const int SOL_RAW = 255;
@@ -35,6 +48,7 @@ internal static unsafe partial class LibC
 
     public const int IPPROTO_IPV6 = 41;
     public const int IPV6_UNICAST_HOPS = 16;
+    public const int IPV6_RECVERR = 25;
     public const int IPV6_MTU_DISCOVER = 23;
     public const int IPV6_PMTUDISC_DO = 2;
     public const int IPV6_PKTINFO = 50;
@@ -48,6 +62,7 @@ internal static unsafe partial class LibC
 
     public const int MSG_DONTWAIT = 0x40;
     public const int MSG_TRUNC = 0x20;
+    public const int MSG_ERRQUEUE = 0x2000;
 
     public const short POLLIN = 0x001;
 
@@ -97,6 +112,19 @@ internal static unsafe partial class LibC
         public int Fd;
         public short Events;
         public short REvents;
+    }
+
+    /// <summary>struct sock_extended_err: what an error-queue message is about.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    public struct SockExtendedErr
+    {
+        public uint Errno;
+        public byte Origin;
+        public byte Type;
+        public byte Code;
+        public byte Pad;
+        public uint Info;
+        public uint Data;
     }
 
     [StructLayout(LayoutKind.Sequential)]

@@ -25,8 +25,8 @@ public sealed unsafe class RawSocketTransport : IIcmpTransport
 
     private const int NameSize = 32;
     private const int ReceiveControlSize = 128;
-    /// <summary>Room for the largest control block a packet gets: IPv6 hop limit (24) + traffic class (24) + pktinfo (40).</summary>
-    private const int SendControlSize = 96;
+    /// <summary>Room for the largest control block a packet gets: IPv6 hop limit (24) + traffic class (24) + pktinfo (40) + stamp key (24).</summary>
+    private const int SendControlSize = 128;
     private const int ReceiveBufferBytes = 16 * 1024 * 1024;
     private const int SendBufferBytes = 4 * 1024 * 1024;
 
@@ -46,6 +46,9 @@ public sealed unsafe class RawSocketTransport : IIcmpTransport
     private readonly byte* _recvControl;
     private readonly ReceiveBatch _receiveBatch;
     private readonly TimeProvider _clock;
+    private readonly TransmitTimestamps _stamps = new();
+    /// <summary>Every send-only socket stamps its packets and the kernel takes per-packet keys (cleared at the first EINVAL).</summary>
+    private volatile bool _keyed;
     private int _disposed;
 
     public RawSocketTransport(IcmpFamily family, bool dontFragment, TimeProvider? clock = null, string? interfaceName = null,
@@ -60,11 +63,13 @@ public sealed unsafe class RawSocketTransport : IIcmpTransport
         {
             Configure(_socket, dontFragment, receives: true);
             ConfigureRoute(_socket, interfaceName, broadcast);
+            _keyed = true;
             for (var i = 0; i < _senders.Length; i++)
             {
                 _senders[i] = Open(family);
                 Configure(_senders[i], dontFragment, receives: false);
                 ConfigureRoute(_senders[i], interfaceName, broadcast);
+                _keyed &= TransmitTimestamps.Enable((int)_senders[i].Handle);
             }
             var wakeFd = LibC.eventfd(0, LibC.EFD_NONBLOCK | LibC.EFD_CLOEXEC);
             if (wakeFd < 0)
@@ -80,6 +85,7 @@ public sealed unsafe class RawSocketTransport : IIcmpTransport
             {
                 sender?.Dispose();
             }
+            _stamps.Dispose();
             throw;
         }
 
@@ -246,7 +252,7 @@ public sealed unsafe class RawSocketTransport : IIcmpTransport
                 iov[i].Length = (nuint)p.Length;
                 var name = names + (i * NameSize);
                 var nameLength = WriteSockAddr(new Span<byte>(name, NameSize), p.Destination);
-                var controlLength = WriteSendControl(new Span<byte>(control + (i * SendControlSize), SendControlSize), ref p);
+                var controlLength = WriteSendControl(new Span<byte>(control + (i * SendControlSize), SendControlSize), ref p, _keyed);
                 messages[i].Header = new LibC.MsgHdr
                 {
                     Name = name,
@@ -258,16 +264,41 @@ public sealed unsafe class RawSocketTransport : IIcmpTransport
                 };
             }
 
+            var keyed = _keyed;
             var start = 0;
             while (start < count)
             {
                 batch.Stamp(start, count - start);
+                // Counted before the call: on loopback and veth the answers come back, and the receive loop
+                // reads them, while sendmmsg is still sending; it must know their stamps are there to drain.
+                if (keyed)
+                {
+                    _stamps.Sent(count - start);
+                }
                 var sent = LibC.sendmmsg(hold.Fd, messages + start, (uint)(count - start), 0);
+                if (keyed)
+                {
+                    _stamps.Sent(-(count - start - Math.Max(0, sent)));
+                }
                 if (sent < 0)
                 {
                     var errno = Marshal.GetLastPInvokeError();
                     if (errno == LibC.EINTR)
                     {
+                        continue;
+                    }
+                    if (errno == LibC.EINVAL && keyed)
+                    {
+                        // A kernel before 6.13 refuses the per-packet stamp key: send without it from now on,
+                        // keeping the user-space stamp for RTTs, and retry these packets as they are meant.
+                        _keyed = keyed = false;
+                        for (var i = start; i < count; i++)
+                        {
+                            ref var p = ref batch.Packets[i];
+                            var controlLength = WriteSendControl(new Span<byte>(control + (i * SendControlSize), SendControlSize), ref p, keyed: false);
+                            messages[i].Header.Control = controlLength == 0 ? null : control + (i * SendControlSize);
+                            messages[i].Header.ControlLength = (nuint)controlLength;
+                        }
                         continue;
                     }
                     // sendmmsg reports an error only for the first message it could not send; mark it
@@ -297,9 +328,9 @@ public sealed unsafe class RawSocketTransport : IIcmpTransport
         return 28;
     }
 
-    private int WriteSendControl(Span<byte> control, ref OutgoingPacket packet)
+    private int WriteSendControl(Span<byte> control, ref OutgoingPacket packet, bool keyed)
     {
-        var length = 0;
+        var length = keyed ? TransmitTimestamps.WriteKey(control, packet.Key) : 0;
         if (Family == IcmpFamily.IPv4)
         {
             length += WriteCmsgInt(control[length..], LibC.IPPROTO_IP, LibC.IP_TTL, packet.Ttl);
@@ -365,6 +396,8 @@ public sealed unsafe class RawSocketTransport : IIcmpTransport
         // After a full batch more is almost surely queued: skip poll and read straight away.
         if (!MoreQueued && !WaitReadable(hold.Fd, timeoutMilliseconds))
         {
+            // Stamps of probes nobody answered would fill their sockets' queues: read them while idle too.
+            DrainStamps(sink);
             return 0;
         }
         for (var i = 0; i < ReceiveCapacity; i++)
@@ -381,6 +414,9 @@ public sealed unsafe class RawSocketTransport : IIcmpTransport
             return 0;
         }
         MoreQueued = n == ReceiveCapacity;
+        // The kernel queues a packet's stamp before the packet can be answered, so every answer just read
+        // has its probe's stamp waiting: take the stamps first, then hand over the answers.
+        DrainStamps(sink);
         for (var i = 0; i < n; i++)
         {
             ref var header = ref _recvMessages[i];
@@ -394,6 +430,19 @@ public sealed unsafe class RawSocketTransport : IIcmpTransport
             }
         }
         return n;
+    }
+
+    private void DrainStamps(IMessageSink sink)
+    {
+        if (!_stamps.AnyOutstanding)
+        {
+            return;
+        }
+        foreach (var sender in _senders)
+        {
+            using var hold = SocketHold.Take(sender.SafeHandle, this);
+            _stamps.Drain(hold.Fd, Family, sink);
+        }
     }
 
     private bool WaitReadable(int fd, int timeoutMilliseconds)
@@ -499,6 +548,7 @@ public sealed unsafe class RawSocketTransport : IIcmpTransport
             sender.Dispose();
         }
         _wake.Dispose();
+        _stamps.Dispose();
         // Only the receive loop uses these, and the prober disposes the transport after that loop has ended.
         NativeMemory.Free(_recvMessages);
         NativeMemory.Free(_recvIov);

@@ -17,6 +17,8 @@ public struct OutgoingPacket
     public int Error;
     /// <summary>The sender's own tag for the packet (the prober puts the probe's slot here).</summary>
     public int Tag;
+    /// <summary>The key the kernel's transmit timestamp comes back with (the prober puts the probe's serial here).</summary>
+    public uint Key;
     /// <summary>The batch clock's timestamp taken just before this packet was handed to the kernel.</summary>
     public long SentTimestamp;
     /// <summary>Wall clock (Unix ns) taken with <see cref="SentTimestamp"/>, to pair with kernel receive timestamps.</summary>

@@ -128,6 +128,25 @@ public sealed partial class NetLabSelfTests
     }
 
     [SkippableFact]
+    public void SparseBlock_OnlyEveryHundredthAddressAnswers()
+    {
+        LabRequirement.RequireRoot();
+        using NetLab lab = NetLab.Up();
+        // One ping each; "; true" because ping exits 1 when an address does not answer.
+        string Ping(string target) => lab.Exec("c", $"ping -n -c 1 -W 0.5 {target}; true");
+
+        lab.SetSparse(true);
+        string[] sparse = ["198.19.0.100", "198.19.255.220", "2001:db8:ff::64", "198.19.0.101", "198.19.255.254", "2001:db8:ff::65"];
+        var during = sparse.Select(Ping).ToArray();
+        lab.SetSparse(false);
+        string after = Ping("198.19.0.101");
+
+        Assert.All(during[..3], output => Assert.Contains("1 received", output, StringComparison.Ordinal));
+        Assert.All(during[3..], output => Assert.Contains("0 received", output, StringComparison.Ordinal));
+        Assert.Contains("1 received", after, StringComparison.Ordinal);
+    }
+
+    [SkippableFact]
     public void InClient_SocketsBelongToTheClientNamespace()
     {
         LabRequirement.RequireRoot();

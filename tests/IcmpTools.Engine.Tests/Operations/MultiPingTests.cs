@@ -20,9 +20,12 @@ public sealed class MultiPingTests
         }
     }
 
-    private static async Task<List<SweepResult>> Sweep(Prober prober, MultiPingOptions options, params string[] targets)
+    private static Task<List<SweepResult>> Sweep(FakeTransport fake, Prober prober, MultiPingOptions options, params string[] targets) =>
+        VirtualTime.Run(fake.Clock, Collect(fake, prober, options, targets));
+
+    private static async Task<List<SweepResult>> Collect(FakeTransport fake, Prober prober, MultiPingOptions options, params string[] targets)
     {
-        using var sweep = new MultiPing(_ => prober, options);
+        using var sweep = new MultiPing(_ => prober, options, fake.Clock);
         var results = new List<SweepResult>();
         await foreach (var r in sweep.RunAsync(Targets(targets)))
         {
@@ -30,6 +33,9 @@ public sealed class MultiPingTests
         }
         return results;
     }
+
+    /// <summary>Virtual milliseconds since <paramref name="start"/>.</summary>
+    private static double Elapsed(FakeTransport fake, long start) => fake.Clock.GetElapsedTime(start).TotalMilliseconds;
 
     private static readonly MultiPingOptions Quick = new()
     {
@@ -44,9 +50,9 @@ public sealed class MultiPingTests
     public async Task EveryHostOfABlockIsReportedOnceAndAlive()
     {
         using var fake = new FakeTransport();
-        using var prober = new Prober(fake);
+        using var prober = new Prober(fake, fake.Clock);
 
-        var results = await Sweep(prober, Quick, "192.0.2.0/24");
+        var results = await Sweep(fake, prober, Quick, "192.0.2.0/24");
 
         var hosts = results.Select(r => r.Host!).ToList();
         Assert.Equal(254, hosts.Count);
@@ -59,9 +65,9 @@ public sealed class MultiPingTests
     public async Task OnlyTheAnsweringHalfIsAlive()
     {
         using var fake = new FakeTransport(echo => echo.Destination.GetAddressBytes()[3] < 128 ? [FakeTransport.Reply(echo, TimeSpan.FromMilliseconds(1))] : []);
-        using var prober = new Prober(fake);
+        using var prober = new Prober(fake, fake.Clock);
 
-        var results = await Sweep(prober, Quick, "192.0.2.0/24");
+        var results = await Sweep(fake, prober, Quick, "192.0.2.0/24");
 
         var alive = results.Where(r => r.Host!.IsAlive).Select(r => r.Host!.Address).ToHashSet();
         Assert.Equal(127, alive.Count);
@@ -73,9 +79,9 @@ public sealed class MultiPingTests
     {
         // Each host loses exactly its second and fourth probe.
         using var fake = new FakeTransport(echo => echo.Sequence is 2 or 4 ? [] : [FakeTransport.Reply(echo, TimeSpan.FromMilliseconds(1))]);
-        using var prober = new Prober(fake);
+        using var prober = new Prober(fake, fake.Clock);
 
-        var results = await Sweep(prober, Quick with { Count = 5 }, "192.0.2.1-192.0.2.20");
+        var results = await Sweep(fake, prober, Quick with { Count = 5 }, "192.0.2.1-192.0.2.20");
 
         Assert.Equal(20, results.Count);
         Assert.All(results, r => Assert.Equal(0.4, r.Host!.PacketLoss, 6));
@@ -85,9 +91,9 @@ public sealed class MultiPingTests
     public async Task BadTargetsAreOneErrorEachAndTheRestStillComplete()
     {
         using var fake = new FakeTransport();
-        using var prober = new Prober(fake);
+        using var prober = new Prober(fake, fake.Clock);
 
-        var results = await Sweep(prober, Quick, "192.0.2.1", "192.0.2.9-192.0.2.3", "not a target", "192.0.2.0/99", "192.0.2.2", "0.0.0.0/0");
+        var results = await Sweep(fake, prober, Quick, "192.0.2.1", "192.0.2.9-192.0.2.3", "not a target", "192.0.2.0/99", "192.0.2.2", "0.0.0.0/0");
 
         Assert.Equal(["192.0.2.1", "192.0.2.2"], results.Where(r => r.Host is not null).Select(r => r.Host!.Address).Order());
         var errors = results.Where(r => r.Error is not null).ToDictionary(r => r.Target, r => ((InvalidTargetException)r.Error!).Reason);
@@ -102,24 +108,27 @@ public sealed class MultiPingTests
     {
         // The last host answers after a second; the first result must not wait for it.
         using var fake = new FakeTransport(echo => [FakeTransport.Reply(echo, TimeSpan.FromMilliseconds(echo.Destination.ToString() == "192.0.2.50" ? 1000 : 1))]);
-        using var prober = new Prober(fake);
-        using var sweep = new MultiPing(_ => prober, Quick with { Count = 1, Timeout = TimeSpan.FromSeconds(2) });
-        var clock = System.Diagnostics.Stopwatch.StartNew();
-        long first = -1;
+        using var prober = new Prober(fake, fake.Clock);
+        using var sweep = new MultiPing(_ => prober, Quick with { Count = 1, Timeout = TimeSpan.FromSeconds(2) }, fake.Clock);
+        var start = fake.Clock.GetTimestamp();
+        double first = -1;
         var count = 0;
 
-        await foreach (var r in sweep.RunAsync(Targets("192.0.2.1-192.0.2.50")))
+        await VirtualTime.Run(fake.Clock, Task.Run(async () =>
         {
-            if (first < 0)
+            await foreach (var r in sweep.RunAsync(Targets("192.0.2.1-192.0.2.50")))
             {
-                first = clock.ElapsedMilliseconds;
+                if (first < 0)
+                {
+                    first = Elapsed(fake, start);
+                }
+                count++;
             }
-            count++;
-        }
+        }));
 
         Assert.Equal(50, count);
         Assert.InRange(first, 0, 500);
-        Assert.True(clock.ElapsedMilliseconds >= 900, $"ended after {clock.ElapsedMilliseconds} ms");
+        Assert.True(Elapsed(fake, start) >= 1000, $"ended after {Elapsed(fake, start)} virtual ms");
     }
 
     [Fact]
@@ -133,15 +142,18 @@ public sealed class MultiPingTests
             InterlockedMax(ref peak, now);
             return [FakeTransport.Reply(echo, TimeSpan.FromMilliseconds(3))];
         });
-        using var prober = new Prober(fake);
-        using var sweep = new MultiPing(_ => prober, Quick with { Count = 1, ThrottleLimit = 8 });
+        using var prober = new Prober(fake, fake.Clock);
+        using var sweep = new MultiPing(_ => prober, Quick with { Count = 1, ThrottleLimit = 8 }, fake.Clock);
         var results = 0;
 
-        await foreach (var r in sweep.RunAsync(Targets("192.0.2.1-192.0.2.200")))
+        await VirtualTime.Run(fake.Clock, Task.Run(async () =>
         {
-            Interlocked.Decrement(ref inFlight);
-            results++;
-        }
+            await foreach (var r in sweep.RunAsync(Targets("192.0.2.1-192.0.2.200")))
+            {
+                Interlocked.Decrement(ref inFlight);
+                results++;
+            }
+        }));
 
         Assert.Equal(200, results);
         Assert.InRange(peak, 1, 8);
@@ -151,14 +163,16 @@ public sealed class MultiPingTests
     public async Task TheRateLimitPacesProbes()
     {
         using var fake = new FakeTransport();
-        using var prober = new Prober(fake);
-        var clock = System.Diagnostics.Stopwatch.StartNew();
+        using var prober = new Prober(fake, fake.Clock);
+        var start = fake.Clock.GetTimestamp();
 
-        var results = await Sweep(prober, Quick with { Count = 1, Rate = 200 }, "192.0.2.1-192.0.2.100");
+        var results = await Sweep(fake, prober, Quick with { Count = 1, Rate = 200 }, "192.0.2.1-192.0.2.100");
 
         Assert.Equal(100, results.Count);
-        // 100 probes at 200/s take about half a second; unpaced they would take a few milliseconds.
-        Assert.True(clock.ElapsedMilliseconds >= 350, $"took {clock.ElapsedMilliseconds} ms");
+        // 100 probes at 200/s (bursts of 2) take half a second of the clock; unpaced they would take none.
+        var sent = fake.Sent.Select(e => e.SentAt.TotalMilliseconds).ToList();
+        Assert.InRange(sent[^1] - sent[0], 480, 520);
+        Assert.True(Elapsed(fake, start) >= 480);
     }
 
     [Fact]
@@ -167,40 +181,46 @@ public sealed class MultiPingTests
         // 1,000 hosts at 1,000 probes/s with two probes 0.2 s apart: starting every host before any
         // second probe would hold the first result back for a whole second.
         using var fake = new FakeTransport();
-        using var prober = new Prober(fake);
-        using var sweep = new MultiPing(_ => prober, Quick with { Count = 2, Interval = TimeSpan.FromMilliseconds(200), Rate = 1000, ThrottleLimit = 4096 });
-        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-        var clock = System.Diagnostics.Stopwatch.StartNew();
+        using var prober = new Prober(fake, fake.Clock);
+        using var sweep = new MultiPing(_ => prober, Quick with { Count = 2, Interval = TimeSpan.FromMilliseconds(200), Rate = 1000, ThrottleLimit = 4096 }, fake.Clock);
+        var start = fake.Clock.GetTimestamp();
+        double first = -1;
 
-        await foreach (var r in sweep.RunAsync(Targets("192.0.2.0/24", "198.18.0.0/23", "198.18.2.0/24"), cts.Token))
+        await VirtualTime.Run(fake.Clock, Task.Run(async () =>
         {
-            Assert.Equal(2, r.Host!.PacketsReceived);
-            break;
-        }
+            await foreach (var r in sweep.RunAsync(Targets("192.0.2.0/24", "198.18.0.0/23", "198.18.2.0/24")))
+            {
+                Assert.Equal(2, r.Host!.PacketsReceived);
+                first = Elapsed(fake, start);
+                break;
+            }
+        }));
 
-        Assert.InRange(clock.ElapsedMilliseconds, 150, 600);
+        Assert.InRange(first, 200, 400);
     }
 
     [Fact]
     public async Task CancellingStopsPromptlyAndEmitsNothingHalfDone()
     {
         using var fake = new FakeTransport(_ => []);
-        using var prober = new Prober(fake);
-        using var sweep = new MultiPing(_ => prober, Quick with { Count = 1, Timeout = TimeSpan.FromSeconds(30) });
-        using var cts = new CancellationTokenSource(TimeSpan.FromMilliseconds(100));
-        var clock = System.Diagnostics.Stopwatch.StartNew();
+        using var prober = new Prober(fake, fake.Clock);
+        using var sweep = new MultiPing(_ => prober, Quick with { Count = 1, Timeout = TimeSpan.FromSeconds(30) }, fake.Clock);
+        using var cts = new CancellationTokenSource();
         var emitted = 0;
 
-        await Assert.ThrowsAnyAsync<OperationCanceledException>(async () =>
+        var run = Task.Run(async () =>
         {
             await foreach (var r in sweep.RunAsync(Targets("192.0.2.0/24"), cts.Token))
             {
                 emitted++;
             }
         });
+        fake.WaitForSent(64);
+        await cts.CancelAsync();
 
+        // No virtual time passes: cancelling alone ends it, long before any of the 30 s timeouts.
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => run.WaitAsync(TimeSpan.FromSeconds(30)));
         Assert.Equal(0, emitted);
-        Assert.InRange(clock.ElapsedMilliseconds, 0, 1000);
     }
 
     private static void InterlockedMax(ref int target, int value)

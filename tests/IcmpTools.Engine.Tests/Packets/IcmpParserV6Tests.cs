@@ -33,11 +33,11 @@ public sealed class IcmpParserV6Tests
     }
 
     [Theory]
-    [InlineData(1, 4, 0u, IcmpKind.DestinationUnreachable, 0, 0)]
-    [InlineData(1, 0, 0u, IcmpKind.DestinationUnreachable, 0, 0)]
-    [InlineData(2, 0, 1280u, IcmpKind.PacketTooBig, 1280, 0)]
-    [InlineData(2, 0, 0xFFFF_FFFFu, IcmpKind.PacketTooBig, int.MaxValue, 0)]
-    [InlineData(3, 0, 0u, IcmpKind.TimeExceeded, 0, 0)]
+    [InlineData(1, 4, 0u, IcmpKind.DestinationUnreachable, 0, -1)]
+    [InlineData(1, 0, 0u, IcmpKind.DestinationUnreachable, 0, -1)]
+    [InlineData(2, 0, 1280u, IcmpKind.PacketTooBig, 1280, -1)]
+    [InlineData(2, 0, 0xFFFF_FFFFu, IcmpKind.PacketTooBig, int.MaxValue, -1)]
+    [InlineData(3, 0, 0u, IcmpKind.TimeExceeded, 0, -1)]
     [InlineData(4, 0, 40u, IcmpKind.ParameterProblem, 0, 40)]
     public void AnErrorQuotingOurProbeGivesItsDestinationIdSequenceAndCookie(byte type, byte code, uint rest, IcmpKind kind, int expectedMtu, int expectedPointer)
     {

@@ -20,7 +20,10 @@ public sealed class ProberTests
         Timeout = TimeSpan.FromSeconds(timeoutSeconds),
     };
 
-    private static async Task<List<Reply>> Stream(Prober prober, PingOptions options)
+    private static Task<List<Reply>> Stream(FakeTransport fake, Prober prober, PingOptions options) =>
+        VirtualTime.Run(fake.Clock, Collect(prober, options));
+
+    private static async Task<List<Reply>> Collect(Prober prober, PingOptions options)
     {
         var replies = new List<Reply>();
         await foreach (var reply in Ping.StreamAsync(prober, Target, options))
@@ -30,19 +33,23 @@ public sealed class ProberTests
         return replies;
     }
 
+    private static Task<Host> PingVirtual(FakeTransport fake, Prober prober, PingOptions options) =>
+        VirtualTime.Run(fake.Clock, Ping.PingAsync(prober, Target, null, options));
+
     [Fact]
     public async Task EveryProbeIsAnsweredAndMatchedToItsSequence()
     {
         using var fake = new FakeTransport(echo => [FakeTransport.Reply(echo, TimeSpan.FromMilliseconds(20))]);
-        using var prober = new Prober(fake);
+        using var prober = new Prober(fake, fake.Clock);
 
-        var host = await Ping.PingAsync(prober, Target, null, Fast(5));
+        var host = await PingVirtual(fake, prober, Fast(5));
 
         Assert.Equal(5, host.PacketsSent);
         Assert.Equal(5, host.PacketsReceived);
         Assert.Equal(0, host.PacketLoss);
         Assert.True(host.IsAlive);
-        Assert.All(host.Rtts, rtt => Assert.InRange(rtt, 15, 200));
+        // Virtual time: the RTT is the network's delay exactly, however loaded this machine is.
+        Assert.All(host.Rtts, rtt => Assert.Equal(20, rtt, 6));
         Assert.Equal([1, 2, 3, 4, 5], fake.Sent.Select(s => (int)s.Sequence));
     }
 
@@ -50,9 +57,9 @@ public sealed class ProberTests
     public async Task LostProbesTimeOutAndCountAsLoss()
     {
         using var fake = new FakeTransport(echo => echo.Sequence % 2 == 0 ? [] : [FakeTransport.Reply(echo, TimeSpan.FromMilliseconds(1))]);
-        using var prober = new Prober(fake);
+        using var prober = new Prober(fake, fake.Clock);
 
-        var replies = await Stream(prober, Fast(6, 0.2));
+        var replies = await Stream(fake, prober, Fast(6, 0.2));
 
         Assert.Equal(6, replies.Count);
         Assert.Equal([1, 3, 5], replies.Where(r => r.Status == IcmpStatus.Success).Select(r => r.Sequence).Order());
@@ -64,15 +71,15 @@ public sealed class ProberTests
     public async Task TimeoutFiresOnTimeWithoutPolling()
     {
         using var fake = new FakeTransport(_ => []);
-        using var prober = new Prober(fake);
-        var started = System.Diagnostics.Stopwatch.StartNew();
+        using var prober = new Prober(fake, fake.Clock);
+        var started = fake.Clock.GetTimestamp();
 
-        var host = await Ping.PingAsync(prober, Target, null, Fast(1, 0.25));
+        var replies = await Stream(fake, prober, Fast(1, 0.25));
 
-        Assert.False(host.IsAlive);
-        Assert.Equal(IcmpStatus.TimedOut, host.Status);
-        // The timeout is a deadline, not a poll: it fires after 250 ms and well before a second.
-        Assert.InRange(started.ElapsedMilliseconds, 240, 1000);
+        var reply = Assert.Single(replies);
+        Assert.Equal(IcmpStatus.TimedOut, reply.Status);
+        // The timeout is a deadline on the prober's clock, not a poll: it fires at 250 ms of virtual time.
+        Assert.InRange(fake.Clock.GetElapsedTime(started).TotalMilliseconds, 250, 300);
     }
 
     [Fact]
@@ -80,10 +87,10 @@ public sealed class ProberTests
     {
         using var fake = new FakeTransport(echo =>
             [FakeTransport.Reply(echo, TimeSpan.FromMilliseconds(1)), FakeTransport.Reply(echo, TimeSpan.FromMilliseconds(5))]);
-        using var prober = new Prober(fake);
+        using var prober = new Prober(fake, fake.Clock);
 
         var options = Fast(3) with { Interval = TimeSpan.FromMilliseconds(30) };
-        var host = await Ping.PingAsync(prober, Target, null, options);
+        var host = await PingVirtual(fake, prober, options);
 
         Assert.Equal(3, host.PacketsReceived);
         Assert.Equal(0, host.PacketLoss);
@@ -95,24 +102,25 @@ public sealed class ProberTests
     {
         // The first probe is answered last: 80, 40, 5 ms.
         using var fake = new FakeTransport(echo => [FakeTransport.Reply(echo, TimeSpan.FromMilliseconds(echo.Sequence switch { 1 => 80, 2 => 40, _ => 5 }))]);
-        using var prober = new Prober(fake);
+        using var prober = new Prober(fake, fake.Clock);
 
-        var replies = await Stream(prober, Fast(3));
+        var replies = await Stream(fake, prober, Fast(3));
 
         Assert.Equal([3, 2, 1], replies.Select(r => r.Sequence));
         var bySeq = replies.ToDictionary(r => r.Sequence, r => r.Rtt!.Value);
-        Assert.True(bySeq[1] > bySeq[2] && bySeq[2] > bySeq[3]);
-        Assert.InRange(bySeq[1], 70, 300);
+        Assert.Equal(80, bySeq[1], 6);
+        Assert.Equal(40, bySeq[2], 6);
+        Assert.Equal(5, bySeq[3], 6);
     }
 
     [Fact]
     public async Task LateReplyAfterTimeoutIsNeitherSuccessNorDuplicate()
     {
         using var fake = new FakeTransport(echo => [FakeTransport.Reply(echo, TimeSpan.FromMilliseconds(150))]);
-        using var prober = new Prober(fake);
+        using var prober = new Prober(fake, fake.Clock);
 
-        var host = await Ping.PingAsync(prober, Target, null, Fast(1, 0.05));
-        await Task.Delay(200);
+        var host = await PingVirtual(fake, prober, Fast(1, 0.05));
+        fake.Clock.Advance(TimeSpan.FromMilliseconds(200));
 
         Assert.False(host.IsAlive);
         Assert.Equal(0, host.Duplicates);
@@ -122,9 +130,9 @@ public sealed class ProberTests
     public async Task RepliesFromAnotherAddressAreNotCounted()
     {
         using var fake = new FakeTransport(echo => [FakeTransport.Reply(echo, TimeSpan.FromMilliseconds(1), from: IPAddress.Parse("192.0.2.66"))]);
-        using var prober = new Prober(fake);
+        using var prober = new Prober(fake, fake.Clock);
 
-        var host = await Ping.PingAsync(prober, Target, null, Fast(2, 0.1));
+        var host = await PingVirtual(fake, prober, Fast(2, 0.1));
 
         Assert.Equal(0, host.PacketsReceived);
     }
@@ -138,9 +146,9 @@ public sealed class ProberTests
             new Delivery(TimeSpan.FromMilliseconds(2), FakeTransport.Reply(echo, TimeSpan.Zero).Datagram.Select((b, i) => i == 30 ? (byte)(b ^ 1) : b).ToArray(), echo.Destination),
             new Delivery(TimeSpan.FromMilliseconds(3), FakeTransport.Reply(echo, TimeSpan.Zero).Datagram[..23], echo.Destination),
         ]);
-        using var prober = new Prober(fake);
+        using var prober = new Prober(fake, fake.Clock);
 
-        var host = await Ping.PingAsync(prober, Target, null, Fast(2, 0.1));
+        var host = await PingVirtual(fake, prober, Fast(2, 0.1));
 
         Assert.Equal(0, host.PacketsReceived);
         Assert.Equal(IcmpStatus.TimedOut, host.Status);
@@ -152,15 +160,15 @@ public sealed class ProberTests
         // The first operation's replies come fast, the second's slow: if matching went by (id, seq) alone,
         // the first would take the second's replies and the RTTs would cross.
         using var fake = new FakeTransport(echo => [FakeTransport.Reply(echo, TimeSpan.FromMilliseconds(echo.Ttl == 10 ? 5 : 90))]);
-        using var prober = new Prober(fake);
+        using var prober = new Prober(fake, fake.Clock);
         var options = Fast(3, 1) with { Identifier = 777 };
 
         var fast = Ping.PingAsync(prober, Target, null, options with { Ttl = 10 });
         var slow = Ping.PingAsync(prober, Target, null, options with { Ttl = 20 });
-        var hosts = await Task.WhenAll(fast, slow);
+        var hosts = await VirtualTime.Run(fake.Clock, Task.WhenAll(fast, slow));
 
-        Assert.All(hosts[0].Rtts, rtt => Assert.InRange(rtt, 0, 60));
-        Assert.All(hosts[1].Rtts, rtt => Assert.InRange(rtt, 80, 400));
+        Assert.All(hosts[0].Rtts, rtt => Assert.Equal(5, rtt, 6));
+        Assert.All(hosts[1].Rtts, rtt => Assert.Equal(90, rtt, 6));
         Assert.Equal(3, hosts[0].PacketsReceived);
         Assert.Equal(3, hosts[1].PacketsReceived);
     }
@@ -169,9 +177,9 @@ public sealed class ProberTests
     public async Task AnIcmpErrorQuotingTheProbeEndsItWithThatStatus()
     {
         using var fake = new FakeTransport(echo => [FakeTransport.Error(echo, TimeSpan.FromMilliseconds(2), Router, 11, 0)]);
-        using var prober = new Prober(fake);
+        using var prober = new Prober(fake, fake.Clock);
 
-        var replies = await Stream(prober, Fast(1));
+        var replies = await Stream(fake, prober, Fast(1));
 
         var reply = Assert.Single(replies);
         Assert.Equal(IcmpStatus.TimeExceeded, reply.Status);
@@ -183,9 +191,9 @@ public sealed class ProberTests
     public async Task AnErrorQuotingOnlyEightBytesIsStillMatchedByIdentifierAndSequence()
     {
         using var fake = new FakeTransport(echo => [FakeTransport.Error(echo, TimeSpan.FromMilliseconds(2), Router, 3, 1, quotedIcmpBytes: 8)]);
-        using var prober = new Prober(fake);
+        using var prober = new Prober(fake, fake.Clock);
 
-        var host = await Ping.PingAsync(prober, Target, null, Fast(1));
+        var host = await PingVirtual(fake, prober, Fast(1));
 
         Assert.Equal(IcmpStatus.DestinationUnreachable, host.Status);
         Assert.Equal(Router.ToString(), host.StatusSource);
@@ -195,9 +203,9 @@ public sealed class ProberTests
     public async Task AnExactPayloadWithoutCookieIsMatchedByItsEcho()
     {
         using var fake = new FakeTransport();
-        using var prober = new Prober(fake);
+        using var prober = new Prober(fake, fake.Clock);
 
-        var host = await Ping.PingAsync(prober, Target, null, Fast(3) with { Payload = [1, 2, 3] });
+        var host = await PingVirtual(fake, prober, Fast(3) with { Payload = [1, 2, 3] });
 
         Assert.Equal(3, host.PacketsReceived);
         Assert.All(fake.Sent, s => Assert.Equal(new byte[] { 1, 2, 3 }, s.Payload));
@@ -207,9 +215,9 @@ public sealed class ProberTests
     public async Task AFailedSendIsAStatusNotAnException()
     {
         using var fake = new FakeTransport { SendError = _ => 101 };
-        using var prober = new Prober(fake);
+        using var prober = new Prober(fake, fake.Clock);
 
-        var host = await Ping.PingAsync(prober, Target, null, Fast(2));
+        var host = await PingVirtual(fake, prober, Fast(2));
 
         Assert.Equal(IcmpStatus.SendFailed, host.Status);
         Assert.Equal(2, host.PacketsSent);
@@ -234,8 +242,8 @@ public sealed class ProberTests
     private static WeakReference SendOnceAndDispose()
     {
         var fake = new FakeTransport();
-        var prober = new Prober(fake);
-        Ping.PingAsync(prober, Target, null, Fast(1)).GetAwaiter().GetResult();
+        var prober = new Prober(fake, fake.Clock);
+        PingVirtual(fake, prober, Fast(1)).GetAwaiter().GetResult();
         prober.Dispose();
         return new WeakReference(prober);
     }
@@ -246,9 +254,9 @@ public sealed class ProberTests
         // 70,000 probes to one address: sequence numbers wrap past 65,535 while earlier probes are in
         // flight; only the cookie tells them apart.
         using var fake = new FakeTransport(echo => [FakeTransport.Reply(echo, TimeSpan.FromMilliseconds(echo.Sequence % 7))]);
-        using var prober = new Prober(fake);
+        using var prober = new Prober(fake, fake.Clock);
 
-        var host = await Ping.PingAsync(prober, Target, null, Fast(70_000, 5));
+        var host = await PingVirtual(fake, prober, Fast(70_000, 5));
 
         Assert.Equal(70_000, host.PacketsReceived);
         Assert.Equal(0, host.Duplicates);
