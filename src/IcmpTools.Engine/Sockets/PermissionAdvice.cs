@@ -13,26 +13,26 @@ public static class PermissionAdvice
     private const string RangePath = "/proc/sys/net/ipv4/ping_group_range";
 
     /// <summary>Why a datagram socket was refused, and the sysctl that admits this process's group.</summary>
-    public static string DatagramDenied() => string.Format(CultureInfo.InvariantCulture,
-        "Datagram (unprivileged) ICMP sockets are not allowed for group {0}: net.ipv4.ping_group_range is '{1}'. {2}",
-        GroupId() ?? "of this process", Range() ?? "unknown", RangeFix());
+    public static string DatagramDenied() => "Datagram (unprivileged) ICMP sockets " + DatagramReason() + " " + RangeFix();
+
+    private static string DatagramReason() => string.Format(CultureInfo.InvariantCulture,
+        "are not allowed for group {0}: net.ipv4.ping_group_range is '{1}'.", GroupId() ?? "of this process", Range() ?? "unknown");
 
     /// <summary>Neither a raw nor a datagram socket could be opened: both fixes, the setcap one only where it helps.</summary>
     public static string NeitherAllowed(string? processPath = null)
     {
         processPath ??= Environment.ProcessPath;
         var host = ResolveHost(processPath);
-        var datagram = DatagramDenied();
+        var reason = "No ICMP socket may be opened: a raw one needs root or CAP_NET_RAW, and datagram (unprivileged) ones "
+            + DatagramReason() + " " + RangeFix();
         if (IsSharedDotnetHost(host))
         {
             return string.Format(CultureInfo.InvariantCulture,
-                "Opening a raw ICMP socket needs root or CAP_NET_RAW, and {0} This PowerShell runs on the shared .NET host " +
-                "'{1}' (a 'dotnet tool' install), so do not setcap it: the capability would go to every .NET program. " +
-                "Allow datagram ICMP sockets as above, or run elevated.", datagram, host);
+                "{0} This PowerShell runs on the shared .NET host '{1}' (a 'dotnet tool' install), so do not setcap it: " +
+                "the capability would go to every .NET program. Or run elevated.", reason, host);
         }
         return string.Format(CultureInfo.InvariantCulture,
-            "Opening a raw ICMP socket needs root or CAP_NET_RAW, and {0} Or give this PowerShell raw sockets: " +
-            "sudo setcap cap_net_raw+ep '{1}'. Or run elevated.", datagram, host ?? "pwsh");
+            "{0} Or give this PowerShell raw sockets: sudo setcap cap_net_raw+ep '{1}'. Or run elevated.", reason, host ?? "pwsh");
     }
 
     /// <summary>True when the process is the <c>dotnet</c> muxer (the host a 'dotnet tool' pwsh runs in).</summary>
