@@ -475,7 +475,7 @@ public static class Program
             var rtts = host.Rtts.OrderBy(x => x).ToArray();
             double median = rtts.Length == 0 ? double.NaN
                 : rtts.Length % 2 == 1 ? rtts[rtts.Length / 2] : (rtts[(rtts.Length / 2) - 1] + rtts[rtts.Length / 2]) / 2;
-            Emit("rtt", run, ("median_ms", median), ("avg_ms", host.AvgRtt), ("min_ms", host.MinRtt), ("max_ms", host.MaxRtt),
+            Emit("rtt", run, ("median_ms", median), ("avg_ms", host.AvgRtt ?? double.NaN), ("min_ms", host.MinRtt ?? double.NaN), ("max_ms", host.MaxRtt ?? double.NaN),
                 ("received", (long)host.PacketsReceived), ("sent", (long)host.PacketsSent), ("wall_ms", wall));
         }
     }

@@ -10,6 +10,8 @@ public static class ErrorIds
     public const string InvalidTarget = nameof(InvalidTarget);
     public const string InvalidRange = nameof(InvalidRange);
     public const string BlockTooLarge = nameof(BlockTooLarge);
+    /// <summary>Test-IcmpEcho was given a CIDR block or a range: it pings single hosts; the sweep takes blocks.</summary>
+    public const string TargetIsBlock = nameof(TargetIsBlock);
     public const string ConflictingParameters = nameof(ConflictingParameters);
     public const string FamilyMismatch = nameof(FamilyMismatch);
     public const string UnexpectedFailure = nameof(UnexpectedFailure);

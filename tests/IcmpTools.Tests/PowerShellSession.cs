@@ -11,7 +11,12 @@ public sealed class PowerShellSession : IDisposable
 
     public PowerShellSession()
     {
-        _runspace = RunspaceFactory.CreateRunspace(InitialSessionState.CreateDefault2());
+        var state = InitialSessionState.CreateDefault2();
+        // A hosted runspace has no $PSHOME modules: load the utility (Out-String, Export-Csv, ...) and
+        // management (Get-Content) cmdlets from their assemblies.
+        state.ImportPSModule(typeof(Microsoft.PowerShell.Commands.ConvertToJsonCommand).Assembly.Location,
+            typeof(Microsoft.PowerShell.Commands.GetContentCommand).Assembly.Location);
+        _runspace = RunspaceFactory.CreateRunspace(state);
         _runspace.Open();
         var imported = Invoke($"Import-Module '{ModuleManifest}' -PassThru");
         if (Errors.Count > 0 || imported.Count != 1)
@@ -39,6 +44,10 @@ public sealed class PowerShellSession : IDisposable
 
     public Collection<ProgressRecord> Progress { get; private set; } = [];
 
+    public Collection<VerboseRecord> Verbose { get; private set; } = [];
+
+    public Collection<DebugRecord> Debug { get; private set; } = [];
+
     public Collection<PSObject> Invoke(string script)
     {
         using var ps = PowerShell.Create();
@@ -47,8 +56,13 @@ public sealed class PowerShellSession : IDisposable
         var output = ps.Invoke();
         Errors = ps.Streams.Error.ReadAll();
         Progress = ps.Streams.Progress.ReadAll();
+        Verbose = ps.Streams.Verbose.ReadAll();
+        Debug = ps.Streams.Debug.ReadAll();
         return output;
     }
+
+    /// <summary>Hands objects built in C# (hosts no network could produce on loopback) to the session's scripts.</summary>
+    public void SetVariable(string name, object? value) => _runspace.SessionStateProxy.SetVariable(name, value);
 
     /// <summary>Runs a script asynchronously so a test can stop it (Ctrl+C) midway.</summary>
     public PowerShell Start(string script, PSDataCollection<PSObject> output)

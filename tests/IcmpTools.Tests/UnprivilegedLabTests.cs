@@ -78,8 +78,7 @@ public sealed class UnprivilegedLabTests(UnprivilegedLabFixture fixture) : IClas
             Assert.False(host.GetProperty("IsPrivileged").GetBoolean());
         });
         Assert.Equal(["198.18.4.2", "2001:db8:4::2"], run.Objects.Select(h => Text(h, "Address")).Order());
-        Assert.Contains(run.Verbose, v => v.Contains("IPv4", StringComparison.Ordinal) && v.Contains("datagram (unprivileged)", StringComparison.Ordinal));
-        Assert.Contains(run.Verbose, v => v.Contains("IPv6", StringComparison.Ordinal) && v.Contains("datagram (unprivileged)", StringComparison.Ordinal));
+        Assert.Contains(run.Verbose, v => v.Contains("IPv4 (datagram)", StringComparison.Ordinal) && v.Contains("IPv6 (datagram)", StringComparison.Ordinal));
     }
 
     [SkippableFact]
@@ -89,7 +88,7 @@ public sealed class UnprivilegedLabTests(UnprivilegedLabFixture fixture) : IClas
 
         Assert.True(run.Errors.Count == 0, run.ToString());
         Assert.True(Assert.Single(run.Objects).GetProperty("IsPrivileged").GetBoolean());
-        Assert.Contains(run.Verbose, v => v.Contains("raw (privileged)", StringComparison.Ordinal));
+        Assert.Contains(run.Verbose, v => v.Contains("IPv4 (raw)", StringComparison.Ordinal));
     }
 
     [SkippableFact]

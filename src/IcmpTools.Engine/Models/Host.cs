@@ -3,12 +3,14 @@ namespace IcmpTools.Engine.Models;
 /// <summary>
 /// What a series of probes to one address found. Statistics follow icmplib's definitions so scripts
 /// moving from Python see the same numbers: RTTs in milliseconds, PacketLoss as a fraction (0..1),
-/// Jitter as the mean absolute difference between consecutive RTTs.
+/// Jitter as the mean absolute difference between consecutive RTTs. A statistic with nothing to measure is
+/// null, never 0: a dead host has no RTT, so <c>Sort-Object AvgRtt</c> cannot rank it beside a fast one and
+/// CSV and JSON write an empty field and <c>null</c>.
 /// </summary>
 public sealed class Host
 {
     private readonly double[] _rtts;
-    private readonly System.Collections.ObjectModel.ReadOnlyCollection<double> _rttView;
+    private readonly RttList _rttView;
 
     public Host(string address, string? name, IcmpFamily family, int packetsSent, IReadOnlyList<double> rtts,
         int duplicates, IcmpStatus status, string? statusSource)
@@ -20,7 +22,7 @@ public sealed class Host
         PacketsSent = packetsSent;
         _rtts = [.. rtts];
         // A read-only view, so no caller (or script casting to double[]) can change a result.
-        _rttView = Array.AsReadOnly(_rtts);
+        _rttView = new RttList(_rtts);
         Duplicates = duplicates;
         Status = status;
         StatusSource = statusSource;
@@ -44,32 +46,38 @@ public sealed class Host
     public string? StatusSource { get; }
     /// <summary>True when a raw socket carried the probes; false for an unprivileged datagram ("ping") socket.</summary>
     public bool IsPrivileged { get; init; }
-    /// <summary>Every RTT in milliseconds, in the order the probes were sent.</summary>
-    public IReadOnlyList<double> Rtts => _rttView;
-    public double MinRtt => _rtts.Length == 0 ? 0 : _rtts.Min();
-    public double MaxRtt => _rtts.Length == 0 ? 0 : _rtts.Max();
-    public double AvgRtt => _rtts.Length == 0 ? 0 : _rtts.Average();
-    /// <summary>Population standard deviation of the RTTs (what ping prints as mdev).</summary>
-    public double StdDev
+    /// <summary>Every RTT in milliseconds, in the order the probes were sent; its text form (Export-Csv) is ';'-joined.</summary>
+    public RttList Rtts => _rttView;
+    /// <summary>Fastest RTT in milliseconds; null when nothing answered.</summary>
+    public double? MinRtt => _rtts.Length == 0 ? null : _rtts.Min();
+    /// <summary>Slowest RTT in milliseconds; null when nothing answered.</summary>
+    public double? MaxRtt => _rtts.Length == 0 ? null : _rtts.Max();
+    /// <summary>Mean RTT in milliseconds; null when nothing answered.</summary>
+    public double? AvgRtt => _rtts.Length == 0 ? null : _rtts.Average();
+    /// <summary>Population standard deviation of the RTTs (what ping prints as mdev); null when nothing answered.</summary>
+    public double? StdDev
     {
         get
         {
             if (_rtts.Length == 0)
             {
-                return 0;
+                return null;
             }
-            var avg = AvgRtt;
+            var avg = _rtts.Average();
             return Math.Sqrt(_rtts.Sum(r => (r - avg) * (r - avg)) / _rtts.Length);
         }
     }
-    /// <summary>Mean absolute difference between consecutive RTTs (icmplib's jitter); 0 with fewer than two.</summary>
-    public double Jitter
+    /// <summary>
+    /// Mean absolute difference between consecutive RTTs (icmplib's jitter); null with fewer than two RTTs,
+    /// since there is no pair to differ (icmplib says 0, which would read as a perfectly steady link).
+    /// </summary>
+    public double? Jitter
     {
         get
         {
             if (_rtts.Length < 2)
             {
-                return 0;
+                return null;
             }
             double sum = 0;
             for (var i = 1; i < _rtts.Length; i++)
@@ -81,5 +89,5 @@ public sealed class Host
     }
 
     public override string ToString() =>
-        $"{Address} alive={IsAlive} sent={PacketsSent} received={PacketsReceived} loss={PacketLoss:P0} avg={AvgRtt:0.###} ms";
+        $"{Address} alive={IsAlive} sent={PacketsSent} received={PacketsReceived} loss={PacketLoss:P0} avg={(AvgRtt is { } avg ? avg.ToString("0.###", System.Globalization.CultureInfo.InvariantCulture) + " ms" : "-")}";
 }

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Management.Automation;
 using System.Net;
 using System.Threading.Channels;
+using IcmpTools.Binding;
 using IcmpTools.Engine.Errors;
 using IcmpTools.Engine.Models;
 using IcmpTools.Engine.Operations;
@@ -31,6 +32,8 @@ public abstract class IcmpCmdletBase : PSCmdlet, IDisposable
     private sealed record OutputItem(object Value) : PipelineItem;
     private sealed record ErrorItem(ErrorRecord Record, bool Terminating) : PipelineItem;
     private sealed record ProgressItem(ProgressRecord Record) : PipelineItem;
+    private sealed record VerboseItem(string Message) : PipelineItem;
+    private sealed record DebugItem(string Message) : PipelineItem;
 
     protected CancellationToken StopToken => _stopping.Token;
 
@@ -50,6 +53,7 @@ public abstract class IcmpCmdletBase : PSCmdlet, IDisposable
 
     [Parameter]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(SourceAddressCompleter))]
     public string? Source { get; set; }
 
     [Parameter]
@@ -63,6 +67,7 @@ public abstract class IcmpCmdletBase : PSCmdlet, IDisposable
     /// <summary>Send and receive only through this interface (SO_BINDTODEVICE), like ping -I.</summary>
     [Parameter]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(Binding.InterfaceNameCompleter))]
     public string? Interface { get; set; }
 
     /// <summary>Use a datagram ("ping") socket even when a raw one could be opened.</summary>
@@ -83,11 +88,6 @@ public abstract class IcmpCmdletBase : PSCmdlet, IDisposable
     /// <summary>A validated source address, or null; set by <see cref="PrepareSource"/>.</summary>
     protected IPAddress? SourceAddressValue { get; private set; }
 
-    private ErrorRecord? _sourceError;
-
-    /// <summary>Why -Source is unusable, when it is.</summary>
-    protected ErrorRecord? SourceError => _sourceError;
-
     /// <summary>The leased prober for a family, or null when that family's socket could not be opened.</summary>
     protected Prober? ProberFor(IcmpFamily family) => (family == IcmpFamily.IPv4 ? _v4 : _v6)?.Prober;
 
@@ -100,7 +100,6 @@ public abstract class IcmpCmdletBase : PSCmdlet, IDisposable
         try
         {
             _v4 = ProberPool.AcquireAuto(new ProberKey(IcmpFamily.IPv4, DontFragment: dontFragment, Interface: Interface, Broadcast: broadcast), Unprivileged);
-            WriteVerbose(Format(Strings.SocketKindUsed, IcmpFamily.IPv4, KindName(_v4.Prober.Kind)));
         }
         catch (SocketPermissionException e)
         {
@@ -118,20 +117,22 @@ public abstract class IcmpCmdletBase : PSCmdlet, IDisposable
         try
         {
             _v6 = ProberPool.AcquireAuto(new ProberKey(IcmpFamily.IPv6, DontFragment: dontFragment, Interface: Interface, Broadcast: broadcast), Unprivileged);
-            WriteVerbose(Format(Strings.SocketKindUsed, IcmpFamily.IPv6, KindName(_v6.Prober.Kind)));
         }
         catch (IcmpException e)
         {
             // A machine without IPv6 can still ping IPv4: fail only the IPv6 targets.
             _v6Failure = e;
         }
+        WriteVerbose(Format(Strings.VerboseSockets, Describe(_v4), _v6 is not null
+            ? Describe(_v6)
+            : Format(Strings.VerboseSocketMissing, IcmpFamily.IPv6, _v6Failure?.Message)));
     }
 
-    private static string KindName(SocketKind kind) => kind == SocketKind.Raw ? "raw (privileged)" : "datagram (unprivileged)";
-
     /// <summary>
-    /// Checks -Source once, on the pipeline thread (the kernel answers for this thread's namespace); a bad
-    /// source is then reported per target, so each target gets its ErrorRecord and nothing else stops.
+    /// Checks -Source once, on the pipeline thread (the kernel answers for this thread's namespace). A source
+    /// that is not an address, or not one of this machine's, would fail every target alike, so both cmdlets
+    /// stop with one terminating error naming it (as they do for a socket they cannot open); only a source
+    /// whose family differs from a target's is that target's error, since the other targets still work.
     /// </summary>
     protected void PrepareSource(string? source)
     {
@@ -141,9 +142,8 @@ public abstract class IcmpCmdletBase : PSCmdlet, IDisposable
         }
         if (!TargetResolver.TryParseLiteral(source, out var address))
         {
-            _sourceError = new ErrorRecord(new SocketAddressException(Format(Strings.InvalidSource, source)),
-                ErrorIds.InvalidSourceAddress, ErrorCategory.InvalidArgument, source);
-            return;
+            ThrowTerminatingError(new ErrorRecord(new SocketAddressException(Format(Strings.InvalidSource, source)),
+                ErrorIds.InvalidSourceAddress, ErrorCategory.InvalidArgument, source));
         }
         try
         {
@@ -152,19 +152,21 @@ public abstract class IcmpCmdletBase : PSCmdlet, IDisposable
         }
         catch (SocketAddressException e)
         {
-            _sourceError = new ErrorRecord(e, ErrorIds.InvalidSourceAddress, ErrorCategory.InvalidArgument, source);
+            ThrowTerminatingError(new ErrorRecord(e, ErrorIds.InvalidSourceAddress, ErrorCategory.InvalidArgument, source));
         }
     }
+
+    private static string Describe(ProberLease? lease) => lease is null
+        ? string.Empty
+        : $"{lease.Prober.Family} ({lease.Prober.Kind.ToString().ToLowerInvariant()})";
+
+    /// <summary>How -Source reads in verbose messages.</summary>
+    protected string SourceDescription => SourceAddressValue?.ToString() ?? Strings.SourceDefault;
 
     /// <summary>The prober for the address's family, or null after posting why there is none.</summary>
     protected Prober? ProberFor(IPAddress address, string target)
     {
         var family = TargetResolver.FamilyOf(address);
-        if (_sourceError is not null)
-        {
-            PostError(new ErrorRecord(_sourceError.Exception, ErrorIds.InvalidSourceAddress, ErrorCategory.InvalidArgument, target));
-            return null;
-        }
         if (SourceAddressValue is { } source && TargetResolver.FamilyOf(source) != family)
         {
             PostError(new ErrorRecord(new SocketAddressException(source, $"it is {TargetResolver.FamilyOf(source)} and the target '{target}' is {family}."),
@@ -182,11 +184,67 @@ public abstract class IcmpCmdletBase : PSCmdlet, IDisposable
         return lease.Prober;
     }
 
-    protected void Post(object value) => _items.Writer.TryWrite(new OutputItem(value));
+    /// <summary>
+    /// Output objects the pipeline thread has not written yet, at most: background work waits for room, so a
+    /// slow consumer (a pipeline that stops to think, a slow Export-Csv) slows the sweep instead of piling up
+    /// results in proportion to the targets.
+    /// </summary>
+    private const int OutputWindow = 1024;
+    private readonly SemaphoreSlim _outputRoom = new(OutputWindow, OutputWindow);
+
+    /// <summary>Hands an output object to the pipeline thread, waiting while <see cref="OutputWindow"/> are unwritten.</summary>
+    protected async Task PostAsync(object value)
+    {
+        await _outputRoom.WaitAsync(_stopping.Token).ConfigureAwait(false);
+        _items.Writer.TryWrite(new OutputItem(value));
+    }
 
     protected void PostError(ErrorRecord record) => _items.Writer.TryWrite(new ErrorItem(record, false));
 
     protected void PostProgress(ProgressRecord record) => _items.Writer.TryWrite(new ProgressItem(record));
+
+    /// <summary>Verbose text from background work (written on the pipeline thread, like everything else).</summary>
+    protected void PostVerbose(string message) => _items.Writer.TryWrite(new VerboseItem(message));
+
+    protected void PostDebug(string message) => _items.Writer.TryWrite(new DebugItem(message));
+
+    /// <summary>
+    /// Whether -Debug (or $DebugPreference) asks for debug text, so per-target messages are only built when
+    /// someone reads them.
+    /// </summary>
+    protected bool DebugWanted => MyInvocation.BoundParameters.TryGetValue("Debug", out var debug)
+        ? ((SwitchParameter)debug).IsPresent
+        : SessionState.PSVariable.GetValue("DebugPreference") is ActionPreference p && p != ActionPreference.SilentlyContinue;
+
+    /// <summary>
+    /// The targets on the input. From the pipeline, blank lines and # comments are skipped as fping skips them
+    /// in a hosts file (what <c>Get-Content hosts.txt</c> pipes in), each said in the debug stream; typed on
+    /// the command line, an empty target is a mistake (an unset variable) and gets its error.
+    /// </summary>
+    protected IEnumerable<string> TargetsOf(string[] input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        var typed = MyInvocation.ExpectingInput is false;
+        foreach (var line in input)
+        {
+            if (TargetText.TryGetTarget(line, out var target))
+            {
+                yield return target;
+            }
+            else if (typed)
+            {
+                WriteError(new ErrorRecord(new ArgumentException(Format(Strings.EmptyTarget, line)),
+                    ErrorIds.InvalidTarget, ErrorCategory.InvalidArgument, line));
+            }
+            else
+            {
+                WriteDebug(Format(Strings.DebugSkipped, line));
+            }
+        }
+    }
+
+    /// <summary>Writes one output object on the pipeline thread; a cmdlet that orders its output hooks in here.</summary>
+    protected virtual void WriteOutput(object value) => WriteObject(value);
 
     /// <summary>Posts the ErrorRecord a target's failure deserves; returns false for failures that are not the target's.</summary>
     protected bool PostTargetError(Exception e, string target)
@@ -194,6 +252,7 @@ public abstract class IcmpCmdletBase : PSCmdlet, IDisposable
         var (id, category) = e switch
         {
             NameResolutionException => (ErrorIds.NameResolutionFailed, ErrorCategory.ObjectNotFound),
+            TargetIsBlockException => (ErrorIds.TargetIsBlock, ErrorCategory.InvalidArgument),
             AddressFamilyMismatchException => (ErrorIds.FamilyMismatch, ErrorCategory.InvalidArgument),
             SocketAddressException => (ErrorIds.InvalidSourceAddress, ErrorCategory.InvalidArgument),
             SocketUnavailableException => (ErrorIds.SocketUnavailable, ErrorCategory.ResourceUnavailable),
@@ -292,7 +351,8 @@ public abstract class IcmpCmdletBase : PSCmdlet, IDisposable
         switch (item)
         {
             case OutputItem o:
-                WriteObject(o.Value);
+                _outputRoom.Release();
+                WriteOutput(o.Value);
                 break;
             case ErrorItem { Terminating: true } e:
                 ThrowTerminatingError(e.Record);
@@ -302,6 +362,12 @@ public abstract class IcmpCmdletBase : PSCmdlet, IDisposable
                 break;
             case ProgressItem p:
                 WriteProgress(p.Record);
+                break;
+            case VerboseItem v:
+                WriteVerbose(v.Message);
+                break;
+            case DebugItem d:
+                WriteDebug(d.Message);
                 break;
         }
     }
@@ -329,5 +395,6 @@ public abstract class IcmpCmdletBase : PSCmdlet, IDisposable
         _v4?.Dispose();
         _v6?.Dispose();
         _stopping.Dispose();
+        _outputRoom.Dispose();
     }
 }

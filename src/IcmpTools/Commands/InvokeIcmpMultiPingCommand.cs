@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Management.Automation;
 using System.Threading.Channels;
+using IcmpTools.Binding;
 using IcmpTools.Engine.Models;
 using IcmpTools.Engine.Operations;
 
@@ -8,12 +9,17 @@ namespace IcmpTools.Commands;
 
 /// <summary>
 /// Invoke-IcmpMultiPing: sweep many hosts (names, addresses, CIDR blocks, IPv4 ranges) and write each
-/// Host the moment it is finished. Targets stream in from the pipeline; blocks expand lazily.
+/// Host the moment it is finished. Targets stream in from the pipeline; blocks expand lazily. -Alive and
+/// -Unreachable filter inside the sweep (fping's -a and -u), so hosts nobody wants are never built.
 /// </summary>
-[Cmdlet(VerbsLifecycle.Invoke, "IcmpMultiPing")]
+[Cmdlet(VerbsLifecycle.Invoke, "IcmpMultiPing", DefaultParameterSetName = AllSet)]
 [OutputType(typeof(Host))]
 public sealed class InvokeIcmpMultiPingCommand : IcmpCmdletBase
 {
+    private const string AllSet = "All";
+    private const string AliveSet = "Alive";
+    private const string UnreachableSet = "Unreachable";
+
     /// <summary>Targets buffered between the pipeline and the sweep; the pipeline waits beyond this.</summary>
     private const int InputBuffer = 1024;
 
@@ -23,11 +29,22 @@ public sealed class InvokeIcmpMultiPingCommand : IcmpCmdletBase
         new BoundedChannelOptions(InputBuffer) { SingleReader = true, SingleWriter = true });
     private MultiPing? _sweep;
     private long _lastProgress;
+    private long _started;
+    private bool _debug;
 
     [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
     [Alias("ComputerName", "Address", "IPAddress", "Name")]
-    [ValidateNotNullOrEmpty]
+    [AllowEmptyString]
+    [TargetNameTransformation]
     public string[] TargetName { get; set; } = [];
+
+    /// <summary>Write only the hosts that answered (fping -a).</summary>
+    [Parameter(Mandatory = true, ParameterSetName = AliveSet)]
+    public SwitchParameter Alive { get; set; }
+
+    /// <summary>Write only the hosts that did not answer (fping -u).</summary>
+    [Parameter(Mandatory = true, ParameterSetName = UnreachableSet)]
+    public SwitchParameter Unreachable { get; set; }
 
     [Parameter]
     [ValidateRange(1, 65535)]
@@ -46,8 +63,8 @@ public sealed class InvokeIcmpMultiPingCommand : IcmpCmdletBase
     public int Rate { get; set; } = 10_000;
 
     [Parameter]
-    [ValidateRange(1, 131_072)]
-    public int ThrottleLimit { get; set; } = 4096;
+    [ValidateRange(1, 1_048_576)]
+    public int ThrottleLimit { get; set; } = MultiPingOptions.DefaultThrottleLimit;
 
     [Parameter]
     public SwitchParameter IncludeNetworkAndBroadcast { get; set; }
@@ -59,12 +76,8 @@ public sealed class InvokeIcmpMultiPingCommand : IcmpCmdletBase
     {
         var family = RequestedFamily();
         PrepareSource(Source);
-        if (SourceError is not null)
-        {
-            // Every target would fail alike: one terminating error instead of one per address.
-            ThrowTerminatingError(SourceError);
-        }
         OpenProbers(dontFragment: false);
+        var emit = Alive ? SweepEmit.Alive : Unreachable ? SweepEmit.Dead : SweepEmit.All;
         var options = new MultiPingOptions
         {
             Count = Count,
@@ -79,7 +92,13 @@ public sealed class InvokeIcmpMultiPingCommand : IcmpCmdletBase
             Family = family,
             IncludeNetworkAndBroadcast = IncludeNetworkAndBroadcast,
             AllowHugeBlocks = Force,
+            Emit = emit,
         };
+        WriteVerbose(Format(Strings.VerboseSweepStart, SourceDescription, Count, IntervalSeconds, TimeoutSeconds,
+            Rate == 0 ? Strings.RateUnpaced : Format(Strings.RatePerSecond, Rate), ThrottleLimit,
+            emit switch { SweepEmit.Alive => Strings.EmitAlive, SweepEmit.Dead => Strings.EmitUnreachable, _ => Strings.EmitAll }));
+        _debug = DebugWanted;
+        _started = Stopwatch.GetTimestamp();
         _sweep = new MultiPing(family => ProberOrThrow(family), options);
         var sweep = _sweep;
         Track("sweep", async () =>
@@ -88,7 +107,7 @@ public sealed class InvokeIcmpMultiPingCommand : IcmpCmdletBase
             {
                 if (result.Host is { } host)
                 {
-                    Post(host);
+                    await PostAsync(host).ConfigureAwait(false);
                 }
                 else if (result.Error is not null && !PostTargetError(result.Error, result.Target))
                 {
@@ -103,8 +122,12 @@ public sealed class InvokeIcmpMultiPingCommand : IcmpCmdletBase
 
     protected override void ProcessRecord()
     {
-        foreach (var target in TargetName)
+        foreach (var target in TargetsOf(TargetName))
         {
+            if (_debug)
+            {
+                WriteDebug(Format(Strings.DebugTarget, target));
+            }
             if (!_targets.Writer.TryWrite(target))
             {
                 DrainUntil(_targets.Writer.WriteAsync(target, StopToken).AsTask());
@@ -118,6 +141,11 @@ public sealed class InvokeIcmpMultiPingCommand : IcmpCmdletBase
         _targets.Writer.TryComplete();
         DrainToEnd();
         WriteProgress(new ProgressRecord(1, Strings.ProgressActivity, " ") { RecordType = ProgressRecordType.Completed });
+        if (_sweep is { } sweep)
+        {
+            var seconds = Stopwatch.GetElapsedTime(_started).TotalSeconds;
+            WriteVerbose(Format(Strings.VerboseSweepDone, sweep.HostsDone, sweep.HostsAlive, sweep.ProbesSent, seconds, sweep.ProbeRate));
+        }
     }
 
     protected override void OnDrained()

@@ -20,10 +20,12 @@ public sealed class NewIcmpSocketCommand : PSCmdlet
 
     [Parameter]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(Binding.SourceAddressCompleter))]
     public string? Source { get; set; }
 
     [Parameter]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(Binding.InterfaceNameCompleter))]
     public string? Interface { get; set; }
 
     [Parameter]

@@ -1,4 +1,7 @@
 using System.Management.Automation;
+using System.Net;
+using IcmpTools.Binding;
+using IcmpTools.Engine.Errors;
 using IcmpTools.Engine.Models;
 using IcmpTools.Engine.Operations;
 
@@ -6,26 +9,34 @@ namespace IcmpTools.Commands;
 
 /// <summary>
 /// Test-IcmpEcho: ping. One Host per target by default, each Reply as it arrives with -PerReply or
-/// -Continuous, one bool per target with -Quiet. Targets are pinged concurrently.
+/// -Continuous, one bool per target, in input order, with -Quiet. Targets are pinged concurrently.
 /// </summary>
 [Cmdlet(VerbsDiagnostic.Test, "IcmpEcho", DefaultParameterSetName = DefaultSet)]
 [OutputType(typeof(Host), ParameterSetName = [DefaultSet])]
 [OutputType(typeof(Reply), ParameterSetName = [DefaultSet, ContinuousSet])]
-[OutputType(typeof(bool), ParameterSetName = [DefaultSet])]
+[OutputType(typeof(bool), ParameterSetName = [QuietSet])]
 public sealed class TestIcmpEchoCommand : IcmpCmdletBase
 {
     private const string DefaultSet = "Default";
+    private const string QuietSet = "Quiet";
     private const string ContinuousSet = "Continuous";
 
     private PingOptions _options = new();
     private IcmpFamily? _family;
+    private QuietAnswers? _quiet;
+    private bool _debug;
+
+    /// <summary>-Quiet's answer for the target at <paramref name="Index"/> (in input order).</summary>
+    private sealed record QuietAnswer(long Index, bool Alive);
 
     [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
-    [Alias("ComputerName", "Address")]
-    [ValidateNotNullOrEmpty]
+    [Alias("ComputerName", "Address", "IPAddress", "Name")]
+    [AllowEmptyString]
+    [TargetNameTransformation]
     public string[] TargetName { get; set; } = [];
 
     [Parameter(ParameterSetName = DefaultSet)]
+    [Parameter(ParameterSetName = QuietSet)]
     [ValidateRange(1, int.MaxValue)]
     public int Count { get; set; } = 4;
 
@@ -54,11 +65,12 @@ public sealed class TestIcmpEchoCommand : IcmpCmdletBase
     [Parameter(ParameterSetName = DefaultSet)]
     public SwitchParameter PerReply { get; set; }
 
-    [Parameter(ParameterSetName = DefaultSet)]
+    [Parameter(Mandatory = true, ParameterSetName = QuietSet)]
     public SwitchParameter Quiet { get; set; }
 
     /// <summary>The target is a broadcast address: one Reply per host that answers each probe before its timeout.</summary>
-    [Parameter]
+    [Parameter(ParameterSetName = DefaultSet)]
+    [Parameter(ParameterSetName = ContinuousSet)]
     public SwitchParameter Broadcast { get; set; }
 
     protected override void BeginProcessing()
@@ -67,16 +79,6 @@ public sealed class TestIcmpEchoCommand : IcmpCmdletBase
         {
             ThrowTerminatingError(new ErrorRecord(new ArgumentException(Strings.ConflictingPayload), ErrorIds.ConflictingParameters,
                 ErrorCategory.InvalidArgument, null));
-        }
-        if (Broadcast && Quiet)
-        {
-            ThrowTerminatingError(new ErrorRecord(new ArgumentException("-Broadcast and -Quiet cannot be used together: -Broadcast gives one Reply per answering host."),
-                ErrorIds.ConflictingParameters, ErrorCategory.InvalidArgument, null));
-        }
-        if (PerReply && Quiet)
-        {
-            ThrowTerminatingError(new ErrorRecord(new ArgumentException("-PerReply and -Quiet cannot be used together."),
-                ErrorIds.ConflictingParameters, ErrorCategory.InvalidArgument, null));
         }
         _family = RequestedFamily();
         PrepareSource(Source);
@@ -95,37 +97,152 @@ public sealed class TestIcmpEchoCommand : IcmpCmdletBase
             Identifier = MyInvocation.BoundParameters.ContainsKey(nameof(Id)) ? Id : null,
             Broadcast = Broadcast,
         };
+        _quiet = Quiet ? new QuietAnswers() : null;
+        _debug = DebugWanted;
         OpenProbers(DontFragment, Broadcast);
     }
 
     protected override void ProcessRecord()
     {
-        foreach (var target in TargetName)
+        foreach (var target in TargetsOf(TargetName))
         {
-            Track(target, () => PingTargetAsync(target));
+            var index = _quiet?.Next() ?? 0;
+            Track(target, () => PingTargetAsync(target, index));
         }
         DrainAvailable();
     }
 
     protected override void EndProcessing() => DrainToEnd();
 
-    private async Task PingTargetAsync(string target)
+    protected override void WriteOutput(object value)
     {
-        var address = await TargetResolver.ResolveAsync(target, _family, StopToken).ConfigureAwait(false);
-        if (ProberFor(address, target) is not { } prober)
+        if (value is QuietAnswer answer && _quiet is not null)
         {
-            return;
-        }
-        if (PerReply || Continuous || Broadcast)
-        {
-            await foreach (var reply in Ping.StreamAsync(prober, address, _options, StopToken).ConfigureAwait(false))
+            foreach (var alive in _quiet.Complete(answer.Index, answer.Alive))
             {
-                Post(reply);
+                WriteObject(alive);
             }
             return;
         }
-        var name = TargetResolver.TryParseLiteral(target, out _) ? null : target;
+        WriteObject(value);
+    }
+
+    private async Task PingTargetAsync(string target, long index)
+    {
+        try
+        {
+            var alive = await PingAsync(target).ConfigureAwait(false);
+            if (_quiet is not null)
+            {
+                await PostAsync(new QuietAnswer(index, alive)).ConfigureAwait(false);
+            }
+        }
+        catch (Exception) when (_quiet is not null && !StopToken.IsCancellationRequested)
+        {
+            // As Test-Connection does: a target that could not be pinged still gets its False, and its error.
+            await PostAsync(new QuietAnswer(index, false)).ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    /// <summary>Pings one target and writes what it found; returns whether it answered.</summary>
+    private async Task<bool> PingAsync(string target)
+    {
+        var name = (string?)null;
+        if (AsSingleAddress(target) is not { } address)
+        {
+            name = TargetResolver.TryParseLiteral(target, out _) ? null : target;
+            address = await TargetResolver.ResolveAsync(target, _family, StopToken).ConfigureAwait(false);
+            if (_debug && name is not null)
+            {
+                PostDebug(Format(Strings.DebugResolved, target, address));
+            }
+        }
+        if (ProberFor(address, target) is not { } prober)
+        {
+            return false;
+        }
+        var shown = name is null ? address.ToString() : $"{name} ({address})";
+        PostVerbose(Format(Strings.VerbosePingStart, shown, SourceDescription,
+            Continuous ? Strings.ProbesContinuous : Format(Strings.ProbesCount, Count),
+            Payload?.Length ?? BufferSize, IntervalSeconds, TimeoutSeconds, Ttl, DontFragment ? Strings.DontFragmentNote : ""));
+        if (PerReply || Continuous || Broadcast)
+        {
+            var answered = false;
+            await foreach (var reply in Ping.StreamAsync(prober, address, _options, StopToken).ConfigureAwait(false))
+            {
+                answered |= reply.Status == IcmpStatus.Success;
+                await PostAsync(reply).ConfigureAwait(false);
+            }
+            return answered;
+        }
         var host = await Ping.PingAsync(prober, address, name, _options, StopToken).ConfigureAwait(false);
-        Post(Quiet ? host.IsAlive : host);
+        PostVerbose(Format(Strings.VerbosePingDone, shown, host.PacketsSent, host.PacketsReceived, host.PacketLoss * 100, host.Duplicates));
+        if (_quiet is null)
+        {
+            await PostAsync(host).ConfigureAwait(false);
+        }
+        return host.IsAlive;
+    }
+
+    /// <summary>
+    /// A target written as a block or a range: one address (a /32, a /128) is pinged as that address; more is
+    /// a sweep's job, and the error says so instead of "name could not be resolved".
+    /// </summary>
+    private IPAddress? AsSingleAddress(string target)
+    {
+        if (!target.Contains('/', StringComparison.Ordinal) && !target.Contains('-', StringComparison.Ordinal))
+        {
+            return null;
+        }
+        SweepTarget block;
+        try
+        {
+            block = SweepTarget.Parse(target, includeNetworkAndBroadcast: true, allowHuge: true);
+        }
+        catch (InvalidTargetException) when (!target.Contains('/', StringComparison.Ordinal))
+        {
+            // A name with a hyphen (my-router): the resolver decides.
+            return null;
+        }
+        if (block.Name is not null)
+        {
+            return null;
+        }
+        if (block.Count != 1)
+        {
+            throw new TargetIsBlockException(Format(Strings.TargetIsBlock, target, block.Count));
+        }
+        var address = block.Addresses().First();
+        if (_family is { } wanted && TargetResolver.FamilyOf(address) != wanted)
+        {
+            throw new AddressFamilyMismatchException($"The target '{target}' is an {TargetResolver.FamilyOf(address)} address, but {wanted} was asked for.");
+        }
+        return address;
+    }
+
+    /// <summary>
+    /// Holds -Quiet's booleans until every earlier target has its own, so they come out in input order
+    /// however the pings finish. Touched on the pipeline thread only.
+    /// </summary>
+    private sealed class QuietAnswers
+    {
+        private readonly Dictionary<long, bool> _early = [];
+        private long _issued;
+        private long _written;
+
+        public long Next() => _issued++;
+
+        public List<bool> Complete(long index, bool alive)
+        {
+            _early[index] = alive;
+            var ready = new List<bool>();
+            while (_early.Remove(_written, out var next))
+            {
+                ready.Add(next);
+                _written++;
+            }
+            return ready;
+        }
     }
 }
