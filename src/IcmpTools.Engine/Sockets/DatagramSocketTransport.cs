@@ -1,5 +1,3 @@
-using System.Buffers.Binary;
-using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using System.Runtime.CompilerServices;
@@ -23,7 +21,7 @@ namespace IcmpTools.Engine.Sockets;
 public sealed unsafe class DatagramSocketTransport : IIcmpTransport
 {
     private const int ReceiveCapacity = 64;
-    /// <summary>An ICMP message of the largest datagram plus room for the header an error entry is framed in.</summary>
+    /// <summary>The ICMP message of the largest datagram, plus slack: a 65,500-byte payload's reply must arrive whole.</summary>
     private const int SlotSize = 65_600;
     private const int NameSize = 32;
     /// <summary>
@@ -34,9 +32,6 @@ public sealed unsafe class DatagramSocketTransport : IIcmpTransport
     /// <summary>IPv6 hop limit (24) + traffic class (24) + pktinfo (40).</summary>
     private const int SendControlSize = 96;
     private const int ReceiveBufferBytes = 16 * 1024 * 1024;
-    /// <summary>Room before an error entry's returned request for the ICMP header and the quoted IP header it is framed in.</summary>
-    private const int ErrorFrameV4 = 8 + 20;
-    private const int ErrorFrameV6 = 8 + 40;
 
     private readonly Socket _socket;
     /// <summary>The eventfd that wakes the receive loop; a SafeHandle, so a Wake racing Dispose never writes to a reused descriptor.</summary>
@@ -185,59 +180,57 @@ public sealed unsafe class DatagramSocketTransport : IIcmpTransport
         {
             return;
         }
-        var messages = stackalloc LibC.MMsgHdr[count];
-        var iov = stackalloc LibC.IoVec[count];
-        var names = stackalloc byte[count * NameSize];
-        var control = stackalloc byte[count * SendControlSize];
+        // Fixed-size blocks: a batch never holds more than SendBatch.MaxCapacity packets, whoever built it.
+        var messages = stackalloc LibC.MMsgHdr[SendBatch.MaxCapacity];
+        var iov = stackalloc LibC.IoVec[SendBatch.MaxCapacity];
+        var names = stackalloc byte[SendBatch.MaxCapacity * NameSize];
+        var control = stackalloc byte[SendBatch.MaxCapacity * SendControlSize];
         new Span<byte>(names, count * NameSize).Clear();
         new Span<byte>(control, count * SendControlSize).Clear();
 
         // A hold on the handle for the whole call: a Dispose racing this send cannot close the descriptor
         // under it (and let a new file reuse the number).
         using var hold = SocketHold.Take(_socket.SafeHandle, this);
+        fixed (byte* buffer = batch.Buffer)
         {
-            var fd = hold.Fd;
-            fixed (byte* buffer = batch.Buffer)
+            for (var i = 0; i < count; i++)
             {
-                for (var i = 0; i < count; i++)
+                ref var p = ref batch.Packets[i];
+                iov[i].Base = buffer + p.Offset;
+                iov[i].Length = (nuint)p.Length;
+                var name = names + (i * NameSize);
+                var nameLength = SocketOptions.WriteSockAddr(new Span<byte>(name, NameSize), Family, p.Destination);
+                var controlLength = SocketOptions.WriteSendControl(
+                    new Span<byte>(control + (i * SendControlSize), SendControlSize), Family, ref p);
+                messages[i].Header = new LibC.MsgHdr
                 {
-                    ref var p = ref batch.Packets[i];
-                    iov[i].Base = buffer + p.Offset;
-                    iov[i].Length = (nuint)p.Length;
-                    var name = names + (i * NameSize);
-                    var nameLength = SocketOptions.WriteSockAddr(new Span<byte>(name, NameSize), Family, p.Destination);
-                    var controlLength = SocketOptions.WriteSendControl(
-                        new Span<byte>(control + (i * SendControlSize), SendControlSize), Family, ref p);
-                    messages[i].Header = new LibC.MsgHdr
+                    Name = name,
+                    NameLength = (uint)nameLength,
+                    Iov = &iov[i],
+                    IovLength = 1,
+                    Control = controlLength == 0 ? null : control + (i * SendControlSize),
+                    ControlLength = (nuint)controlLength,
+                };
+            }
+            var start = 0;
+            while (start < count)
+            {
+                batch.Stamp(start, count - start);
+                var sent = LibC.sendmmsg(hold.Fd, messages + start, (uint)(count - start), 0);
+                if (sent < 0)
+                {
+                    var errno = Marshal.GetLastPInvokeError();
+                    if (errno == LibC.EINTR)
                     {
-                        Name = name,
-                        NameLength = (uint)nameLength,
-                        Iov = &iov[i],
-                        IovLength = 1,
-                        Control = controlLength == 0 ? null : control + (i * SendControlSize),
-                        ControlLength = (nuint)controlLength,
-                    };
+                        continue;
+                    }
+                    // As on the raw socket: the failure belongs to the first unsent message only.
+                    batch.Packets[start].Error = errno;
+                    start++;
                 }
-                var start = 0;
-                while (start < count)
+                else
                 {
-                    batch.Stamp(start, count - start);
-                    var sent = LibC.sendmmsg(fd, messages + start, (uint)(count - start), 0);
-                    if (sent < 0)
-                    {
-                        var errno = Marshal.GetLastPInvokeError();
-                        if (errno == LibC.EINTR)
-                        {
-                            continue;
-                        }
-                        // As on the raw socket: the failure belongs to the first unsent message only.
-                        batch.Packets[start].Error = errno;
-                        start++;
-                    }
-                    else
-                    {
-                        start += sent;
-                    }
+                    start += sent;
                 }
             }
         }
