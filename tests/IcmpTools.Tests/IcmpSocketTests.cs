@@ -69,6 +69,29 @@ public sealed class IcmpSocketTests
     }
 
     [SkippableFact]
+    public void TheSocketsSourceIsCheckedAndNamesItsFamily()
+    {
+        LabRequirement.RequireRoot();
+        using var ps = new PowerShellSession();
+
+        var sockets = ps.Invoke("""
+            $a = New-IcmpSocket -Source 127.0.0.1; $b = New-IcmpSocket -Source ::1
+            $r = New-IcmpRequest ::1 -Sequence 3; $b.Send($r); $b.Receive($r, 2).Source
+            $a; $b; $a.Close(); $b.Close()
+            """);
+        Assert.Empty(ps.Errors);
+        Assert.Equal("::1", sockets[0].BaseObject);
+        var (v4, v6) = (Assert.IsType<IcmpSocket>(sockets[1].BaseObject), Assert.IsType<IcmpSocket>(sockets[2].BaseObject));
+        Assert.Equal((IcmpFamily.IPv4, "127.0.0.1"), (v4.Family, v4.Source));
+        Assert.Equal((IcmpFamily.IPv6, "::1"), (v6.Family, v6.Source));
+
+        Assert.Empty(ps.Invoke("New-IcmpSocket -Source nonsense"));
+        Assert.StartsWith(ErrorIds.InvalidSourceAddress + ",", Assert.Single(ps.Errors).FullyQualifiedErrorId, StringComparison.Ordinal);
+        Assert.Empty(ps.Invoke("New-IcmpSocket -IPv6 -Source 127.0.0.1"));
+        Assert.StartsWith(ErrorIds.InvalidSourceAddress + ",", Assert.Single(ps.Errors).FullyQualifiedErrorId, StringComparison.Ordinal);
+    }
+
+    [SkippableFact]
     public void InterfaceBindsEveryCmdletToThatDevice()
     {
         LabRequirement.RequireRoot();
