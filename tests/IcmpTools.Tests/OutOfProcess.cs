@@ -68,9 +68,31 @@ public static class OutOfProcess
         return new ScriptRun(objects, errors, verbose, stdout.Result, stderr.Result);
     }
 
-    /// <summary>The dotnet host that runs the tests (the SDK sets DOTNET_HOST_PATH for test runs).</summary>
-    private static string DotnetHost() =>
-        Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } path ? path : "dotnet";
+    /// <summary>
+    /// The dotnet host that runs the tests (the SDK sets DOTNET_HOST_PATH for test runs, else the one on PATH),
+    /// checked to be one uid 65534 may run: a host under /root (a dotnet-install into the home) is not, and a
+    /// clear failure beats a test that blames the module.
+    /// </summary>
+    private static string DotnetHost()
+    {
+        var host = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } path ? path
+            : (Environment.GetEnvironmentVariable("PATH") ?? string.Empty).Split(':')
+                .Select(dir => Path.Combine(dir, "dotnet")).FirstOrDefault(File.Exists) ?? "dotnet";
+        if (!OperatingSystem.IsWindows() && File.Exists(host))
+        {
+            var real = new FileInfo(host).ResolveLinkTarget(returnFinalTarget: true)?.FullName ?? Path.GetFullPath(host);
+            for (var dir = Path.GetDirectoryName(real); !string.IsNullOrEmpty(dir); dir = Path.GetDirectoryName(dir))
+            {
+                if ((File.GetUnixFileMode(dir) & UnixFileMode.OtherExecute) == 0)
+                {
+                    throw new InvalidOperationException(
+                        $"uid {Nobody} cannot run the dotnet host {real}: {dir} is not searchable by others. Install the SDK " +
+                        "where every user can run it (e.g. /usr/share/dotnet) for the unprivileged tests.");
+                }
+            }
+        }
+        return host;
+    }
 
     private static string StageBinaries()
     {
