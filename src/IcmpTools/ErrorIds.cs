@@ -16,7 +16,5 @@ public static class ErrorIds
     public const string FamilyMismatch = nameof(FamilyMismatch);
     public const string UnexpectedFailure = nameof(UnexpectedFailure);
     public const string PlatformNotSupported = nameof(PlatformNotSupported);
-    public const string SocketClosed = nameof(SocketClosed);
     public const string BroadcastNotAllowed = nameof(BroadcastNotAllowed);
-    public const string ReceiveTimedOut = nameof(ReceiveTimedOut);
 }
