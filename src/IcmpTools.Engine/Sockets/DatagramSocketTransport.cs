@@ -16,8 +16,18 @@ namespace IcmpTools.Engine.Sockets;
 /// replies that carry it), so matching rests on the payload cookie; replies arrive without IP header. ICMP
 /// errors never arrive as datagrams: with IP_RECVERR / IPV6_RECVERR they wait in the socket's error queue
 /// (<see cref="LinuxErrorQueue"/>), which poll() reports as POLLERR and this transport drains on every receive.
-/// One socket carries every send, since only the socket that sent a request receives its answers.
 /// </summary>
+/// <remarks>
+/// IPv4 sends go through send-only sockets, one per core (up to 4), bound to the same identifier as the receiving
+/// socket (SO_REUSEADDR while binding, cleared after, so no other socket can join later). The kernel hands a
+/// reply or error to the most recently bound socket of an identifier (ping_get_port adds at the head of the
+/// hash chain), so the receiving socket, bound last, gets them all. Two things follow: sends spread over cores
+/// as on the raw transport (the kernel runs a packet's whole path inside the send, holding the socket's
+/// lock), and a send never fails with the pending error (sk_err) that each queued ICMP error leaves on the
+/// socket that receives it, since the senders receive nothing. Every socket carries the one identifier, so
+/// checksums stay flow-stable. IPv6 replies do not follow that order on this kernel, so IPv6 sends on the
+/// receiving socket, where a send failing with a pending ICMP error is sent again.
+/// </remarks>
 public sealed unsafe class DatagramSocketTransport : IIcmpTransport
 {
     private const int ReceiveCapacity = 64;
@@ -32,8 +42,24 @@ public sealed unsafe class DatagramSocketTransport : IIcmpTransport
     /// <summary>IPv6 hop limit (24) + traffic class (24) + pktinfo (40).</summary>
     private const int SendControlSize = 96;
     private const int ReceiveBufferBytes = 16 * 1024 * 1024;
+    private const int SendBufferBytes = 4 * 1024 * 1024;
+    /// <summary>Sends of one message retried after a pending ICMP error; each try consumes one such error.</summary>
+    private const int PendingErrorRetries = 64;
+    private const int Eacces = 13;
+    private const int Enoprotoopt = 92;
+    private const int Eproto = 71;
+    private const int Emsgsize = 90;
+    private const int Eopnotsupp = 95;
+    private const int Enetunreach = 101;
+    private const int Econnrefused = 111;
+    private const int Ehostdown = 112;
+    private const int Ehostunreach = 113;
 
+    /// <summary>The socket every reply and error arrives on (bound last).</summary>
     private readonly Socket _socket;
+    private readonly Socket[] _senders;
+    private int _nextSender;
+    private readonly object _sendGate = new();
     /// <summary>The eventfd that wakes the receive loop; a SafeHandle, so a Wake racing Dispose never writes to a reused descriptor.</summary>
     private readonly SafeFileHandle _wake;
     private readonly LibC.MMsgHdr* _recvMessages;
@@ -53,16 +79,36 @@ public sealed unsafe class DatagramSocketTransport : IIcmpTransport
         PlatformSupport.ThrowIfUnsupported();
         Family = family;
         _clock = clock ?? TimeProvider.System;
+        // IPv6 sends on the receiving socket itself: measured here, its replies do not follow the most recently
+        // bound socket of a shared identifier as IPv4's do, so sharing would lose them.
+        _senders = new Socket[family == IcmpFamily.IPv4 ? Math.Clamp(Environment.ProcessorCount, 1, 4) : 0];
         _socket = Open(family);
         try
         {
-            // Only while the constructor owns the socket: nothing can close it under us here.
-            var fd = (int)_socket.Handle;
-            Configure(fd, dontFragment, interfaceName, broadcast);
+            var any = family == IcmpFamily.IPv4 ? IPAddress.Any : IPAddress.IPv6Any;
             // Binding to port 0 makes the kernel choose the identifier now rather than at the first send,
             // so it is known before any request is written (flow-stable probing compensates checksums with it).
-            _socket.Bind(new IPEndPoint(family == IcmpFamily.IPv4 ? IPAddress.Any : IPAddress.IPv6Any, 0));
-            KernelIdentifier = ((IPEndPoint)_socket.LocalEndPoint!).Port;
+            var identifier = 0;
+            for (var i = 0; i < _senders.Length; i++)
+            {
+                _senders[i] = Open(family);
+                // Only while the constructor owns the sockets: nothing can close them under us here.
+                ConfigureSender((int)_senders[i].Handle, dontFragment, interfaceName, broadcast);
+                _senders[i].SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+                _senders[i].Bind(new IPEndPoint(any, identifier));
+                identifier = ((IPEndPoint)_senders[i].LocalEndPoint!).Port;
+            }
+            Configure((int)_socket.Handle, dontFragment, interfaceName, broadcast);
+            _socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, _senders.Length > 0);
+            _socket.Bind(new IPEndPoint(any, identifier));
+            identifier = ((IPEndPoint)_socket.LocalEndPoint!).Port;
+            // Closed again: no socket bound from now on (another program's included) can share the identifier.
+            _socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, false);
+            foreach (var sender in _senders)
+            {
+                sender.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, false);
+            }
+            KernelIdentifier = identifier;
             var wakeFd = LibC.eventfd(0, LibC.EFD_NONBLOCK | LibC.EFD_CLOEXEC);
             if (wakeFd < 0)
             {
@@ -70,14 +116,17 @@ public sealed unsafe class DatagramSocketTransport : IIcmpTransport
             }
             _wake = new SafeFileHandle(wakeFd, ownsHandle: true);
         }
-        catch (SocketException e)
+        catch (Exception e) when (e is SocketException or IcmpException)
         {
             _socket.Dispose();
-            throw new SocketUnavailableException($"Could not set up a datagram {family} ICMP socket: {e.Message}", e);
-        }
-        catch
-        {
-            _socket.Dispose();
+            foreach (var sender in _senders)
+            {
+                sender?.Dispose();
+            }
+            if (e is SocketException socketError)
+            {
+                throw new SocketUnavailableException($"Could not set up a datagram {family} ICMP socket: {socketError.Message}", socketError);
+            }
             throw;
         }
 
@@ -120,6 +169,37 @@ public sealed unsafe class DatagramSocketTransport : IIcmpTransport
         catch (SocketException e)
         {
             throw new SocketUnavailableException($"Could not open a datagram {family} ICMP socket: {e.Message}", e);
+        }
+    }
+
+    /// <summary>
+    /// A send-only socket: what shapes the packets it sends (broadcast permission, the interface, DF), and no
+    /// IP_RECVERR, so even an ICMP error routed to it could never leave a pending error that fails a send.
+    /// </summary>
+    private void ConfigureSender(int fd, bool dontFragment, string? interfaceName, bool broadcast)
+    {
+        if (!TrySetInt(fd, LibC.SOL_SOCKET, LibC.SO_SNDBUFFORCE, SendBufferBytes))
+        {
+            TrySetInt(fd, LibC.SOL_SOCKET, LibC.SO_SNDBUF, SendBufferBytes);
+        }
+        if (broadcast)
+        {
+            SetInt(fd, LibC.SOL_SOCKET, SocketOptions.SO_BROADCAST, 1);
+        }
+        if (!string.IsNullOrEmpty(interfaceName))
+        {
+            SocketOptions.BindToDevice(fd, interfaceName);
+        }
+        if (dontFragment)
+        {
+            if (Family == IcmpFamily.IPv4)
+            {
+                SetInt(fd, LibC.IPPROTO_IP, LibC.IP_MTU_DISCOVER, LibC.IP_PMTUDISC_DO);
+            }
+            else
+            {
+                SetInt(fd, LibC.IPPROTO_IPV6, LibC.IPV6_DONTFRAG, 1);
+            }
         }
     }
 
@@ -170,11 +250,28 @@ public sealed unsafe class DatagramSocketTransport : IIcmpTransport
         }
     }
 
-    [SkipLocalsInit]
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Send(SendBatch batch)
     {
         ArgumentNullException.ThrowIfNull(batch);
+        if (_senders.Length == 0)
+        {
+            // One socket sends and receives (IPv6): one sender at a time, so the pending error a retry consumes
+            // is one this sender's own last packet caused, not a stream another thread keeps setting. The
+            // kernel serialises sends on one socket anyway (lock_sock), so this costs no parallelism.
+            lock (_sendGate)
+            {
+                SendOn(_socket, batch);
+            }
+            return;
+        }
+        SendOn(_senders[(uint)Interlocked.Increment(ref _nextSender) % (uint)_senders.Length], batch);
+    }
+
+    [SkipLocalsInit]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void SendOn(Socket socket, SendBatch batch)
+    {
         var count = batch.Count;
         if (count == 0)
         {
@@ -190,7 +287,8 @@ public sealed unsafe class DatagramSocketTransport : IIcmpTransport
 
         // A hold on the handle for the whole call: a Dispose racing this send cannot close the descriptor
         // under it (and let a new file reuse the number).
-        using var hold = SocketHold.Take(_socket.SafeHandle, this);
+        // Concurrent calls take different sockets (IPv4), so their kernel work runs on their own cores.
+        using var hold = SocketHold.Take(socket.SafeHandle, this);
         fixed (byte* buffer = batch.Buffer)
         {
             for (var i = 0; i < count; i++)
@@ -213,6 +311,7 @@ public sealed unsafe class DatagramSocketTransport : IIcmpTransport
                 };
             }
             var start = 0;
+            var retries = 0;
             while (start < count)
             {
                 batch.Stamp(start, count - start);
@@ -224,17 +323,33 @@ public sealed unsafe class DatagramSocketTransport : IIcmpTransport
                     {
                         continue;
                     }
+                    if (IsPendingIcmpError(errno) && retries++ < PendingErrorRetries)
+                    {
+                        // Should a kernel ever hand ICMP errors to a sender (see remarks), the pending error each
+                        // leaves fails the next send, consuming it, while the error itself waits in the queue: send
+                        // the same message again. A failure of this send (no route) repeats, and gives up soon.
+                        continue;
+                    }
                     // As on the raw socket: the failure belongs to the first unsent message only.
                     batch.Packets[start].Error = errno;
                     start++;
+                    retries = 0;
                 }
                 else
                 {
                     start += sent;
+                    retries = 0;
                 }
             }
         }
     }
+
+    /// <summary>
+    /// The errnos the kernel gives ICMP errors (icmp_err_convert, icmpv6_err_convert), which a pending socket
+    /// error left by one makes a later, unrelated send fail with.
+    /// </summary>
+    private static bool IsPendingIcmpError(int errno) => errno is Enetunreach or Ehostunreach or Ehostdown or Econnrefused
+        or Enoprotoopt or Eproto or Emsgsize or Eopnotsupp or Eacces;
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public int Receive(int timeoutMilliseconds, IMessageSink sink)
@@ -388,8 +503,12 @@ public sealed unsafe class DatagramSocketTransport : IIcmpTransport
         {
             return;
         }
-        // The SafeSocketHandle closes the descriptor only when the last send or receive holding it lets go.
+        // The SafeSocketHandles close their descriptors only when the last send or receive holding them lets go.
         _socket.Dispose();
+        foreach (var sender in _senders)
+        {
+            sender.Dispose();
+        }
         _wake.Dispose();
         // Only the receive loop uses these, and the prober disposes the transport after that loop has ended.
         NativeMemory.Free(_recvMessages);
