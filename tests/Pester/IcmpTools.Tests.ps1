@@ -7,7 +7,8 @@
 # one they are skipped, and the SocketPermissionDenied error that caused the skip is tested instead.
 
 BeforeDiscovery {
-    $manifest = Join-Path $PSScriptRoot '../../out/IcmpTools/IcmpTools.psd1'
+    Import-Module (Join-Path $PSScriptRoot 'TestSupport.psm1') -Force
+    $manifest = Get-IcmpToolsManifest
     Import-Module $manifest -Force
     $noRawSocket = $false
     try {
@@ -20,7 +21,8 @@ BeforeDiscovery {
 }
 
 BeforeAll {
-    $manifest = Join-Path $PSScriptRoot '../../out/IcmpTools/IcmpTools.psd1'
+    Import-Module (Join-Path $PSScriptRoot 'TestSupport.psm1') -Force
+    $manifest = Get-IcmpToolsManifest
     Import-Module $manifest -Force
 }
 
@@ -42,17 +44,21 @@ Describe 'The IcmpTools module' {
         $tested.CompatiblePSEditions | Should -Be @('Core')
     }
 
-    It 'exports exactly Test-IcmpEcho and Invoke-IcmpMultiPing' {
-        $names = (Get-Command -Module IcmpTools).Name | Sort-Object
-        $names | Should -Be @('Invoke-IcmpMultiPing', 'Test-IcmpEcho')
+    It 'exports exactly the cmdlets its manifest lists, and at least the ping and the sweep' {
+        $listed = (Import-PowerShellDataFile $manifest).CmdletsToExport | Sort-Object
+        Get-Command -Module IcmpTools | ForEach-Object Name | Sort-Object | Should -Be $listed
+        $listed | Should -Contain 'Test-IcmpEcho'
+        $listed | Should -Contain 'Invoke-IcmpMultiPing'
     }
 
     It 'loads the format and types files' {
         $module = Get-Module IcmpTools
-        @($module.ExportedFormatFiles).Count | Should -Be 1
+        # The ping views, and the socket's (issue 9) in a file of its own.
+        @($module.ExportedFormatFiles | Split-Path -Leaf) | Sort-Object | Should -Be @('IcmpTools.Format.ps1xml', 'IcmpTools.Socket.Format.ps1xml')
         @($module.ExportedTypeFiles).Count | Should -Be 1
         Get-FormatData -TypeName IcmpTools.Engine.Models.Host | Should -Not -BeNullOrEmpty
         Get-FormatData -TypeName IcmpTools.Engine.Models.Reply | Should -Not -BeNullOrEmpty
+        Get-FormatData -TypeName IcmpTools.Engine.Operations.IcmpSocket | Should -Not -BeNullOrEmpty
     }
 }
 
@@ -79,9 +85,9 @@ Describe 'Test-IcmpEcho' {
         $replies = @(Test-IcmpEcho 127.0.0.1 -Count 2 -PerReply -IntervalSeconds 0.2)
         $replies.Count | Should -Be 2
         $replies[0].GetType().FullName | Should -Be 'IcmpTools.Engine.Models.Reply'
-        $replies.Status | ForEach-Object { $_.ToString() } | Should -Be @('Success', 'Success')
-        $replies.Sequence | Should -Be @(1, 2)
-        $replies.Source | Should -Be @('127.0.0.1', '127.0.0.1')
+        $replies | ForEach-Object { $_.Status.ToString() } | Should -Be @('Success', 'Success')
+        $replies | ForEach-Object Sequence | Should -Be @(1, 2)
+        $replies | ForEach-Object Source | Should -Be @('127.0.0.1', '127.0.0.1')
     }
 
     It 'stops -Continuous when the pipeline needs no more' -Skip:$noRawSocket {
@@ -89,15 +95,23 @@ Describe 'Test-IcmpEcho' {
         $replies.Count | Should -Be 3
     }
 
-    It 'writes NameResolutionFailed for a name that does not resolve and still pings the other target' -Skip:$noRawSocket {
-        $hosts = @(Test-IcmpEcho 'no-such-host.invalid', '127.0.0.1' -Count 1 -ErrorVariable failures -ErrorAction SilentlyContinue)
-        $failures.Count | Should -Be 1
-        $failures[0].FullyQualifiedErrorId | Should -BeLike 'NameResolutionFailed*'
-        $failures[0].CategoryInfo.Category | Should -Be ([System.Management.Automation.ErrorCategory]::ObjectNotFound)
-        $failures[0].TargetObject | Should -Be 'no-such-host.invalid'
-        $hosts.Count | Should -Be 1
-        $hosts[0].Address | Should -Be '127.0.0.1'
-        $hosts[0].IsAlive | Should -BeTrue
+    It 'writes NameResolutionFailed for a name that does not resolve and still pings the other target' -Skip:(-not (Test-IsRoot)) {
+        # In a namespace with only loopback the lookup fails at once, without asking a DNS server.
+        $run = Invoke-InIsolatedNetwork -Script @'
+Test-IcmpEcho no-such-host.invalid, 127.0.0.1 -Count 1 -ErrorAction SilentlyContinue
+Invoke-IcmpMultiPing nothing-here.invalid, 127.0.0.2 -Count 1 -ErrorAction SilentlyContinue
+'@
+        $run.ExitCode | Should -Be 0 -Because $run.Stderr
+        $run.Output | ForEach-Object Address | Should -Be @('127.0.0.1', '127.0.0.2')
+        $run.Output | ForEach-Object IsAlive | Should -Be @($true, $true)
+        $run.Errors.Count | Should -Be 2
+        $run.Errors | ForEach-Object FullyQualifiedErrorId | Should -Be @(
+            'NameResolutionFailed,IcmpTools.Commands.InvokeIcmpMultiPingCommand'
+            'NameResolutionFailed,IcmpTools.Commands.TestIcmpEchoCommand')
+        # Deserialised, the category is flattened into ErrorCategory_* properties.
+        $run.Errors | ForEach-Object { $_.ErrorCategory_Message -replace ':.*$' } | Should -Be @('ObjectNotFound', 'ObjectNotFound')
+        $run.Errors | ForEach-Object ErrorCategory_Reason | Should -Be @('NameResolutionException', 'NameResolutionException')
+        $run.Errors | ForEach-Object TargetObject | Should -Be @('nothing-here.invalid', 'no-such-host.invalid')
     }
 
     It 'fails parameter binding for -Ttl 0' {
@@ -115,10 +129,26 @@ Describe 'Test-IcmpEcho' {
         $failure.FullyQualifiedErrorId | Should -BeLike 'ConflictingParameters*'
     }
 
-    It 'stops with SocketPermissionDenied without a raw socket' -Skip:(-not $noRawSocket) {
-        $failure = { Test-IcmpEcho 127.0.0.1 -Count 1 } | Should -Throw -PassThru
-        $failure.FullyQualifiedErrorId | Should -BeLike 'SocketPermissionDenied*'
-        $failure.CategoryInfo.Category | Should -Be ([System.Management.Automation.ErrorCategory]::PermissionDenied)
+    It 'stops with SocketPermissionDenied without a raw socket' {
+        if (Test-IsRoot) {
+            # Root without CAP_NET_RAW in its bounding set cannot open a raw socket either.
+            $script = "Import-Module '$manifest'; try { Test-IcmpEcho 127.0.0.1 -Count 1; 'no error' } " +
+                'catch { $_.FullyQualifiedErrorId; $_.CategoryInfo.Category.ToString() }'
+            $text = & setpriv --bounding-set=-net_raw --inh-caps=-net_raw (Get-PwshPath) -NoProfile -NonInteractive -Command $script
+            $LASTEXITCODE | Should -Be 0
+            $text | Should -Be @('SocketPermissionDenied,IcmpTools.Commands.TestIcmpEchoCommand', 'PermissionDenied')
+        }
+        else {
+            try {
+                $null = Test-IcmpEcho 127.0.0.1 -Count 1 -ErrorAction Stop
+            }
+            catch {
+                $_.FullyQualifiedErrorId | Should -BeLike 'SocketPermissionDenied*'
+                $_.CategoryInfo.Category | Should -Be ([System.Management.Automation.ErrorCategory]::PermissionDenied)
+                return
+            }
+            Set-ItResult -Skipped -Because 'this pwsh has CAP_NET_RAW but is not root, so the test cannot take it away'
+        }
     }
 }
 
@@ -126,8 +156,9 @@ Describe 'Invoke-IcmpMultiPing' {
     It 'sweeps 127.0.0.0/30 as two live hosts, skipping network and broadcast' -Skip:$noRawSocket {
         $hosts = @(Invoke-IcmpMultiPing 127.0.0.0/30 -Count 1)
         $hosts.Count | Should -Be 2
-        $hosts.Address | Sort-Object | Should -Be @('127.0.0.1', '127.0.0.2')
-        $hosts.IsAlive | Should -Not -Contain $false
+        # Not $hosts.Address: on an array that is the array's own Address(int) method, not the property.
+        $hosts | ForEach-Object Address | Sort-Object | Should -Be @('127.0.0.1', '127.0.0.2')
+        $hosts | ForEach-Object IsAlive | Should -Not -Contain $false
     }
 
     It 'writes InvalidRange for a range that ends before it starts and still sweeps the other target' -Skip:$noRawSocket {
@@ -143,25 +174,5 @@ Describe 'Invoke-IcmpMultiPing' {
     It 'fails parameter binding for -Ttl 0' {
         $failure = { Invoke-IcmpMultiPing 127.0.0.1 -Ttl 0 } | Should -Throw -PassThru
         $failure.FullyQualifiedErrorId | Should -BeLike 'ParameterArgumentValidationError*'
-    }
-}
-
-Describe 'Help' {
-    It 'has full help with examples for <_>' -ForEach @('Test-IcmpEcho', 'Invoke-IcmpMultiPing') {
-        $help = Get-Help $_ -Full
-        $help.Synopsis | Should -Not -BeNullOrEmpty
-        $help.Synopsis | Should -Not -BeLike "$_ *"
-        @($help.examples.example).Count | Should -BeGreaterThan 1
-    }
-
-    It 'documents every parameter of <_>' -ForEach @('Test-IcmpEcho', 'Invoke-IcmpMultiPing') {
-        $documented = @(Get-Help $_ -Full).parameters.parameter.name
-        $declared = (Get-Command $_).Parameters.Keys |
-            Where-Object { $_ -notin [System.Management.Automation.PSCmdlet]::CommonParameters }
-        $declared | Where-Object { $_ -notin $documented } | Should -BeNullOrEmpty
-    }
-
-    It 'has the about_IcmpTools topic' {
-        Get-Help about_IcmpTools | Out-String | Should -BeLike '*SocketPermissionDenied*'
     }
 }

@@ -114,10 +114,12 @@ public sealed class FakeTransport : IIcmpTransport
             throw failure;
         }
         batch.Stamp(0, batch.Count);
-        var now = Now;
         for (var i = 0; i < batch.Count; i++)
         {
             ref var packet = ref batch.Packets[i];
+            // The packet leaves at its own stamp: the clock may have moved on since (the test advances it on
+            // another thread), and a delay measured from later would lengthen the RTT by how slow we were.
+            var now = packet.SentTimestamp;
             var bytes = batch.PacketSpan(i);
             var destination = packet.Destination.ToAddress(Family);
             packet.Error = SendError(destination);

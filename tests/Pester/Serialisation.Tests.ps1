@@ -1,0 +1,172 @@
+#Requires -Version 7.4
+
+# What scripts do with the objects: CSV files, JSON, CliXml (which jobs and remoting use), thread jobs,
+# background jobs and parallel runspaces. Every property must come back with the same value, and
+# Status and Family must stay filterable by name.
+
+BeforeDiscovery {
+    Import-Module (Join-Path $PSScriptRoot 'TestSupport.psm1') -Force
+    $cmdlets = @((Import-PowerShellDataFile (Get-IcmpToolsManifest)).CmdletsToExport)
+    $kinds = @(
+        @{ Kind = 'Host'; Produce = 'Test-IcmpEcho 127.0.0.1, ::1 -Count 3 -IntervalSeconds 0.05' }
+        @{ Kind = 'Reply'; Produce = 'Test-IcmpEcho 127.0.0.1, ::1 -Count 2 -IntervalSeconds 0.05 -PerReply' }
+        @{ Kind = 'Hop'; Produce = 'Trace-IcmpRoute 127.0.0.1'; Cmdlet = 'Trace-IcmpRoute' }
+    ) | Where-Object { -not $_.Cmdlet -or $_.Cmdlet -in $cmdlets }
+}
+
+BeforeAll {
+    Import-Module (Join-Path $PSScriptRoot 'TestSupport.psm1') -Force
+    $manifest = Get-IcmpToolsManifest
+    Import-Module $manifest -Force
+
+    function Get-PropertyText {
+        <# A property's value as text that a round trip must preserve: lists joined, numbers invariant. #>
+        param($Value)
+        if ($null -eq $Value) { return '' }
+        if ($Value -is [System.Collections.IEnumerable] -and $Value -isnot [string]) {
+            return (@($Value | ForEach-Object { Get-PropertyText $_ }) -join ' ')
+        }
+        if ($Value -is [datetime]) { return $Value.ToUniversalTime().ToString('o') }
+        if ($Value -is [double] -or $Value -is [single]) { return $Value.ToString('R', [cultureinfo]::InvariantCulture) }
+        [string]$Value
+    }
+
+    function Get-Property {
+        param($InputObject)
+        @($InputObject.PSObject.Properties | Where-Object MemberType -EQ 'Property' | ForEach-Object Name)
+    }
+}
+
+Describe '<Kind> objects in files' -ForEach $kinds {
+    BeforeAll {
+        $objects = @(Invoke-Expression $Produce)
+        $objects | Should -Not -BeNullOrEmpty
+        $names = Get-Property $objects[0]
+        $work = Join-Path ([IO.Path]::GetTempPath()) (New-UniqueName 'pser')
+        $null = New-Item -ItemType Directory -Path $work
+    }
+
+    AfterAll {
+        Remove-Item -LiteralPath $work -Recurse -Force -ErrorAction Ignore
+    }
+
+    It 'survive Export-Csv and Import-Csv flat, every number parsing back' {
+        $csv = Join-Path $work "$Kind.csv"
+        $objects | Export-Csv -LiteralPath $csv
+        $rows = @(Import-Csv -LiteralPath $csv)
+        $rows.Count | Should -Be $objects.Count
+        $header = (Get-Content -LiteralPath $csv -TotalCount 1) -replace '"', '' -split ','
+        $names | Where-Object { $_ -notin $header } | Should -BeNullOrEmpty -Because 'every property is a column'
+        Get-Content -Raw -LiteralPath $csv | Should -Not -Match 'System\.(Collections|Object)' -Because 'no column holds a type name instead of a value'
+        for ($i = 0; $i -lt $objects.Count; $i++) {
+            foreach ($name in $names) {
+                $value = $objects[$i].$name
+                $cell = $rows[$i].$name
+                if ($value -is [double] -or $value -is [int] -or $value -is [long]) {
+                    [double]::Parse($cell, [cultureinfo]::InvariantCulture) | Should -Be ([double]$value) -Because "$name of row $i"
+                }
+                elseif ($value -is [System.Collections.IEnumerable] -and $value -isnot [string]) {
+                    # A list (Rtts) is flattened to its numbers; the same numbers must come back.
+                    $numbers = @([regex]::Matches($cell, '-?\d+(\.\d+)?(E-?\d+)?') | ForEach-Object { [double]$_.Value })
+                    $numbers.Count | Should -Be @($value).Count -Because "$name of row $i is '$cell'"
+                    for ($j = 0; $j -lt $numbers.Count; $j++) {
+                        $numbers[$j] | Should -BeGreaterOrEqual (@($value)[$j] - 0.001)
+                        $numbers[$j] | Should -BeLessOrEqual (@($value)[$j] + 0.001)
+                    }
+                }
+                elseif ($value -is [datetime]) {
+                    ([datetime]::Parse($cell, [cultureinfo]::InvariantCulture)).ToUniversalTime() - $value.ToUniversalTime() |
+                        ForEach-Object { [math]::Abs($_.TotalSeconds) } | Should -BeLessThan 1 -Because "$name of row $i is '$cell'"
+                }
+                else {
+                    $cell | Should -Be (Get-PropertyText $value) -Because "$name of row $i"
+                }
+            }
+        }
+    }
+
+    It 'survive Export-Clixml and Import-Clixml with every property and value' {
+        $xml = Join-Path $work "$Kind.xml"
+        $objects | Export-Clixml -LiteralPath $xml
+        $back = @(Import-Clixml -LiteralPath $xml)
+        $back.Count | Should -Be $objects.Count
+        for ($i = 0; $i -lt $objects.Count; $i++) {
+            foreach ($name in $names) {
+                Get-PropertyText $back[$i].$name | Should -Be (Get-PropertyText $objects[$i].$name) -Because "$name of object $i"
+            }
+        }
+    }
+
+    It 'can be filtered by Status and Family names after Import-Clixml' {
+        $xml = Join-Path $work "$Kind-filter.xml"
+        $objects | Export-Clixml -LiteralPath $xml
+        $back = @(Import-Clixml -LiteralPath $xml)
+        $success = @($objects | Where-Object Status -EQ 'Success').Count
+        $success | Should -BeGreaterThan 0
+        @($back | Where-Object Status -EQ 'Success').Count | Should -Be $success
+        if ('Family' -in $names) {
+            @($back | Where-Object Family -EQ 'IPv4').Count | Should -Be @($objects | Where-Object Family -EQ 'IPv4').Count
+            @($back | Where-Object Family -EQ 'IPv6').Count | Should -Be @($objects | Where-Object Family -EQ 'IPv6').Count
+        }
+    }
+
+    It 'write enums as names in ConvertTo-Json' {
+        $json = @($objects | ConvertTo-Json -Depth 3 | ConvertFrom-Json)
+        $json.Count | Should -Be $objects.Count
+        $json | ForEach-Object Status | Should -Be @($objects | ForEach-Object { $_.Status.ToString() })
+        if ('Family' -in $names) {
+            $json | ForEach-Object Family | Should -Be @($objects | ForEach-Object { $_.Family.ToString() })
+        }
+    }
+}
+
+Describe 'Hosts from other runspaces and processes' {
+    It 'come back from Start-Job deserialised, filterable by Status' {
+        $job = Start-Job -ScriptBlock {
+            Import-Module $using:manifest
+            Test-IcmpEcho 127.0.0.1, ::1 -Count 2 -IntervalSeconds 0.05
+        }
+        $hosts = @($job | Receive-Job -Wait -AutoRemoveJob -ErrorAction Stop)
+        $hosts.Count | Should -Be 2
+        $hosts[0].PSObject.TypeNames[0] | Should -Be 'Deserialized.IcmpTools.Engine.Models.Host'
+        $hosts | ForEach-Object Address | Sort-Object | Should -Be (@('127.0.0.1', '::1') | Sort-Object)
+        @($hosts | Where-Object Status -EQ 'Success').Count | Should -Be 2
+        $hosts | ForEach-Object PacketsReceived | Should -Be @(2, 2)
+        @($hosts | ForEach-Object Rtts | Where-Object { $_ -gt 0 }).Count | Should -Be 4
+    }
+
+    It 'come back from Start-ThreadJob as live objects' {
+        $job = Start-ThreadJob -ScriptBlock {
+            Import-Module $using:manifest
+            Test-IcmpEcho 127.0.0.1, ::1 -Count 2 -IntervalSeconds 0.05
+        }
+        $hosts = @($job | Receive-Job -Wait -AutoRemoveJob -ErrorAction Stop)
+        $hosts.Count | Should -Be 2
+        $hosts[0].GetType().FullName | Should -Be 'IcmpTools.Engine.Models.Host'
+        @($hosts | Where-Object Status -EQ 'Success').Count | Should -Be 2
+    }
+
+    It 'do not interfere across ForEach-Object -Parallel runspaces' {
+        # Eight runspaces, each pinging its own address and sweeping its own block at the same time:
+        # every reply must reach the runspace whose probe caused it.
+        $results = 1..8 | ForEach-Object -ThrottleLimit 8 -Parallel {
+            Import-Module $using:manifest
+            $n = $_
+            $ping = Test-IcmpEcho "127.0.$n.1" -Count 5 -IntervalSeconds 0.02
+            $sweep = @(Invoke-IcmpMultiPing "127.1.$n.0/28" -Count 2 -IntervalSeconds 0.02)
+            [pscustomobject]@{
+                N = $n; Ping = $ping
+                Swept = @($sweep | ForEach-Object Address | Sort-Object { [version]$_ })
+                Received = @($sweep | ForEach-Object PacketsReceived)
+            }
+        }
+        $results.Count | Should -Be 8
+        foreach ($result in $results) {
+            $result.Ping.Address | Should -Be "127.0.$($result.N).1"
+            $result.Ping.PacketsReceived | Should -Be 5
+            $result.Ping.Duplicates | Should -Be 0
+            $result.Swept | Should -Be @(1..14 | ForEach-Object { "127.1.$($result.N).$_" })
+            $result.Received | Should -Be @(1..14 | ForEach-Object { 2 })
+        }
+    }
+}

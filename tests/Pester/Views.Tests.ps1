@@ -1,0 +1,91 @@
+#Requires -Version 7.4
+
+# The tables and lists a user sees, at 80 columns (most terminals, and non-interactive pwsh) and 160.
+# Every exported cmdlet needs an entry in $producers below: a loopback command that writes its objects.
+
+BeforeDiscovery {
+    Import-Module (Join-Path $PSScriptRoot 'TestSupport.psm1') -Force
+    $cmdlets = @((Import-PowerShellDataFile (Get-IcmpToolsManifest)).CmdletsToExport)
+    $views = @(
+        @{ Cmdlet = 'Test-IcmpEcho'; Kind = 'Host'; Produce = 'Test-IcmpEcho localhost, ::1 -Count 3 -IntervalSeconds 0.05'
+            Columns = @('Address', 'Status', 'Loss', 'Avg', 'Jitter'); Shows = @('127.0.0.1', '::1', 'Success'); ShowsWide = @('localhost') }
+        @{ Cmdlet = 'Test-IcmpEcho'; Kind = 'Reply'; Produce = 'Test-IcmpEcho 127.0.0.1, ::1 -Count 2 -IntervalSeconds 0.05 -PerReply'
+            Columns = @('Destination', 'Source', 'Seq', 'Ttl', 'Rtt', 'Status'); Shows = @('127.0.0.1', '::1', 'Success'); ShowsWide = @() }
+        @{ Cmdlet = 'Invoke-IcmpMultiPing'; Kind = 'Host'; Produce = 'Invoke-IcmpMultiPing 127.0.0.0/29, localhost -Count 2 -IntervalSeconds 0.05'
+            Columns = @('Address', 'Status', 'Loss', 'Avg', 'Jitter'); Shows = @('127.0.0.6', 'Success'); ShowsWide = @('localhost') }
+        @{ Cmdlet = 'Trace-IcmpRoute'; Kind = 'Hop'; Produce = 'Trace-IcmpRoute 127.0.0.1'
+            Columns = @('Hop', 'Address', 'Status'); Shows = @('127.0.0.1'); ShowsWide = @() }
+        @{ Cmdlet = 'New-IcmpSocket'; Kind = 'IcmpSocket'; Produce = 'New-IcmpSocket -Source 127.0.0.1'
+            Columns = @('Family', 'Kind', 'Source', 'Interface', 'Broadcast', 'IsClosed'); Shows = @('IPv4', '127.0.0.1'); ShowsWide = @() }
+        @{ Cmdlet = 'New-IcmpRequest'; Kind = 'Request'; Produce = 'New-IcmpRequest 127.0.0.1 -Identifier 4321 -Sequence 7'
+            Columns = @('Seq', 'Identifier', 'Ttl', 'Destination'); Shows = @('127.0.0.1', '4321'); ShowsWide = @() }
+    )
+    $covered = @($views | ForEach-Object { $_.Cmdlet } | Sort-Object -Unique)
+    $views = @($views | Where-Object { $_.Cmdlet -in $cmdlets })
+}
+
+BeforeAll {
+    Import-Module (Join-Path $PSScriptRoot 'TestSupport.psm1') -Force
+    Import-Module (Get-IcmpToolsManifest) -Force
+    $PSStyle.OutputRendering = 'PlainText'
+
+    function Get-Table {
+        param([object[]]$InputObject, [int]$Width)
+        @(($InputObject | Out-String -Width $Width) -split '\r?\n' | Where-Object { $_.Trim() })
+    }
+}
+
+Describe 'The view of every exported cmdlet' {
+    It 'has a loopback producer in this file for <Cmdlet>' -ForEach @($cmdlets | ForEach-Object { @{ Cmdlet = $_; Covered = $covered } }) {
+        # A new cmdlet's objects must be checked here too: add it to $views above.
+        $Cmdlet | Should -BeIn $Covered
+    }
+}
+
+Describe 'The <Kind> table of <Cmdlet>' -ForEach $views {
+    BeforeAll {
+        $objects = @(Invoke-Expression $Produce)
+        $objects | Should -Not -BeNullOrEmpty
+        $narrow = Get-Table $objects 80
+        $wide = Get-Table $objects 160
+    }
+
+    It 'fits 80 columns with every column header on one line' {
+        $narrow | Where-Object Length -GT 80 | Should -BeNullOrEmpty
+        # A header that does not fit is printed one letter a line: the first line then holds only parts.
+        foreach ($column in $Columns) {
+            $narrow[0] | Should -Match "\b$column" -Because "the header line at 80 columns was '$($narrow[0])'"
+        }
+        $narrow[1] | Should -Match '^[- ]+$' -Because 'the second line is the ruler under a one-line header'
+    }
+
+    It 'shows addresses and status in full at 80 columns, and names too when wider' {
+        $text = $narrow -join "`n"
+        foreach ($value in $Shows) {
+            # Whole, not cut ('local…'): neither a letter, digit, dot nor colon may touch it.
+            $text | Should -Match "(?<![\w.:])$([regex]::Escape($value))(?![\w.:…])" -Because "the table at 80 columns was:`n$text"
+        }
+        $wideText = $wide -join "`n"
+        foreach ($value in @($Shows) + @($ShowsWide)) {
+            $wideText | Should -Match "(?<![\w.:])$([regex]::Escape($value))(?![\w.:…])" -Because "the table at 160 columns was:`n$wideText"
+        }
+    }
+
+    It 'keeps every column at 160 and no column pads itself out of all proportion' {
+        foreach ($column in $Columns) {
+            $wide[0] | Should -Match "\b$column"
+        }
+        $wide | Where-Object Length -GT 160 | Should -BeNullOrEmpty
+        # The spare width goes to the address columns (long IPv6 addresses and names), not to a column in
+        # the middle of the numbers: no long run of spaces before the first address column.
+        $numbers = ($wide[0] -split '\b(Address|Destination)\b')[0]
+        $numbers.Trim() | Should -Not -Match '\S {25,}\S' -Because "the header at 160 columns was '$($wide[0])'"
+    }
+
+    It 'lists every property in the list view' {
+        $list = $objects[0] | Format-List | Out-String -Width 160
+        foreach ($property in $objects[0].PSObject.Properties | Where-Object MemberType -EQ 'Property') {
+            $list | Should -Match "(?m)^$($property.Name)\s*:" -Because "Format-List showed:`n$list"
+        }
+    }
+}
