@@ -30,7 +30,7 @@ public static class Program
         var startedAt = Process.GetCurrentProcess().StartTime.ToUniversalTime();
         if (args.Length == 0)
         {
-            Console.Error.WriteLine("usage: IcmpTools.Bench sweep-ps|sweep-engine|sweep-rtt|loop|rtt|startup [--netns NS] [--target T] [--repeat N] [--count N] [--interval S] [--module PATH] [--throttle N|default] [--timeout S] [--rate N] [--out FILE]");
+            Console.Error.WriteLine("usage: IcmpTools.Bench sweep-ps|sweep-engine|sweep-rtt|loop|rtt|trace|startup [--netns NS] [--target T] [--repeat N] [--count N] [--interval S] [--module PATH] [--throttle N|default] [--timeout S] [--rate N] [--out FILE]");
             return 2;
         }
         var opts = ParseOptions(args);
@@ -64,6 +64,9 @@ public static class Program
                     InNamespace(netns, () => Rtt(target, repeat,
                         int.Parse(opts.GetValueOrDefault("count", "200"), Inv),
                         double.Parse(opts.GetValueOrDefault("interval", "0.01"), Inv)));
+                    break;
+                case "trace":
+                    InNamespace(netns, () => TraceBench.Run(target, repeat, opts));
                     break;
                 case "startup":
                     InNamespace(netns, () => Startup(module, startedAt));

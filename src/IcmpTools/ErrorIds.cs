@@ -17,4 +17,5 @@ public static class ErrorIds
     public const string UnexpectedFailure = nameof(UnexpectedFailure);
     public const string PlatformNotSupported = nameof(PlatformNotSupported);
     public const string BroadcastNotAllowed = nameof(BroadcastNotAllowed);
+    public const string InvalidParameterValue = nameof(InvalidParameterValue);
 }

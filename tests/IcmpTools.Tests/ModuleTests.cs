@@ -14,7 +14,7 @@ public sealed class ModuleTests
         Assert.Single(manifest);
 
         var commands = ps.Invoke("(Get-Command -Module IcmpTools).Name").Select(o => o.ToString()).Order();
-        Assert.Equal(["Invoke-IcmpMultiPing", "New-IcmpRequest", "New-IcmpSocket", "Test-IcmpEcho"], commands);
+        Assert.Equal(["Invoke-IcmpMultiPing", "New-IcmpRequest", "New-IcmpSocket", "Test-IcmpEcho", "Trace-IcmpRoute"], commands);
     }
 
     [Theory]
@@ -24,6 +24,7 @@ public sealed class ModuleTests
     [InlineData("Invoke-IcmpMultiPing", "IcmpTools.Engine.Models.Host")]
     [InlineData("New-IcmpSocket", "IcmpTools.Engine.Operations.IcmpSocket")]
     [InlineData("New-IcmpRequest", "IcmpTools.Engine.Models.Request")]
+    [InlineData("Trace-IcmpRoute", "IcmpTools.Engine.Models.Hop")]
     public void CmdletsDeclareWhatTheyEmit(string cmdlet, string type)
     {
         using var ps = new PowerShellSession();
@@ -38,6 +39,9 @@ public sealed class ModuleTests
     [InlineData("Test-IcmpEcho 127.0.0.1 -TimeoutSeconds 0")]
     [InlineData("Invoke-IcmpMultiPing 127.0.0.1 -Rate -1")]
     [InlineData("Invoke-IcmpMultiPing 127.0.0.1 -ThrottleLimit 0")]
+    [InlineData("Trace-IcmpRoute 127.0.0.1 -MaxHops 0")]
+    [InlineData("Trace-IcmpRoute 127.0.0.1 -FlowId 40000")]
+    [InlineData("Trace-IcmpRoute 127.0.0.1 -Count 0")]
     public void OutOfRangeParametersFailInBinding(string script)
     {
         using var ps = new PowerShellSession();

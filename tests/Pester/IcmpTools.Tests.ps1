@@ -49,16 +49,34 @@ Describe 'The IcmpTools module' {
         Get-Command -Module IcmpTools | ForEach-Object Name | Sort-Object | Should -Be $listed
         $listed | Should -Contain 'Test-IcmpEcho'
         $listed | Should -Contain 'Invoke-IcmpMultiPing'
+        $listed | Should -Contain 'Trace-IcmpRoute'
     }
 
     It 'loads the format and types files' {
         $module = Get-Module IcmpTools
-        # The ping views, and the socket's (issue 9) in a file of its own.
-        @($module.ExportedFormatFiles | Split-Path -Leaf) | Sort-Object | Should -Be @('IcmpTools.Format.ps1xml', 'IcmpTools.Socket.Format.ps1xml')
+        # The ping views, the traceroute's and the socket's (issue 9), each in a file of its own.
+        @($module.ExportedFormatFiles | Split-Path -Leaf) | Sort-Object | Should -Be @('IcmpTools.Format.ps1xml', 'IcmpTools.Socket.Format.ps1xml', 'IcmpTools.Trace.Format.ps1xml')
         @($module.ExportedTypeFiles).Count | Should -Be 1
         Get-FormatData -TypeName IcmpTools.Engine.Models.Host | Should -Not -BeNullOrEmpty
         Get-FormatData -TypeName IcmpTools.Engine.Models.Reply | Should -Not -BeNullOrEmpty
+        Get-FormatData -TypeName IcmpTools.Engine.Models.Hop | Should -Not -BeNullOrEmpty
         Get-FormatData -TypeName IcmpTools.Engine.Operations.IcmpSocket | Should -Not -BeNullOrEmpty
+    }
+}
+
+Describe 'Trace-IcmpRoute' {
+    It 'traces 127.0.0.1 as one hop, the destination' -Skip:$noRawSocket {
+        $hops = @(Trace-IcmpRoute 127.0.0.1 -Count 2)
+        $hops.Count | Should -Be 1
+        $hops[0].Distance | Should -Be 1
+        $hops[0].Status | Should -Be 'Success'
+        $hops[0].Rtts.Count | Should -Be 2
+    }
+
+    It 'prints its table within 80 columns' -Skip:$noRawSocket {
+        $lines = Trace-IcmpRoute 127.0.0.1, ::1 -Count 1 | Out-String -Width 80 -Stream
+        $lines | Where-Object { $_.Length -gt 80 } | Should -BeNullOrEmpty
+        ($lines -join "`n") | Should -Match 'Hop Address'
     }
 }
 

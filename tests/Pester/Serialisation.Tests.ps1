@@ -65,6 +65,10 @@ Describe '<Kind> objects in files' -ForEach $kinds {
                 if ($value -is [double] -or $value -is [int] -or $value -is [long]) {
                     [double]::Parse($cell, [cultureinfo]::InvariantCulture) | Should -Be ([double]$value) -Because "$name of row $i"
                 }
+                elseif ($value -is [System.Collections.IEnumerable] -and $value -isnot [string] -and @($value).Count -gt 0 -and @($value)[0] -isnot [double]) {
+                    # A list of addresses or links is written space-separated; the same items must come back.
+                    @($cell -split ' ' | Where-Object { $_ }) | Should -Be @($value | ForEach-Object ToString) -Because "$name of row $i is '$cell'"
+                }
                 elseif ($value -is [System.Collections.IEnumerable] -and $value -isnot [string]) {
                     # A list (Rtts) is flattened to its numbers; the same numbers must come back.
                     $numbers = @([regex]::Matches($cell, '-?\d+(\.\d+)?(E-?\d+)?') | ForEach-Object { [double]$_.Value })

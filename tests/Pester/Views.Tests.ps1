@@ -31,7 +31,8 @@ BeforeAll {
 
     function Get-Table {
         param([object[]]$InputObject, [int]$Width)
-        @(($InputObject | Out-String -Width $Width) -split '\r?\n' | Where-Object { $_.Trim() })
+        # Blank lines and a grouped view's group header ("Target: ..." above each trace's hops) are not the table.
+        @(($InputObject | Out-String -Width $Width) -split '\r?\n' | Where-Object { $_.Trim() -and $_ -notmatch '^\s*Target: ' })
     }
 }
 

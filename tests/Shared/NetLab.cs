@@ -9,7 +9,8 @@ using Xunit;
 namespace IcmpTools.TestSupport;
 
 /// <summary>
-/// One network-namespace lab (tests/netlab/netlab.sh): client c, routers r1..r3 and target t,
+/// One network-namespace lab (tests/netlab/netlab.sh): client c, routers r1..r3, target t and
+/// r2b, the diamond's second router beside r2,
 /// with the address plan and scenarios of tests/netlab/README.md. Each instance has its own
 /// namespaces, so tests that each take a lab can run in parallel.
 /// </summary>
@@ -78,7 +79,7 @@ public sealed class NetLab : IDisposable
 
     /// <summary>
     /// Runs <paramref name="action"/> on a new thread that has entered the network namespace of
-    /// <paramref name="node"/> (c, r1, r2, r3, t), and returns its result or rethrows its exception.
+    /// <paramref name="node"/> (c, r1, r2, r3, t, r2b), and returns its result or rethrows its exception.
     /// Sockets created by the action belong to that namespace for their whole life, also when
     /// later used from other threads; async code must therefore create its sockets before the
     /// action returns (for example, block on the operation inside the action).
@@ -148,6 +149,23 @@ public sealed class NetLab : IDisposable
     }
 
     /// <summary>
+    /// Makes <paramref name="node"/> send only a short burst and then about two Time Exceeded
+    /// messages a second while <paramref name="limited"/> is true, forwarding everything as before:
+    /// a router that rate-limits its ICMP errors.
+    /// </summary>
+    public void SetRateLimited(string node, bool limited)
+    {
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        CheckNode(node);
+        ScriptResult result = RunScript(ExecTimeout, "ratelimit", Name, node, limited ? "on" : "off");
+        if (result.ExitCode != 0)
+        {
+            throw new InvalidOperationException(
+                $"netlab.sh ratelimit {Name} {node} failed (exit {result.ExitCode}): {result.Stderr.Trim()}");
+        }
+    }
+
+    /// <summary>
     /// While <paramref name="sparse"/> is true only every 100th address of the sweep blocks answers
     /// (198.19.0.100, .0.200, ...; 2001:db8:ff::64, ::c8, ...: 655 of 65,534), like a real, mostly empty block.
     /// </summary>
@@ -184,9 +202,9 @@ public sealed class NetLab : IDisposable
 
     private static void CheckNode(string node)
     {
-        if (node is not ("c" or "r1" or "r2" or "r3" or "t"))
+        if (node is not ("c" or "r1" or "r2" or "r3" or "t" or "r2b"))
         {
-            throw new ArgumentOutOfRangeException(nameof(node), node, "Expected one of c, r1, r2, r3, t.");
+            throw new ArgumentOutOfRangeException(nameof(node), node, "Expected one of c, r1, r2, r3, t, r2b.");
         }
     }
 

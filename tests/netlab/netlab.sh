@@ -6,6 +6,7 @@
 #   netlab.sh exec NAME NODE cmd...   run cmd inside NAME-NODE
 #   netlab.sh silent NAME NODE on|off make NODE send no ICMP errors at all (or again send them)
 #   netlab.sh sparse NAME on|off      make only 1 % of the sweep block answer (or all of it again)
+#   netlab.sh ratelimit NAME NODE on|off  make NODE send only a few Time Exceeded a second
 #
 # Needs root (CAP_NET_ADMIN, CAP_SYS_ADMIN), iproute2, nftables, iptables (nft flavour), iputils ping,
 # gcc and libnetfilter-queue-dev.
@@ -17,15 +18,18 @@ readonly BUILD_DIR="$HERE/.build"
 readonly DELAYER_SRC="$HERE/nfq-delay.c"
 readonly DELAYER_BIN="$BUILD_DIR/nfq-delay"
 readonly RUN_ROOT="/run/netlab"
-readonly NODES=(c r1 r2 r3 t)
+readonly NODES=(c r1 r2 r3 t r2b)
 readonly DELAY_MS=10
 readonly LOSS_PERCENT=30
 readonly DELAY_QUEUE=0
+# Time Exceeded messages a rate-limited router still sends: a short burst, then this many a second.
+readonly RATELIMIT_PER_SECOND=2
+readonly RATELIMIT_BURST=2
 
 die() { echo "netlab: $*" >&2; exit 1; }
 
 usage() {
-    sed -n '3,8p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+    sed -n '3,9p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
     exit 2
 }
 
@@ -101,10 +105,15 @@ addr add 198.18.1.1/24 dev to-c
 addr add 2001:db8:1::1/64 dev to-c nodad
 addr add 198.18.2.1/24 dev to-r2
 addr add 2001:db8:2::1/64 dev to-r2 nodad
+addr add 198.18.5.1/24 dev to-r2b
+addr add 2001:db8:5::1/64 dev to-r2b nodad
 link set to-c up
 link set to-r2 up
+link set to-r2b up
 route add default via 198.18.2.2 dev to-r2
 route add ::/0 via 2001:db8:2::2 dev to-r2
+route add default via 198.18.5.2 dev to-r2b table 100
+route add ::/0 via 2001:db8:5::2 dev to-r2b table 100
 EOF
         ;;
     r2)
@@ -122,6 +131,8 @@ route add default via 198.18.3.2 dev to-r3
 route add ::/0 via 2001:db8:3::2 dev to-r3
 route add unreachable 198.18.12.0/24
 route add unreachable 2001:db8:12::/64
+route add prohibit 198.18.14.0/24
+route add prohibit 2001:db8:14::/64
 route add blackhole 198.18.13.0/24
 route add blackhole 2001:db8:13::/64
 route add blackhole 198.18.20.128/25
@@ -135,8 +146,11 @@ addr add 198.18.3.2/24 dev to-r2
 addr add 2001:db8:3::2/64 dev to-r2 nodad
 addr add 198.18.4.1/24 dev to-t
 addr add 2001:db8:4::1/64 dev to-t nodad
+addr add 198.18.6.2/24 dev to-r2b
+addr add 2001:db8:6::2/64 dev to-r2b nodad
 link set to-r2 up
 link set to-t up
+link set to-r2b up
 route add 198.18.1.0/24 via 198.18.3.1 dev to-r2
 route add 198.18.2.0/24 via 198.18.3.1 dev to-r2
 route add 2001:db8:1::/64 via 2001:db8:3::1 dev to-r2
@@ -161,6 +175,27 @@ route add local 198.19.0.0/16 dev lo
 route add local 2001:db8:ff::/112 dev lo
 route add local 198.18.20.0/24 dev lo
 route add local 2001:db8:20::/120 dev lo
+addr add 198.18.15.1/32 dev lo
+addr add 2001:db8:15::1/128 dev lo nodad
+addr add 198.18.30.1/32 dev lo
+addr add 2001:db8:30::1/128 dev lo nodad
+addr add 198.18.31.1/32 dev lo
+addr add 2001:db8:31::1/128 dev lo nodad
+EOF
+        ;;
+    r2b)
+        cat <<'EOF'
+link set lo up
+addr add 198.18.5.2/24 dev to-r1
+addr add 2001:db8:5::2/64 dev to-r1 nodad
+addr add 198.18.6.1/24 dev to-r3
+addr add 2001:db8:6::1/64 dev to-r3 nodad
+link set to-r1 up
+link set to-r3 up
+route add 198.18.1.0/24 via 198.18.5.1 dev to-r1
+route add 2001:db8:1::/64 via 2001:db8:5::1 dev to-r1
+route add default via 198.18.6.2 dev to-r3
+route add ::/0 via 2001:db8:6::2 dev to-r3
 EOF
         ;;
     esac
@@ -186,12 +221,38 @@ EOF
 # which obeys this namespace's icmp_ratelimit=0. The codes are those of the routes:
 # host unreachable (IPv4), no route (IPv6).
 nft_r2() {
-    cat <<'EOF'
+    cat <<EOF
 table inet netlab {
     chain prerouting {
         type filter hook prerouting priority 0; policy accept;
         ip daddr 198.18.12.0/24 reject with icmp type host-unreachable
         ip6 daddr 2001:db8:12::/64 reject with icmpv6 type no-route
+        ip daddr 198.18.14.0/24 reject with icmp type admin-prohibited
+        ip6 daddr 2001:db8:14::/64 reject with icmpv6 type admin-prohibited
+    }
+    # Forwarding loss on the r2 -> r3 link for the link-loss target: every hop from r3 on sees it.
+    chain forward {
+        type filter hook forward priority 0; policy accept;
+        ip daddr 198.18.15.1 numgen random mod 100 < $LOSS_PERCENT counter drop
+        ip6 daddr 2001:db8:15::1 numgen random mod 100 < $LOSS_PERCENT counter drop
+    }
+}
+EOF
+}
+
+# r1 is the diamond's balancer (r1 -> r2 or r2b -> r3 -> t): packets to the per-flow target take a
+# branch by a hash of the addresses and the first four bytes of the ICMP header (type, code,
+# checksum), as per-flow load balancers in the wild do; packets to the per-packet target take one
+# at random. Mark 1 selects r2b's routing table (ip rule fwmark 1 lookup 100).
+nft_r1() {
+    cat <<'EOF'
+table inet netlab {
+    chain prerouting {
+        type filter hook prerouting priority -150; policy accept;
+        ip daddr 198.18.30.1 meta mark set jhash ip saddr . ip daddr . @th,0,32 mod 2 seed 0x5eed
+        ip6 daddr 2001:db8:30::1 meta mark set jhash ip6 saddr . ip6 daddr . @th,0,32 mod 2 seed 0x5eed
+        ip daddr 198.18.31.1 meta mark set numgen random mod 2
+        ip6 daddr 2001:db8:31::1 meta mark set numgen random mod 2
     }
 }
 EOF
@@ -283,8 +344,10 @@ warm_up() {
     local name="$1" addr try pending=() still
     local -a addrs=(
         198.18.1.1 198.18.2.2 198.18.3.2 198.18.4.2 198.18.10.1 198.19.0.1 198.19.255.254 198.18.20.1
+        198.18.5.2 198.18.6.2 198.18.30.1 198.18.31.1
         2001:db8:1::1 2001:db8:2::2 2001:db8:3::2 2001:db8:4::2 2001:db8:10::1 2001:db8:ff::1
         2001:db8:ff::ffff 2001:db8:20::1
+        2001:db8:5::2 2001:db8:6::2 2001:db8:30::1 2001:db8:31::1
     )
     pending=("${addrs[@]}")
     for ((try = 0; try < 5 && ${#pending[@]} > 0; try++)); do
@@ -333,6 +396,8 @@ cmd_up() {
     ip -n "$name-r1" link add to-r2 type veth peer name to-r1 netns "$name-r2"
     ip -n "$name-r2" link add to-r3 type veth peer name to-r2 netns "$name-r3"
     ip -n "$name-r3" link add to-t type veth peer name to-r3 netns "$name-t"
+    ip -n "$name-r1" link add to-r2b type veth peer name to-r1 netns "$name-r2b"
+    ip -n "$name-r2b" link add to-r3 type veth peer name to-r2b netns "$name-r3"
 
     # Links up everywhere first, addresses after: an IPv6 address added before its link has
     # carrier is unusable for about a second (the link-watch delay), even with nodad.
@@ -346,6 +411,9 @@ cmd_up() {
     queue_rules 2001:db8:10::1 icmpv6 | ip netns exec "$name-r2" ip6tables-nft-restore
     nft_r2 | ip netns exec "$name-r2" nft -f -
     nft_t | ip netns exec "$name-t" nft -f -
+    nft_r1 | ip netns exec "$name-r1" nft -f -
+    ip -n "$name-r1" -4 rule add fwmark 1 lookup 100
+    ip -n "$name-r1" -6 rule add fwmark 1 lookup 100
 
     start_delayer "$name"
     warm_up "$name"
@@ -374,6 +442,32 @@ EOF
         ip netns exec "$name-$node" nft delete table inet netlab_silent 2>/dev/null || true
         ;;
     *) die "silent: expected on or off, got '$mode'" ;;
+    esac
+}
+
+# A router that limits the Time Exceeded messages it sends (as many do in their control plane)
+# while it forwards everything: its hop shows loss that the hops beyond it do not.
+cmd_ratelimit() {
+    local name="$1" node="$2" mode="$3"
+    ns_exists "$name-$node" || die "no namespace $name-$node"
+    case "$mode" in
+    on)
+        ip netns exec "$name-$node" nft -f - <<EOF
+table inet netlab_ratelimit
+delete table inet netlab_ratelimit
+table inet netlab_ratelimit {
+    chain output {
+        type filter hook output priority 0; policy accept;
+        icmp type time-exceeded limit rate over $RATELIMIT_PER_SECOND/second burst $RATELIMIT_BURST packets counter drop
+        icmpv6 type time-exceeded limit rate over $RATELIMIT_PER_SECOND/second burst $RATELIMIT_BURST packets counter drop
+    }
+}
+EOF
+        ;;
+    off)
+        ip netns exec "$name-$node" nft delete table inet netlab_ratelimit 2>/dev/null || true
+        ;;
+    *) die "ratelimit: expected on or off, got '$mode'" ;;
     esac
 }
 
@@ -445,6 +539,12 @@ main() {
         check_name "$1"
         check_node "$2"
         cmd_silent "$1" "$2" "$3"
+        ;;
+    ratelimit)
+        (($# == 3)) || usage
+        check_name "$1"
+        check_node "$2"
+        cmd_ratelimit "$1" "$2" "$3"
         ;;
     sparse)
         (($# == 2)) || usage

@@ -1,0 +1,330 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Runtime.CompilerServices;
+using System.Threading.Channels;
+using IcmpTools.Engine.Errors;
+using IcmpTools.Engine.Models;
+using IcmpTools.Engine.Packets;
+using IcmpTools.Engine.Probing;
+using IcmpTools.Engine.Sockets;
+
+namespace IcmpTools.Engine.Operations;
+
+/// <summary>
+/// Traces the path to one address: <see cref="TraceroutePlanner"/> decides which probes and what the answers
+/// mean; the <see cref="ProbeScheduler"/> sends them; the prober matches the answers and times probes out
+/// (their deadlines moved through probe handles when the planner cuts a wait short). Hops stream in
+/// distance order as each becomes final.
+/// </summary>
+public static class Traceroute
+{
+    /// <summary>How long after its deadline the planner times out a probe the prober has not reported.</summary>
+    private static readonly TimeSpan ExpirySlack = TimeSpan.FromMilliseconds(250);
+
+    /// <summary>Longest a hop waits for its responder's name once the hop is final.</summary>
+    private static readonly TimeSpan NameWait = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// The flow's ICMP identifier: constant for every probe of the flow, different between flows. Per-flow
+    /// balancers that hash the identifier (as a port) then keep a flow on one path, too.
+    /// </summary>
+    public static ushort IdentifierOf(int flow) => (ushort)(0x5000 + flow);
+
+    /// <summary>The one's-complement sum every probe of the flow holds, so its checksum never changes (v4; v6: plus a constant pseudo-header).</summary>
+    public static ushort SumOf(int flow)
+    {
+        // A hash of the flow id (murmur3's finaliser), so that consecutive flows differ in every bit as a
+        // balancer's hash sees them; 0x0000 and 0xFFFF, the two forms of one's-complement zero, are avoided.
+        var x = (uint)flow + 0x9E3779B9u;
+        x ^= x >> 16;
+        x *= 0x85EBCA6Bu;
+        x ^= x >> 13;
+        x *= 0xC2B2AE35u;
+        x ^= x >> 16;
+        var sum = (ushort)(x ^ (x >> 16));
+        return sum is 0 or 0xFFFF ? (ushort)0x5A5A : sum;
+    }
+
+    /// <summary>Resolves <paramref name="target"/>, shares the process's socket for its family and traces.</summary>
+    public static async IAsyncEnumerable<Hop> TraceAsync(string target, TracerouteOptions? options = null, IcmpFamily? family = null,
+        [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        options ??= new TracerouteOptions();
+        var address = await TargetResolver.ResolveAsync(target, family, cancellationToken).ConfigureAwait(false);
+        using var lease = ProberPool.Acquire(TargetResolver.FamilyOf(address));
+        await foreach (var hop in StreamAsync(lease.Prober, address, options, cancellationToken).ConfigureAwait(false))
+        {
+            yield return hop;
+        }
+    }
+
+    /// <summary>
+    /// Traces <paramref name="address"/> over <paramref name="prober"/> (on the prober's clock) and yields each
+    /// hop once it and every hop below it are final. Network outcomes are data in the hops; only a failure of
+    /// the tool (a broken socket) throws.
+    /// </summary>
+    public static async IAsyncEnumerable<Hop> StreamAsync(Prober prober, IPAddress address, TracerouteOptions options,
+        [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(prober);
+        ArgumentNullException.ThrowIfNull(address);
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        var family = TargetResolver.FamilyOf(address);
+        if (family != prober.Family)
+        {
+            throw new ArgumentException($"The address {address} is {family}, but the prober sends {prober.Family}.", nameof(address));
+        }
+        if (options.Source is { } source)
+        {
+            SourceAddress.Validate(source, family);
+        }
+
+        var clock = prober.Clock;
+        var frequency = clock.TimestampFrequency;
+        var target = address.ToString();
+        var observer = new TraceObserver(clock);
+        var planner = new TraceroutePlanner(target, family, options, frequency, clock.GetTimestamp(),
+            (long)(ExpirySlack.TotalSeconds * frequency));
+        var names = options.ResolveNames ? new NameLookups(clock) : null;
+        var template = new ProbeSpec
+        {
+            Destination = IpKey.FromAddress(address),
+            PayloadSize = options.PayloadSize,
+            TrafficClass = options.TrafficClass,
+            Source = options.Source is null ? default : IpKey.FromAddress(options.Source),
+            HasSource = options.Source is not null,
+            // Routers that quote only the 8 bytes RFC 792 promises leave out the cookie.
+            MatchWithoutCookie = true,
+            HoldSum = true,
+        };
+        var sequenceBase = (ushort)Random.Shared.Next(ushort.MaxValue + 1);
+        var handles = new Dictionary<int, ProbeHandle>();
+        var due = new List<PlannedProbe>();
+        var finished = new List<Hop>();
+        var cancelled = new List<int>();
+        var retimed = new List<RetimedProbe>();
+        var responders = new List<string>();
+        var ready = new Queue<Hop>();
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        await using var scheduler = new ProbeScheduler(clock, options.Rate, null, stop.Token);
+        try
+        {
+            while (true)
+            {
+                while (observer.Reader.TryRead(out var item))
+                {
+                    if (item.Handle is { } handle)
+                    {
+                        handles[item.Id] = handle;
+                        planner.OnSent(item.Id, item.SentAt);
+                    }
+                    else
+                    {
+                        handles.Remove(item.Id);
+                        Record(planner, item, family);
+                    }
+                }
+                var now = clock.GetTimestamp();
+                planner.Update(now);
+
+                due.Clear();
+                planner.TakeDue(now, due);
+                foreach (var planned in due)
+                {
+                    var spec = template;
+                    spec.Ttl = planned.Ttl;
+                    spec.Identifier = IdentifierOf(planned.Flow);
+                    spec.Sum = SumOf(planned.Flow);
+                    spec.Sequence = (ushort)(sequenceBase + planned.Id);
+                    spec.TimeoutTicks = planned.TimeoutTicks;
+                    spec.Token = planned.Id;
+                    scheduler.Enqueue(prober, in spec, observer);
+                }
+
+                retimed.Clear();
+                planner.TakeRetimed(retimed);
+                foreach (var (id, deadline) in retimed)
+                {
+                    if (handles.TryGetValue(id, out var handle))
+                    {
+                        handle.SetDeadline(deadline);
+                    }
+                }
+                cancelled.Clear();
+                planner.TakeCancelled(cancelled);
+                foreach (var id in cancelled)
+                {
+                    if (handles.Remove(id, out var handle))
+                    {
+                        handle.Cancel();
+                    }
+                }
+                if (names is not null)
+                {
+                    responders.Clear();
+                    planner.TakeNewResponders(responders);
+                    names.Start(responders);
+                }
+                finished.Clear();
+                planner.TakeFinishedHops(finished);
+                foreach (var hop in finished)
+                {
+                    ready.Enqueue(hop);
+                }
+                while (ready.TryPeek(out var head) && (names is null || names.IsSettled(head.Address)))
+                {
+                    ready.Dequeue();
+                    yield return names is null ? head : WithName(head, names.NameOf(head.Address));
+                }
+                if (planner.IsDone && ready.Count == 0)
+                {
+                    yield break;
+                }
+
+                var wake = planner.NextWake;
+                if (names is not null && ready.TryPeek(out var waiting))
+                {
+                    wake = Math.Min(wake, names.SettledBy(waiting.Address));
+                }
+                await WaitAsync(observer, scheduler, names, clock, wake, stop.Token).ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            planner.Stop();
+            foreach (var handle in handles.Values)
+            {
+                handle.Cancel();
+            }
+            await stop.CancelAsync().ConfigureAwait(false);
+        }
+    }
+
+    private static void Record(TraceroutePlanner planner, in TraceItem item, IcmpFamily family)
+    {
+        var result = item.Result;
+        if (result.Failure is { } failure)
+        {
+            throw new IcmpException($"The socket failed during the trace: {failure.Message}", failure);
+        }
+        switch (result.Status)
+        {
+            case IcmpStatus.TimedOut:
+            case IcmpStatus.SendFailed:
+                planner.OnTimedOut(item.Id);
+                break;
+            default:
+                planner.OnAnswer(item.Id, new TraceAnswer(result.Status, result.Responder.ToAddress(family).ToString(), result.Code,
+                    result.RttMilliseconds, result.Ttl, result.QuotedTtl));
+                break;
+        }
+    }
+
+    private static async Task WaitAsync(TraceObserver observer, ProbeScheduler scheduler, NameLookups? names, TimeProvider clock,
+        long wake, CancellationToken cancellationToken)
+    {
+        if (observer.Reader.TryPeek(out _))
+        {
+            return;
+        }
+        using var wait = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var tasks = new List<Task> { observer.Reader.WaitToReadAsync(wait.Token).AsTask(), scheduler.Completion };
+        if (wake != long.MaxValue)
+        {
+            var delay = TimeSpan.FromSeconds(Math.Max(0, wake - clock.GetTimestamp()) / (double)clock.TimestampFrequency);
+            tasks.Add(Task.Delay(delay, clock, wait.Token));
+        }
+        if (names is not null)
+        {
+            tasks.Add(names.Changed);
+        }
+        var first = await Task.WhenAny(tasks).ConfigureAwait(false);
+        await wait.CancelAsync().ConfigureAwait(false);
+        cancellationToken.ThrowIfCancellationRequested();
+        if (first == scheduler.Completion)
+        {
+            // The scheduler ends only when it fails (nothing completes it): report the failure.
+            await scheduler.Completion.ConfigureAwait(false);
+            throw new IcmpException("The probe scheduler stopped during the trace.");
+        }
+    }
+
+    private static Hop WithName(Hop hop, string? name) => name is null ? hop
+        : new Hop(hop.Target, hop.Family, hop.Distance, hop.Addresses, name, hop.Rtts, hop.PacketsSent, hop.Status, hop.Code,
+            hop.ReplyTtl, hop.QuotedTtl, hop.IsRateLimited, hop.FlowId, hop.Links);
+
+    /// <summary>A probe went out (<see cref="Handle"/> set, <see cref="SentAt"/> right after the send) or finished (<see cref="Result"/>).</summary>
+    private readonly record struct TraceItem(int Id, ProbeHandle? Handle, long SentAt, ProbeResult Result);
+
+    /// <summary>Hands sends and outcomes from the scheduler's and prober's threads to the trace's one loop.</summary>
+    private sealed class TraceObserver(TimeProvider clock) : IProbeObserver
+    {
+        private readonly Channel<TraceItem> _channel = Channel.CreateUnbounded<TraceItem>(
+            new UnboundedChannelOptions { SingleReader = true, SingleWriter = false });
+
+        public ChannelReader<TraceItem> Reader => _channel.Reader;
+
+        public void OnProbeCompleted(in ProbeResult result) => _channel.Writer.TryWrite(new TraceItem((int)result.Token, null, 0, result));
+
+        public void OnDuplicate(in ProbeResult result)
+        {
+            // A duplicated answer adds nothing to a hop: its probe is already decided.
+        }
+
+        public void OnProbeSent(in ProbeHandle handle, long token) => _channel.Writer.TryWrite(new TraceItem((int)token, handle, clock.GetTimestamp(), default));
+    }
+
+    /// <summary>Reverse lookups started as responders appear, so names cost the trace no time of its own.</summary>
+    private sealed class NameLookups(TimeProvider clock)
+    {
+        private readonly Dictionary<string, (Task<string?> Lookup, long Started)> _lookups = new(StringComparer.Ordinal);
+        private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        /// <summary>Completes when any lookup finishes.</summary>
+        public Task Changed => _changed.Task;
+
+        public void Start(List<string> addresses)
+        {
+            foreach (var address in addresses)
+            {
+                if (!_lookups.ContainsKey(address))
+                {
+                    var lookup = LookUpAsync(address);
+                    _ = lookup.ContinueWith(_ => Interlocked.Exchange(ref _changed, new(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult(),
+                        CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+                    _lookups[address] = (lookup, clock.GetTimestamp());
+                }
+            }
+        }
+
+        /// <summary>The name is known, known to be missing, or has been waited for long enough.</summary>
+        public bool IsSettled(string? address) =>
+            address is null || !_lookups.TryGetValue(address, out var entry) || entry.Lookup.IsCompleted
+            || clock.GetTimestamp() >= SettledBy(address);
+
+        public long SettledBy(string? address) =>
+            address is not null && _lookups.TryGetValue(address, out var entry)
+                ? entry.Started + (long)(NameWait.TotalSeconds * clock.TimestampFrequency)
+                : 0;
+
+        public string? NameOf(string? address) =>
+            address is not null && _lookups.TryGetValue(address, out var entry) && entry.Lookup.IsCompletedSuccessfully
+                ? entry.Lookup.Result
+                : null;
+
+        private static async Task<string?> LookUpAsync(string address)
+        {
+            try
+            {
+                var entry = await Dns.GetHostEntryAsync(IPAddress.Parse(address)).ConfigureAwait(false);
+                return string.IsNullOrEmpty(entry.HostName) || entry.HostName == address ? null : entry.HostName;
+            }
+            catch (SocketException)
+            {
+                // No PTR record (or no resolver): the hop simply has no name.
+                return null;
+            }
+        }
+    }
+}

@@ -1,0 +1,60 @@
+using System.Net;
+
+namespace IcmpTools.Engine.Operations;
+
+/// <summary>How to trace a path. Defaults: traceroute's (3 probes a hop, 30 hops), icmplib's 2 s timeout.</summary>
+public sealed record TracerouteOptions
+{
+    public const int MaxFlowId = 0x7FFF;
+
+    /// <summary>Probes per hop (per flow per hop with <see cref="Multipath"/>, which sends one).</summary>
+    public int Count { get; init; } = 3;
+    /// <summary>Time between the rounds of probes to one hop; 0 sends every round at once.</summary>
+    public TimeSpan Interval { get; init; } = TimeSpan.Zero;
+    /// <summary>Longest wait for a probe's answer; a silent hop waits less once hops beyond it answered.</summary>
+    public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(2);
+    public int MinHops { get; init; } = 1;
+    public int MaxHops { get; init; } = 30;
+    /// <summary>The trace ends after this many silent hops past the last one that answered.</summary>
+    public int MaxSilentHops { get; init; } = 5;
+    /// <summary>Stop probing a hop after its first answer (icmplib's fast mode).</summary>
+    public bool FastMode { get; init; }
+    /// <summary>Enumerate every path through per-flow load balancers (the Multipath Detection Algorithm).</summary>
+    public bool Multipath { get; init; }
+    /// <summary>The flow to trace (identifier and checksum held constant); with <see cref="Multipath"/>, the first of the flows used.</summary>
+    public int FlowId { get; init; }
+    /// <summary>ICMP payload bytes per probe (the first 8 carry the probe cookie, the next 2 hold the checksum).</summary>
+    public int PayloadSize { get; init; } = 32;
+    public int TrafficClass { get; init; }
+    public IPAddress? Source { get; init; }
+    /// <summary>Look up the responders' names in the background; a trace never waits longer for them than <see cref="Timeout"/>.</summary>
+    public bool ResolveNames { get; init; }
+    /// <summary>Probes per second over the whole operation; 0 sends as fast as the window allows.</summary>
+    public int Rate { get; init; }
+
+    /// <summary>Probes the least payload must hold: the cookie and the two bytes that keep the checksum constant.</summary>
+    public const int MinPayloadSize = 10;
+
+    /// <summary>Throws an <see cref="ArgumentOutOfRangeException"/> naming the first value out of range.</summary>
+    public void Validate()
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(Count, 1, nameof(Count));
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(Count, 1000, nameof(Count));
+        PingOptions.ValidateCommon(Interval, Timeout, PayloadSize, 1, TrafficClass);
+        if (Timeout > TimeSpan.FromHours(1))
+        {
+            throw new ArgumentOutOfRangeException(nameof(Timeout), Timeout, "The timeout must be at most an hour.");
+        }
+        ArgumentOutOfRangeException.ThrowIfLessThan(PayloadSize, MinPayloadSize, nameof(PayloadSize));
+        ArgumentOutOfRangeException.ThrowIfLessThan(MinHops, 1, nameof(MinHops));
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(MaxHops, 255, nameof(MaxHops));
+        if (MinHops > MaxHops)
+        {
+            throw new ArgumentOutOfRangeException(nameof(MinHops), MinHops, $"MinHops ({MinHops}) is above MaxHops ({MaxHops}).");
+        }
+        ArgumentOutOfRangeException.ThrowIfLessThan(MaxSilentHops, 1, nameof(MaxSilentHops));
+        ArgumentOutOfRangeException.ThrowIfNegative(FlowId, nameof(FlowId));
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(FlowId, MaxFlowId, nameof(FlowId));
+        ArgumentOutOfRangeException.ThrowIfNegative(Rate, nameof(Rate));
+    }
+}

@@ -1,0 +1,700 @@
+using IcmpTools.Engine.Models;
+
+namespace IcmpTools.Engine.Operations;
+
+/// <summary>What came back for one traceroute probe, as the planner needs it.</summary>
+internal readonly record struct TraceAnswer(IcmpStatus Status, string Responder, int Code, double RttMilliseconds,
+    int ReplyTtl, int QuotedTtl);
+
+/// <summary>A probe the planner wants on the wire now: its id (the probe's token), TTL, flow and how long it may wait.</summary>
+internal readonly record struct PlannedProbe(int Id, int Ttl, int Flow, long TimeoutTicks);
+
+/// <summary>A probe whose wait the planner cut short (a hop beyond it answered): its new deadline.</summary>
+internal readonly record struct RetimedProbe(int Id, long Deadline);
+
+/// <summary>
+/// Decides which probes one trace sends and what their answers mean; it never touches a socket or a
+/// clock of its own. The driver (<see cref="Traceroute"/>) calls it from one thread: <see cref="TakeDue"/>
+/// for the probes to send, <see cref="OnAnswer"/> / <see cref="OnTimedOut"/> as outcomes arrive,
+/// <see cref="Update"/> after each batch of them, then <see cref="TakeFinishedHops"/>,
+/// <see cref="TakeCancelled"/> and <see cref="TakeRetimed"/> (so the prober frees those slots and
+/// times probes out itself). Times are timestamps of the operation's TimeProvider. The planner times
+/// a probe out on its own only <c>expirySlack</c> after its deadline: the prober, which drains the
+/// socket before it expires anything, decides first, and the planner's expiry is a backstop.
+///
+/// The plan: every TTL of a window (16 beyond the last hop that answered, as traceroute 2.x keeps 16
+/// probes out) is probed at once, each round of <see cref="TracerouteOptions.Count"/> probes one
+/// <see cref="TracerouteOptions.Interval"/> after the last. A probe waits the full timeout until a hop
+/// beyond it answers; then it waits only <see cref="NearFactor"/> times the RTT of the hops beyond (at
+/// least <see cref="MinAdaptiveWait"/>), as traceroute 2.x's "near" wait does. The trace ends at the
+/// first TTL the destination answered (or a router answered Destination Unreachable), after
+/// <see cref="TracerouteOptions.MaxSilentHops"/> silent hops past the last hop that answered, or at
+/// MaxHops. A hop is handed out once it and every hop below it are final.
+///
+/// With <see cref="TracerouteOptions.Multipath"/> each TTL is probed once per flow, and the number of
+/// flows per TTL grows by the MDA stopping rule until, for every responder at d-1, the flows through it
+/// rule out one more next hop at d at 95 % confidence.
+/// </summary>
+internal sealed class TraceroutePlanner
+{
+    /// <summary>TTLs probed beyond the last hop that answered.</summary>
+    internal const int Window = 16;
+    /// <summary>A silent probe waits this many times the RTT of the hops beyond it that answered.</summary>
+    internal const double NearFactor = 10;
+    /// <summary>Flows per TTL that -Multipath never goes beyond.</summary>
+    internal const int MaxFlows = 128;
+    /// <summary>
+    /// The least adaptive wait. RTTs of microseconds in a lab must not turn scheduling noise into loss: on a
+    /// loaded machine the kernel defers part of a burst's forwarding to ksoftirqd, and those answers came
+    /// 10+ ms after the answers of probes sent later (seen in about 1 trace in 200 with a 10 ms floor).
+    /// </summary>
+    internal static readonly TimeSpan MinAdaptiveWait = TimeSpan.FromMilliseconds(20);
+
+    private readonly TracerouteOptions _options;
+    private readonly string _target;
+    private readonly IcmpFamily _family;
+    private readonly long _frequency;
+    private readonly long _start;
+    private readonly long _timeoutTicks;
+    private readonly long _intervalTicks;
+    private readonly long _minAdaptiveTicks;
+    private readonly List<Probe> _probes = [];
+    private readonly HopState[] _hops;
+    private readonly List<Hop> _finished = [];
+    private readonly List<int> _cancelled = [];
+    private readonly List<RetimedProbe> _retimed = [];
+    private readonly List<string> _newResponders = [];
+    private readonly HashSet<string> _responders = new(StringComparer.Ordinal);
+    private readonly long _expirySlack;
+    private readonly MultipathStoppingRule _rule = MultipathStoppingRule.Default;
+    /// <summary>Highest TTL any answer came back for; MinHops - 1 while none did.</summary>
+    private int _frontier;
+    /// <summary>The last distance that can be a hop; only ever comes down.</summary>
+    private int _end;
+    private int _nextToEmit;
+
+    private enum ProbeState
+    {
+        Pending,
+        Answered,
+        TimedOut,
+        /// <summary>No longer needed (beyond the end, or its hop already decided): its outcome never counts.</summary>
+        Cancelled,
+    }
+
+    private sealed class Probe
+    {
+        public int Ttl;
+        public int Flow;
+        public int Round;
+        public long Sent;
+        public long Deadline;
+        public ProbeState State;
+        public TraceAnswer Answer;
+    }
+
+    private sealed class HopState
+    {
+        public readonly List<int> Probes = [];
+        /// <summary>Rounds created (normal mode) or flows created (multipath).</summary>
+        public int Created;
+        /// <summary>Flows wanted (multipath).</summary>
+        public int Wanted;
+        public int Pending;
+        public int Answered;
+        public double MaxRtt = double.NaN;
+        public bool Emitted;
+    }
+
+    public TraceroutePlanner(string target, IcmpFamily family, TracerouteOptions options, long timestampFrequency, long start,
+        long expirySlack = 0)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        _target = target;
+        _family = family;
+        _options = options;
+        _frequency = timestampFrequency;
+        _start = start;
+        _expirySlack = expirySlack;
+        _timeoutTicks = ToTicks(options.Timeout);
+        _intervalTicks = ToTicks(options.Interval);
+        _minAdaptiveTicks = Math.Min(_timeoutTicks, ToTicks(MinAdaptiveWait));
+        _hops = new HopState[options.MaxHops + 2];
+        for (var i = 0; i < _hops.Length; i++)
+        {
+            _hops[i] = new HopState { Wanted = options.Multipath ? _rule.ProbesNeeded(1) : 0 };
+        }
+        _frontier = options.MinHops - 1;
+        _end = options.MaxHops;
+        _nextToEmit = options.MinHops;
+    }
+
+    /// <summary>Every hop has been handed out (or the trace ended): nothing more will be sent or emitted.</summary>
+    public bool IsDone => _nextToEmit > _end;
+
+    /// <summary>The distance of the destination, or of the router that ended the trace, once known; else null.</summary>
+    public int? EndDistance => _end < _options.MaxHops || IsDone ? _end : null;
+
+    /// <summary>The earliest time something is due: a round to send or a deadline; long.MaxValue when none.</summary>
+    public long NextWake
+    {
+        get
+        {
+            var wake = long.MaxValue;
+            foreach (var probe in _probes)
+            {
+                if (probe.State == ProbeState.Pending && probe.Deadline + _expirySlack < wake)
+                {
+                    wake = probe.Deadline + _expirySlack;
+                }
+            }
+            if (!_options.Multipath && !IsDone)
+            {
+                var horizon = Horizon;
+                for (var ttl = _options.MinHops; ttl <= horizon; ttl++)
+                {
+                    var hop = _hops[ttl];
+                    if (hop.Created < _options.Count && !(_options.FastMode && hop.Answered > 0))
+                    {
+                        wake = Math.Min(wake, _start + (hop.Created * _intervalTicks));
+                    }
+                }
+            }
+            return wake;
+        }
+    }
+
+    private int Horizon => Math.Min(_end, _frontier + Window);
+
+    private long ToTicks(TimeSpan span) => (long)Math.Min(span.TotalSeconds * _frequency, long.MaxValue / 4);
+
+    /// <summary>Creates the probes due at <paramref name="now"/> and adds them to <paramref name="into"/>, marked sent at <paramref name="now"/>.</summary>
+    public void TakeDue(long now, List<PlannedProbe> into)
+    {
+        ArgumentNullException.ThrowIfNull(into);
+        if (IsDone)
+        {
+            return;
+        }
+        var horizon = Horizon;
+        for (var ttl = _options.MinHops; ttl <= horizon; ttl++)
+        {
+            var hop = _hops[ttl];
+            if (hop.Emitted)
+            {
+                continue;
+            }
+            if (_options.Multipath)
+            {
+                while (hop.Created < hop.Wanted)
+                {
+                    into.Add(Create(ttl, _options.FlowId + hop.Created, 0, now));
+                    hop.Created++;
+                }
+            }
+            else
+            {
+                while (hop.Created < _options.Count && _start + (hop.Created * _intervalTicks) <= now
+                    && !(_options.FastMode && hop.Answered > 0))
+                {
+                    into.Add(Create(ttl, _options.FlowId, hop.Created, now));
+                    hop.Created++;
+                }
+            }
+        }
+    }
+
+    private PlannedProbe Create(int ttl, int flow, int round, long now)
+    {
+        var probe = new Probe { Ttl = ttl, Flow = flow, Round = round, Sent = now, State = ProbeState.Pending };
+        probe.Deadline = DeadlineOf(probe);
+        var id = _probes.Count;
+        _probes.Add(probe);
+        _hops[ttl].Probes.Add(id);
+        _hops[ttl].Pending++;
+        return new PlannedProbe(id, ttl, flow, probe.Deadline - probe.Sent);
+    }
+
+    /// <summary>
+    /// The probe left at <paramref name="timestamp"/>: the scheduler may send later than planned (a loaded
+    /// machine, a paced rate), and a shortened wait must count from the real send or an answer in time
+    /// would be taken for late.
+    /// </summary>
+    public void OnSent(int id, long timestamp)
+    {
+        var probe = _probes[id];
+        if (probe.State != ProbeState.Pending || timestamp <= probe.Sent)
+        {
+            return;
+        }
+        probe.Sent = timestamp;
+        var deadline = DeadlineOf(probe);
+        probe.Deadline = deadline;
+        if (deadline - probe.Sent < _timeoutTicks)
+        {
+            _retimed.Add(new RetimedProbe(id, deadline));
+        }
+    }
+
+    /// <summary>An answer to probe <paramref name="id"/>; one that comes after the probe was decided is ignored.</summary>
+    public void OnAnswer(int id, in TraceAnswer answer)
+    {
+        var probe = _probes[id];
+        if (probe.State != ProbeState.Pending)
+        {
+            return;
+        }
+        probe.State = ProbeState.Answered;
+        probe.Answer = answer;
+        var hop = _hops[probe.Ttl];
+        hop.Pending--;
+        hop.Answered++;
+        if (!double.IsNaN(answer.RttMilliseconds) && !(hop.MaxRtt >= answer.RttMilliseconds))
+        {
+            hop.MaxRtt = answer.RttMilliseconds;
+        }
+        _frontier = Math.Max(_frontier, probe.Ttl);
+        if (_responders.Add(answer.Responder))
+        {
+            _newResponders.Add(answer.Responder);
+        }
+        if (answer.Status != IcmpStatus.TimeExceeded && probe.Ttl < _end)
+        {
+            // The destination (or a router that refused to forward) is at most this far: nothing beyond is a hop.
+            _end = probe.Ttl;
+            CancelWhere(p => p.Ttl > _end);
+        }
+        if (_options.FastMode && !_options.Multipath)
+        {
+            CancelWhere(p => p.Ttl == probe.Ttl);
+        }
+        // Hops below this one need not wait the full timeout any more.
+        for (var other = 0; other < _probes.Count; other++)
+        {
+            var waiting = _probes[other];
+            if (waiting.State == ProbeState.Pending && waiting.Ttl < probe.Ttl)
+            {
+                var deadline = DeadlineOf(waiting);
+                if (deadline < waiting.Deadline)
+                {
+                    waiting.Deadline = deadline;
+                    _retimed.Add(new RetimedProbe(other, deadline));
+                }
+            }
+        }
+    }
+
+    /// <summary>The prober gave up on probe <paramref name="id"/> (its own timeout, or a failed send).</summary>
+    public void OnTimedOut(int id)
+    {
+        var probe = _probes[id];
+        if (probe.State == ProbeState.Pending)
+        {
+            probe.State = ProbeState.TimedOut;
+            _hops[probe.Ttl].Pending--;
+        }
+    }
+
+    /// <summary>Applies deadlines up to <paramref name="now"/>, decides where the trace ends and which hops are final.</summary>
+    public void Update(long now)
+    {
+        foreach (var probe in _probes)
+        {
+            if (probe.State == ProbeState.Pending && probe.Deadline + _expirySlack <= now)
+            {
+                probe.State = ProbeState.TimedOut;
+                _hops[probe.Ttl].Pending--;
+            }
+        }
+        EndAfterSilentRun();
+        if (_options.Multipath)
+        {
+            GrowFlows();
+        }
+        Emit();
+    }
+
+    /// <summary>Hops that became final since the last call, in distance order.</summary>
+    public void TakeFinishedHops(List<Hop> into)
+    {
+        ArgumentNullException.ThrowIfNull(into);
+        into.AddRange(_finished);
+        _finished.Clear();
+    }
+
+    /// <summary>Probes cancelled since the last call, whose prober slots the driver may release.</summary>
+    public void TakeCancelled(List<int> into)
+    {
+        ArgumentNullException.ThrowIfNull(into);
+        into.AddRange(_cancelled);
+        _cancelled.Clear();
+    }
+
+    /// <summary>Probes whose deadline came forward since the last call.</summary>
+    public void TakeRetimed(List<RetimedProbe> into)
+    {
+        ArgumentNullException.ThrowIfNull(into);
+        into.AddRange(_retimed);
+        _retimed.Clear();
+    }
+
+    /// <summary>Responders seen for the first time since the last call (to look their names up early).</summary>
+    public void TakeNewResponders(List<string> into)
+    {
+        ArgumentNullException.ThrowIfNull(into);
+        into.AddRange(_newResponders);
+        _newResponders.Clear();
+    }
+
+    /// <summary>Ends the trace early (Ctrl+C): cancels what is out and hands out no more hops.</summary>
+    public void Stop()
+    {
+        CancelWhere(_ => true);
+        _end = Math.Min(_end, _nextToEmit - 1);
+    }
+
+    private long DeadlineOf(Probe probe)
+    {
+        // The largest RTT among the hops beyond: a silent probe waits a few times that, not the full timeout.
+        var beyond = double.NaN;
+        for (var ttl = probe.Ttl + 1; ttl < _hops.Length; ttl++)
+        {
+            var rtt = _hops[ttl].MaxRtt;
+            if (!double.IsNaN(rtt) && !(beyond >= rtt))
+            {
+                beyond = rtt;
+            }
+        }
+        if (double.IsNaN(beyond))
+        {
+            return probe.Sent + _timeoutTicks;
+        }
+        var wait = Math.Max(_minAdaptiveTicks, (long)(NearFactor * beyond / 1000.0 * _frequency));
+        return probe.Sent + Math.Min(wait, _timeoutTicks);
+    }
+
+    private void CancelWhere(Func<Probe, bool> predicate)
+    {
+        for (var id = 0; id < _probes.Count; id++)
+        {
+            var probe = _probes[id];
+            if (probe.State == ProbeState.Pending && predicate(probe))
+            {
+                probe.State = ProbeState.Cancelled;
+                _hops[probe.Ttl].Pending--;
+                _cancelled.Add(id);
+            }
+        }
+    }
+
+    private bool IsComplete(int ttl)
+    {
+        var hop = _hops[ttl];
+        if (hop.Pending > 0)
+        {
+            return false;
+        }
+        if (_options.Multipath)
+        {
+            return hop.Created >= hop.Wanted;
+        }
+        return hop.Created >= _options.Count || (_options.FastMode && hop.Answered > 0);
+    }
+
+    private void EndAfterSilentRun()
+    {
+        var first = _frontier + 1;
+        var last = first + _options.MaxSilentHops - 1;
+        if (last >= _end)
+        {
+            return;
+        }
+        for (var ttl = first; ttl <= last; ttl++)
+        {
+            if (!IsComplete(ttl) || _hops[ttl].Answered > 0)
+            {
+                return;
+            }
+        }
+        _end = last;
+        CancelWhere(p => p.Ttl > _end);
+    }
+
+    /// <summary>
+    /// The MDA: for every responder r at d-1, the flows seen through r and probed at d must number at least
+    /// n_k, k being the next hops they showed; and d itself must have n_k flows for the k responders it
+    /// showed. A shortfall raises the flows at d and, to learn which flows pass r, at every TTL below.
+    /// </summary>
+    private void GrowFlows()
+    {
+        var last = Math.Min(_end, Horizon);
+        for (var d = _options.MinHops; d <= last; d++)
+        {
+            var hop = _hops[d];
+            if (hop.Emitted || !IsComplete(d))
+            {
+                continue;
+            }
+            var responders = new HashSet<string>(StringComparer.Ordinal);
+            foreach (var id in hop.Probes)
+            {
+                if (_probes[id].State == ProbeState.Answered)
+                {
+                    responders.Add(_probes[id].Answer.Responder);
+                }
+            }
+            var wanted = _rule.ProbesNeeded(Math.Max(1, responders.Count));
+            if (d > _options.MinHops && IsComplete(d - 1))
+            {
+                wanted = Math.Max(wanted, FlowsForPredecessors(d));
+            }
+            Want(d, wanted);
+        }
+    }
+
+    private int FlowsForPredecessors(int d)
+    {
+        var before = ResponderByFlow(d - 1);
+        var here = ResponderByFlow(d);
+        var groups = new Dictionary<string, (int Flows, HashSet<string> Next)>(StringComparer.Ordinal);
+        var total = 0;
+        foreach (var (flow, from) in before)
+        {
+            if (!here.TryGetValue(flow, out var to))
+            {
+                continue;
+            }
+            total++;
+            if (from is null)
+            {
+                continue;
+            }
+            if (!groups.TryGetValue(from, out var group))
+            {
+                group = (0, new HashSet<string>(StringComparer.Ordinal));
+            }
+            if (to is not null)
+            {
+                group.Next.Add(to);
+            }
+            groups[from] = (group.Flows + 1, group.Next);
+        }
+        var wanted = 0;
+        foreach (var (flows, next) in groups.Values)
+        {
+            var needed = _rule.ProbesNeeded(Math.Max(1, next.Count));
+            if (flows < needed)
+            {
+                // Flows reach r in proportion to its share so far: scale the shortfall by it.
+                var extra = (int)Math.Ceiling((needed - flows) * (double)total / flows);
+                wanted = Math.Max(wanted, _hops[d].Created + extra);
+            }
+        }
+        return wanted;
+    }
+
+    /// <summary>Flow → responder (null: silent) of the decided probes at <paramref name="ttl"/>.</summary>
+    private Dictionary<int, string?> ResponderByFlow(int ttl)
+    {
+        var map = new Dictionary<int, string?>();
+        foreach (var id in _hops[ttl].Probes)
+        {
+            var probe = _probes[id];
+            if (probe.State is ProbeState.Answered or ProbeState.TimedOut)
+            {
+                map[probe.Flow] = probe.State == ProbeState.Answered ? probe.Answer.Responder : null;
+            }
+        }
+        return map;
+    }
+
+    private void Want(int d, int flows)
+    {
+        flows = Math.Min(flows, MaxFlows);
+        if (flows <= _hops[d].Wanted)
+        {
+            return;
+        }
+        // Every TTL below that is still open gets the same flows, so each new flow's route is known hop by hop.
+        for (var ttl = d; ttl >= _options.MinHops && !_hops[ttl].Emitted; ttl--)
+        {
+            _hops[ttl].Wanted = Math.Max(_hops[ttl].Wanted, flows);
+        }
+    }
+
+    private void Emit()
+    {
+        while (_nextToEmit <= _end)
+        {
+            var ttl = _nextToEmit;
+            if (!IsComplete(ttl))
+            {
+                return;
+            }
+            if (_options.Multipath && ttl < _end && !(IsComplete(ttl + 1) && _hops[ttl + 1].Created >= _hops[ttl + 1].Wanted))
+            {
+                // The next hop's links may still ask for more flows here.
+                return;
+            }
+            if (_options.Multipath && ttl < _end && _hops[ttl].Wanted > _hops[ttl].Created)
+            {
+                return;
+            }
+            if (RateLimited(ttl) is not { } rateLimited)
+            {
+                return;
+            }
+            _finished.Add(Build(ttl, rateLimited));
+            _hops[ttl].Emitted = true;
+            _nextToEmit++;
+        }
+    }
+
+    /// <summary>
+    /// Whether the hop's loss is a router limiting its errors: it lost some probes, and a hop beyond it lost
+    /// none (forwarding loss before this hop would show beyond it too). Null while that cannot be told yet.
+    /// </summary>
+    private bool? RateLimited(int ttl)
+    {
+        var (sent, received) = Counts(ttl);
+        if (received == 0 || received == sent)
+        {
+            return false;
+        }
+        var allComplete = true;
+        for (var beyond = ttl + 1; beyond <= _end; beyond++)
+        {
+            if (!IsComplete(beyond))
+            {
+                allComplete = false;
+                continue;
+            }
+            var (s, r) = Counts(beyond);
+            if (s > 0 && r == s)
+            {
+                return true;
+            }
+        }
+        return allComplete ? false : null;
+    }
+
+    private (int Sent, int Received) Counts(int ttl)
+    {
+        int sent = 0, received = 0;
+        foreach (var id in _hops[ttl].Probes)
+        {
+            switch (_probes[id].State)
+            {
+                case ProbeState.Answered:
+                    sent++;
+                    received++;
+                    break;
+                case ProbeState.TimedOut:
+                    sent++;
+                    break;
+            }
+        }
+        return (sent, received);
+    }
+
+    private Hop Build(int ttl, bool rateLimited)
+    {
+        var rtts = new List<double>();
+        var seen = new Dictionary<string, int>(StringComparer.Ordinal);
+        var order = new List<string>();
+        var sent = 0;
+        Probe? telling = null;
+        foreach (var id in _hops[ttl].Probes)
+        {
+            var probe = _probes[id];
+            if (probe.State == ProbeState.TimedOut)
+            {
+                sent++;
+            }
+            if (probe.State != ProbeState.Answered)
+            {
+                continue;
+            }
+            sent++;
+            if (!double.IsNaN(probe.Answer.RttMilliseconds))
+            {
+                rtts.Add(probe.Answer.RttMilliseconds);
+            }
+            var responder = probe.Answer.Responder;
+            if (seen.TryGetValue(responder, out var n))
+            {
+                seen[responder] = n + 1;
+            }
+            else
+            {
+                seen[responder] = 1;
+                order.Add(responder);
+            }
+            if (telling is null || Rank(probe.Answer.Status) > Rank(telling.Answer.Status))
+            {
+                telling = probe;
+            }
+        }
+        // Most seen first; ties keep the order of first sight, so a stable path reads the same every run.
+        var addresses = order.OrderByDescending(a => seen[a]).ToList();
+        return new Hop(_target, _family, ttl, addresses, null, rtts, sent,
+            telling?.Answer.Status ?? IcmpStatus.TimedOut,
+            telling?.Answer.Code,
+            telling is { Answer.ReplyTtl: >= 0 } ? telling.Answer.ReplyTtl : null,
+            telling is { Answer.QuotedTtl: >= 0 } ? telling.Answer.QuotedTtl : null,
+            rateLimited,
+            _options.Multipath ? null : _options.FlowId,
+            LinksInto(ttl));
+    }
+
+    /// <summary>The destination's echo reply tells most, then a refusal, then Time Exceeded.</summary>
+    private static int Rank(IcmpStatus status) => status switch
+    {
+        IcmpStatus.Success => 3,
+        IcmpStatus.TimeExceeded => 1,
+        _ => 2,
+    };
+
+    /// <summary>Pairs of responders at ttl-1 and ttl that one flow (and round) showed.</summary>
+    private List<HopLink> LinksInto(int ttl)
+    {
+        var links = new List<HopLink>();
+        if (ttl <= _options.MinHops)
+        {
+            return links;
+        }
+        var before = new Dictionary<(int, int), string>();
+        foreach (var id in _hops[ttl - 1].Probes)
+        {
+            var probe = _probes[id];
+            if (probe.State == ProbeState.Answered)
+            {
+                before[(probe.Flow, probe.Round)] = probe.Answer.Responder;
+            }
+        }
+        var counts = new Dictionary<(string, string), int>();
+        var order = new List<(string, string)>();
+        foreach (var id in _hops[ttl].Probes)
+        {
+            var probe = _probes[id];
+            if (probe.State == ProbeState.Answered && before.TryGetValue((probe.Flow, probe.Round), out var from))
+            {
+                var key = (from, probe.Answer.Responder);
+                if (counts.TryGetValue(key, out var n))
+                {
+                    counts[key] = n + 1;
+                }
+                else
+                {
+                    counts[key] = 1;
+                    order.Add(key);
+                }
+            }
+        }
+        foreach (var key in order)
+        {
+            links.Add(new HopLink(ttl, key.Item1, key.Item2, counts[key]));
+        }
+        return links;
+    }
+}

@@ -1,0 +1,143 @@
+using System.Net;
+using IcmpTools.Engine.Models;
+using IcmpTools.Engine.Operations;
+using IcmpTools.Engine.Packets;
+using IcmpTools.Engine.Probing;
+using IcmpTools.Engine.Tests.Fakes;
+using Xunit;
+
+namespace IcmpTools.Engine.Tests.Operations;
+
+/// <summary>
+/// The whole traceroute path (planner, scheduler, prober, packet writer and parser) over the fake
+/// transport on virtual time: routers answer with Time Exceeded quoting the probe, the target with an
+/// echo reply, after virtual delays.
+/// </summary>
+public sealed class TracerouteTests
+{
+    private static IEnumerable<Delivery> ThreeRouters(SentEcho echo, IcmpFamily family, HashSet<int>? silent = null)
+    {
+        var v6 = family == IcmpFamily.IPv6;
+        string[] routers = v6 ? ["2001:db8:1::1", "2001:db8:2::2", "2001:db8:3::2"] : ["198.51.100.1", "198.51.100.2", "198.51.100.3"];
+        if (echo.Ttl <= routers.Length)
+        {
+            if (silent?.Contains(echo.Ttl) == true)
+            {
+                return [];
+            }
+            return [FakeTransport.Error(echo, TimeSpan.FromMilliseconds(echo.Ttl), IPAddress.Parse(routers[echo.Ttl - 1]),
+                v6 ? (byte)3 : (byte)11, 0)];
+        }
+        return [FakeTransport.Reply(echo, TimeSpan.FromMilliseconds(4))];
+    }
+
+    private static async Task<List<Hop>> Collect(IAsyncEnumerable<Hop> hops)
+    {
+        var list = new List<Hop>();
+        await foreach (var hop in hops)
+        {
+            list.Add(hop);
+        }
+        return list;
+    }
+
+    [Theory]
+    [InlineData(IcmpFamily.IPv4, "192.0.2.9")]
+    [InlineData(IcmpFamily.IPv6, "2001:db8:9::9")]
+    public async Task ATraceOverTheFakeNetworkFindsEveryRouterAndTheTarget(IcmpFamily family, string target)
+    {
+        using var fake = new FakeTransport(null, family);
+        fake.Network = echo => ThreeRouters(echo, family);
+        using var prober = new Prober(fake, fake.Clock);
+
+        var hops = await VirtualTime.Run(fake.Clock, Collect(Traceroute.StreamAsync(prober, IPAddress.Parse(target), new TracerouteOptions())));
+
+        Assert.Equal([1, 2, 3, 4], hops.Select(h => h.Distance));
+        Assert.Equal(IcmpStatus.Success, hops[3].Status);
+        Assert.Equal(target, hops[3].Address);
+        Assert.All(hops.Take(3), h => Assert.Equal(IcmpStatus.TimeExceeded, h.Status));
+        Assert.All(hops.Take(3), h => Assert.Equal(1, h.QuotedTtl));
+        // Virtual RTTs: router d answers after d ms, the target after 4 ms.
+        Assert.Equal([1.0, 2.0, 3.0, 4.0], hops.Select(h => Math.Round(h.MinRtt!.Value)));
+    }
+
+    [Fact]
+    public async Task EveryProbeOfAFlowHoldsOneIdentifierAndChecksumAndFlowsDiffer()
+    {
+        using var fake = new FakeTransport(null, IcmpFamily.IPv4);
+        fake.Network = echo => ThreeRouters(echo, IcmpFamily.IPv4);
+        using var prober = new Prober(fake, fake.Clock);
+        var target = IPAddress.Parse("192.0.2.9");
+
+        await VirtualTime.Run(fake.Clock, Collect(Traceroute.StreamAsync(prober, target, new TracerouteOptions { Count = 5, FlowId = 0 })));
+        var flow0 = fake.Sent.ToList();
+        await VirtualTime.Run(fake.Clock, Collect(Traceroute.StreamAsync(prober, target, new TracerouteOptions { Count = 5, FlowId = 1 })));
+        var flow1 = fake.Sent.Skip(flow0.Count).ToList();
+
+        // Cookies and sequence numbers differ probe by probe; the first four ICMP bytes a balancer hashes do not.
+        Assert.True(flow0.Select(e => e.Sequence).Distinct().Count() == flow0.Count);
+        Assert.Single(flow0.Select(e => (e.Identifier, e.Checksum)).Distinct());
+        Assert.Single(flow1.Select(e => (e.Identifier, e.Checksum)).Distinct());
+        Assert.NotEqual(flow0[0].Checksum, flow1[0].Checksum);
+        Assert.Equal(Traceroute.SumOf(0), flow0[0].Sum);
+        Assert.Equal((ushort)~Traceroute.SumOf(0), flow0[0].Checksum);
+        Assert.Equal(Traceroute.IdentifierOf(1), flow1[0].Identifier);
+    }
+
+    [Fact]
+    public async Task TheIPv6SumIsHeldToo()
+    {
+        using var fake = new FakeTransport(null, IcmpFamily.IPv6);
+        fake.Network = echo => ThreeRouters(echo, IcmpFamily.IPv6);
+        using var prober = new Prober(fake, fake.Clock);
+
+        await VirtualTime.Run(fake.Clock, Collect(Traceroute.StreamAsync(prober, IPAddress.Parse("2001:db8:9::9"), new TracerouteOptions { Count = 4 })));
+
+        // The kernel adds the pseudo-header (constant for the trace) to this sum, so the checksum is constant as well.
+        Assert.Single(fake.Sent.Select(e => e.Sum).Distinct());
+        Assert.Equal(Traceroute.SumOf(0), fake.Sent[0].Sum);
+    }
+
+    [Fact]
+    public async Task ASilentHopWaitsOnlyTheAdaptiveDeadlineOnTheProber()
+    {
+        using var fake = new FakeTransport(null, IcmpFamily.IPv4);
+        fake.Network = echo => ThreeRouters(echo, IcmpFamily.IPv4, new HashSet<int> { 2 });
+        using var prober = new Prober(fake, fake.Clock);
+        var start = fake.Clock.GetTimestamp();
+
+        var hops = await VirtualTime.Run(fake.Clock,
+            Collect(Traceroute.StreamAsync(prober, IPAddress.Parse("192.0.2.9"), new TracerouteOptions { Timeout = TimeSpan.FromSeconds(30) })));
+        var took = fake.Clock.GetElapsedTime(start);
+
+        Assert.Equal([1, 2, 3, 4], hops.Select(h => h.Distance));
+        Assert.Null(hops[1].Address);
+        Assert.Equal(IcmpStatus.TimedOut, hops[1].Status);
+        // Hops beyond answered within 4 ms: the silent one waits 10 x 4 ms (virtual), not 30 s.
+        Assert.True(took < TimeSpan.FromSeconds(1), $"took {took} of virtual time");
+    }
+
+    [Fact]
+    public async Task CancellingStopsTheTraceWithoutMoreHops()
+    {
+        using var fake = new FakeTransport(null, IcmpFamily.IPv4);
+        fake.Network = echo => echo.Ttl == 1 ? ThreeRouters(echo, IcmpFamily.IPv4) : [];
+        using var prober = new Prober(fake, fake.Clock);
+        using var stop = new CancellationTokenSource();
+        var hops = new List<Hop>();
+
+        async Task Run()
+        {
+            await foreach (var hop in Traceroute.StreamAsync(prober, IPAddress.Parse("192.0.2.9"),
+                new TracerouteOptions { Timeout = TimeSpan.FromSeconds(60) }, stop.Token))
+            {
+                hops.Add(hop);
+                await stop.CancelAsync();
+            }
+        }
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => VirtualTime.Run(fake.Clock, Run()));
+        Assert.Equal([1], hops.Select(h => h.Distance));
+        Assert.Equal(0, prober.InFlight);
+    }
+}
