@@ -10,11 +10,11 @@
     PowerShellVersion    = '7.4'
     # Explicit lists: PowerShell then knows the commands without loading the DLL (fast auto-loading,
     # Get-Command before Import-Module), and nothing exported by accident.
-    CmdletsToExport      = @('Test-IcmpEcho', 'Invoke-IcmpMultiPing', 'Trace-IcmpRoute')
+    CmdletsToExport      = @('Test-IcmpEcho', 'Invoke-IcmpMultiPing', 'Trace-IcmpRoute', 'New-IcmpSocket', 'New-IcmpRequest')
     FunctionsToExport    = @()
     VariablesToExport    = @()
     AliasesToExport      = @()
-    FormatsToProcess     = @('IcmpTools.Format.ps1xml', 'IcmpTools.Trace.Format.ps1xml')
+    FormatsToProcess     = @('IcmpTools.Format.ps1xml', 'IcmpTools.Trace.Format.ps1xml', 'IcmpTools.Socket.Format.ps1xml')
     TypesToProcess       = @('IcmpTools.Types.ps1xml')
     # No HelpInfoURI: the full help (en-US/IcmpTools.dll-Help.xml, about_IcmpTools) ships inside the
     # module, so Update-Help has nothing to fetch. See about_IcmpTools, HELP.

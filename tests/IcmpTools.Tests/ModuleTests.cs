@@ -14,7 +14,7 @@ public sealed class ModuleTests
         Assert.Single(manifest);
 
         var commands = ps.Invoke("(Get-Command -Module IcmpTools).Name").Select(o => o.ToString()).Order();
-        Assert.Equal(["Invoke-IcmpMultiPing", "Test-IcmpEcho", "Trace-IcmpRoute"], commands);
+        Assert.Equal(["Invoke-IcmpMultiPing", "New-IcmpRequest", "New-IcmpSocket", "Test-IcmpEcho", "Trace-IcmpRoute"], commands);
     }
 
     [Theory]
@@ -22,6 +22,8 @@ public sealed class ModuleTests
     [InlineData("Test-IcmpEcho", "IcmpTools.Engine.Models.Reply")]
     [InlineData("Test-IcmpEcho", "System.Boolean")]
     [InlineData("Invoke-IcmpMultiPing", "IcmpTools.Engine.Models.Host")]
+    [InlineData("New-IcmpSocket", "IcmpTools.Engine.Operations.IcmpSocket")]
+    [InlineData("New-IcmpRequest", "IcmpTools.Engine.Models.Request")]
     [InlineData("Trace-IcmpRoute", "IcmpTools.Engine.Models.Hop")]
     public void CmdletsDeclareWhatTheyEmit(string cmdlet, string type)
     {

@@ -54,11 +54,13 @@ Describe 'The IcmpTools module' {
 
     It 'loads the format and types files' {
         $module = Get-Module IcmpTools
-        @($module.ExportedFormatFiles).Count | Should -Be 2
+        # The ping views, the traceroute's and the socket's (issue 9), each in a file of its own.
+        @($module.ExportedFormatFiles | Split-Path -Leaf) | Sort-Object | Should -Be @('IcmpTools.Format.ps1xml', 'IcmpTools.Socket.Format.ps1xml', 'IcmpTools.Trace.Format.ps1xml')
         @($module.ExportedTypeFiles).Count | Should -Be 1
         Get-FormatData -TypeName IcmpTools.Engine.Models.Host | Should -Not -BeNullOrEmpty
         Get-FormatData -TypeName IcmpTools.Engine.Models.Reply | Should -Not -BeNullOrEmpty
         Get-FormatData -TypeName IcmpTools.Engine.Models.Hop | Should -Not -BeNullOrEmpty
+        Get-FormatData -TypeName IcmpTools.Engine.Operations.IcmpSocket | Should -Not -BeNullOrEmpty
     }
 }
 

@@ -15,6 +15,10 @@ BeforeDiscovery {
             Columns = @('Address', 'Status', 'Loss', 'Avg', 'Jitter'); Shows = @('127.0.0.6', 'Success'); ShowsWide = @('localhost') }
         @{ Cmdlet = 'Trace-IcmpRoute'; Kind = 'Hop'; Produce = 'Trace-IcmpRoute 127.0.0.1'
             Columns = @('Hop', 'Address', 'Status'); Shows = @('127.0.0.1'); ShowsWide = @() }
+        @{ Cmdlet = 'New-IcmpSocket'; Kind = 'IcmpSocket'; Produce = 'New-IcmpSocket -Source 127.0.0.1'
+            Columns = @('Family', 'Kind', 'Source', 'Interface', 'Broadcast', 'IsClosed'); Shows = @('IPv4', '127.0.0.1'); ShowsWide = @() }
+        @{ Cmdlet = 'New-IcmpRequest'; Kind = 'Request'; Produce = 'New-IcmpRequest 127.0.0.1 -Identifier 4321 -Sequence 7'
+            Columns = @('Seq', 'Identifier', 'Ttl', 'Destination'); Shows = @('127.0.0.1', '4321'); ShowsWide = @() }
     )
     $covered = @($views | ForEach-Object { $_.Cmdlet } | Sort-Object -Unique)
     $views = @($views | Where-Object { $_.Cmdlet -in $cmdlets })

@@ -129,3 +129,11 @@ public sealed class ParameterProblemException : IcmpErrorMessageException
     public ParameterProblemException(string message, Exception innerException) : base(message, innerException) { }
     public ParameterProblemException(Reply reply) : base(reply, IcmpCodes.Describe(reply.Family, reply.Type, reply.Code)) { }
 }
+
+/// <summary>The operating system is one the engine has no transport for yet (anything but Linux today).</summary>
+public sealed class IcmpPlatformNotSupportedException : IcmpException
+{
+    public IcmpPlatformNotSupportedException() { }
+    public IcmpPlatformNotSupportedException(string message) : base(message) { }
+    public IcmpPlatformNotSupportedException(string message, Exception innerException) : base(message, innerException) { }
+}

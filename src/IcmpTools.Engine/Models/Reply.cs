@@ -44,6 +44,24 @@ public sealed class Reply
     /// <summary>Wall-clock UTC time the answer arrived (or the probe timed out).</summary>
     public DateTime Timestamp { get; }
     public IcmpStatus Status { get; }
+    /// <summary>
+    /// True when a raw socket carried the probe; false for an unprivileged datagram ("ping") socket, which
+    /// cannot know the quoted TTL of an ICMP error and whose kernel chose the identifier on the wire.
+    /// </summary>
+    public bool IsPrivileged { get; init; }
+
+    /// <summary>
+    /// Throws the typed exception of an ICMP error answer (icmplib's raise_for_status): DestinationUnreachable,
+    /// TimeExceeded, PacketTooBig or ParameterProblem, for IPv4 and IPv6, carrying this reply. An echo reply, a
+    /// timeout and a refused send are not ICMP errors and return normally.
+    /// </summary>
+    public void ThrowIfError()
+    {
+        if (Errors.IcmpErrorMessageException.FromReply(this) is { } error)
+        {
+            throw error;
+        }
+    }
 
     public override string ToString() => Status == IcmpStatus.Success
         ? $"{Source} seq={Sequence} ttl={Ttl} rtt={Rtt:0.###} ms"

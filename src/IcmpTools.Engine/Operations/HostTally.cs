@@ -74,7 +74,7 @@ internal sealed class HostTally
         }
     }
 
-    public Host Build(string address, string? name, IcmpFamily family)
+    public Host Build(string address, string? name, IcmpFamily family, bool isPrivileged)
     {
         lock (_gate)
         {
@@ -89,7 +89,10 @@ internal sealed class HostTally
             var duplicates = _duplicates?.Count(at => at < _lastOutcome) ?? 0;
             var alive = rtts.Count > 0;
             return new Host(address, name, family, _sent, rtts, duplicates, alive ? IcmpStatus.Success : _worst,
-                alive ? null : _worstSource);
+                alive ? null : _worstSource)
+            {
+                IsPrivileged = isPrivileged,
+            };
         }
     }
 

@@ -5,6 +5,7 @@ using IcmpTools.Engine.Errors;
 using IcmpTools.Engine.Models;
 using IcmpTools.Engine.Packets;
 using IcmpTools.Engine.Probing;
+using IcmpTools.Engine.Sockets;
 
 namespace IcmpTools.Engine.Operations;
 
@@ -360,7 +361,7 @@ public sealed class MultiPing : IProbeObserver, IProbeSource, IDisposable
     private static SweepResult ToResult(HostState state) =>
         state.Error is not null || state.Tally is null || state.Address is null
             ? new SweepResult(state.Target, null, state.Error)
-            : new SweepResult(state.Target, state.Tally.Build(state.Address.ToString(), state.Name, state.Family), null);
+            : new SweepResult(state.Target, state.Tally.Build(state.Address.ToString(), state.Name, state.Family, state.Prober?.Kind != SocketKind.Datagram), null);
 
     /// <summary>A probe is leaving (or was refused): its successor is due one interval later.</summary>
     public void OnProbeSent(in ProbeHandle handle, long token)

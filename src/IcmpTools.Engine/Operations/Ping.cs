@@ -15,6 +15,8 @@ public static class Ping
     /// <summary>Sequence numbers start at 1, as iputils ping numbers its probes.</summary>
     private const int FirstSequence = 1;
 
+    private const int Eacces = 13;
+
     /// <summary>
     /// Sends the probes on schedule and yields each probe's outcome (reply, ICMP error or timeout) the moment
     /// it is known. With <see cref="PingOptions.Continuous"/> it runs until cancelled. A failure of the socket
@@ -29,11 +31,15 @@ public static class Ping
         CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(options);
+        if (options.Broadcast)
+        {
+            throw new ArgumentException("A broadcast ping yields one reply per answering host, not one host: use StreamAsync.", nameof(options));
+        }
         var tally = new HostTally();
         await foreach (var _ in StreamAsync(prober, address, options, tally, cancellationToken).ConfigureAwait(false))
         {
         }
-        return tally.Build(address.ToString(), name, TargetResolver.FamilyOf(address));
+        return tally.Build(address.ToString(), name, TargetResolver.FamilyOf(address), prober.Kind == SocketKind.Raw);
     }
 
     /// <summary>
@@ -102,15 +108,30 @@ public static class Ping
             TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
         try
         {
-            for (long received = 0; received < run.Count; received++)
+            for (long finished = 0; finished < run.Count;)
             {
-                var result = await run.ReadAsync(cancellationToken).ConfigureAwait(false);
+                var (result, final) = await run.ReadAsync(cancellationToken).ConfigureAwait(false);
                 if (result.Failure is { } failure)
                 {
                     throw new SocketUnavailableException($"The {family} ICMP socket failed: {failure.Message}", failure);
                 }
+                if (final)
+                {
+                    finished++;
+                    if (options.Broadcast && result.Status == IcmpStatus.Success)
+                    {
+                        // The end of a broadcast probe that was answered: each answer was its own reply already.
+                        continue;
+                    }
+                }
+                if (result is { Status: IcmpStatus.SendFailed, SendError: Eacces } && !options.Broadcast)
+                {
+                    // The kernel refuses a broadcast destination to a socket without SO_BROADCAST (and only that).
+                    throw new SocketBroadcastException(
+                        $"'{destination}' is a broadcast address: ping it with -Broadcast to collect every host's reply.");
+                }
                 tally?.Add(in result, result.Token, family);
-                yield return ReplyFactory.Create(in result, destination, family);
+                yield return ReplyFactory.Create(in result, destination, family, prober.Kind == SocketKind.Raw);
             }
         }
         finally
@@ -133,7 +154,8 @@ public static class Ping
         private readonly ProbeSpec _template;
         private readonly long _intervalTicks;
         private readonly HostTally? _tally;
-        private readonly Channel<ProbeResult> _results = Channel.CreateUnbounded<ProbeResult>(
+        /// <summary>Outcomes in arrival order; Final is false only for a broadcast probe's answers before its end.</summary>
+        private readonly Channel<(ProbeResult Result, bool Final)> _results = Channel.CreateUnbounded<(ProbeResult, bool)>(
             new UnboundedChannelOptions { SingleReader = true });
         private long _next;
         private long _firstSent;
@@ -161,6 +183,9 @@ public static class Ping
                 TimeoutTicks = Ticks.From(options.Timeout, prober.Clock),
                 // A ping sends few probes: index them, so routers that quote only 8 bytes are still heard.
                 MatchWithoutCookie = true,
+                // A broadcast probe is answered by every host on the segment: collect them until the timeout.
+                Mode = options.Broadcast ? ProbeMode.Collect : ProbeMode.FirstAnswer,
+                AnyResponder = options.Broadcast,
             };
         }
 
@@ -203,12 +228,18 @@ public static class Ping
         public void OnProbeCompleted(in ProbeResult result)
         {
             Interlocked.Increment(ref _completed);
-            _results.Writer.TryWrite(result);
+            _results.Writer.TryWrite((result, true));
+        }
+
+        public void OnAnswer(in ProbeResult result)
+        {
+            Interlocked.Increment(ref _completed);
+            _results.Writer.TryWrite((result, false));
         }
 
         public void OnDuplicate(in ProbeResult result) => _tally?.AddDuplicate(in result);
 
-        public async ValueTask<ProbeResult> ReadAsync(CancellationToken cancellationToken)
+        public async ValueTask<(ProbeResult Result, bool Final)> ReadAsync(CancellationToken cancellationToken)
         {
             try
             {

@@ -23,6 +23,11 @@ public sealed record PingOptions
     public IPAddress? Source { get; init; }
     /// <summary>ICMP identifier; null picks a random one per operation.</summary>
     public int? Identifier { get; init; }
+    /// <summary>
+    /// The target is a broadcast address: every host that answers a probe before its timeout is one Reply
+    /// (the probe collects answers instead of finishing at the first). Only <see cref="Ping.StreamAsync(Probing.Prober, IPAddress, PingOptions, CancellationToken)"/> takes it.
+    /// </summary>
+    public bool Broadcast { get; init; }
 
     /// <summary>Throws an <see cref="ArgumentOutOfRangeException"/> naming the first value out of range.</summary>
     public void Validate()

@@ -7,7 +7,7 @@ namespace IcmpTools.Engine.Operations;
 /// <summary>Turns a prober outcome into the flat <see cref="Reply"/> users see.</summary>
 internal static class ReplyFactory
 {
-    public static Reply Create(in ProbeResult result, string destination, IcmpFamily family) => new(
+    public static Reply Create(in ProbeResult result, string destination, IcmpFamily family, bool isPrivileged) => new(
         destination,
         result.Status is IcmpStatus.TimedOut or IcmpStatus.SendFailed ? null : result.Responder.ToAddress(family).ToString(),
         family,
@@ -19,5 +19,8 @@ internal static class ReplyFactory
         double.IsNaN(result.RttMilliseconds) ? null : result.RttMilliseconds,
         result.Ttl >= 0 ? result.Ttl : null,
         Clock.FromRealtimeNs(result.TimestampNs),
-        result.Status);
+        result.Status)
+    {
+        IsPrivileged = isPrivileged,
+    };
 }

@@ -44,6 +44,36 @@ public static class ProberPool
         }
     }
 
+    /// <summary>
+    /// The default policy: a raw socket when the process may open one, otherwise a datagram ("ping") socket;
+    /// <paramref name="unprivileged"/> asks for the datagram socket only. Root with ping_group_range "1 0" may
+    /// open no datagram socket, so a raw socket that opens is never second-guessed.
+    /// </summary>
+    /// <param name="key">The socket wanted; its <see cref="ProberKey.Kind"/> is what the policy decides.</param>
+    /// <exception cref="Errors.SocketPermissionException">Neither kind may be opened; the message says how to allow one.</exception>
+    public static ProberLease AcquireAuto(ProberKey key, bool unprivileged = false)
+    {
+        if (!unprivileged)
+        {
+            try
+            {
+                return Acquire(key with { Kind = SocketKind.Raw });
+            }
+            catch (Errors.SocketPermissionException)
+            {
+                // Not permitted: the datagram socket may be.
+            }
+        }
+        try
+        {
+            return Acquire(key with { Kind = SocketKind.Datagram });
+        }
+        catch (Errors.SocketPermissionException e) when (!unprivileged)
+        {
+            throw new Errors.SocketPermissionException(PermissionAdvice.NeitherAllowed(), e);
+        }
+    }
+
     /// <summary>Sockets the pool holds open now (for tests and diagnostics).</summary>
     public static int OpenCount
     {

@@ -51,12 +51,10 @@ public sealed unsafe class RawSocketTransport : IIcmpTransport
     private volatile bool _keyed;
     private int _disposed;
 
-    public RawSocketTransport(IcmpFamily family, bool dontFragment, TimeProvider? clock = null)
+    public RawSocketTransport(IcmpFamily family, bool dontFragment, TimeProvider? clock = null, string? interfaceName = null,
+        bool broadcast = false)
     {
-        if (!OperatingSystem.IsLinux())
-        {
-            throw new PlatformNotSupportedException("The raw ICMP transport uses Linux system calls (recvmmsg, sendmmsg).");
-        }
+        PlatformSupport.ThrowIfUnsupported();
         Family = family;
         _clock = clock ?? TimeProvider.System;
         _socket = Open(family);
@@ -64,11 +62,13 @@ public sealed unsafe class RawSocketTransport : IIcmpTransport
         try
         {
             Configure(_socket, dontFragment, receives: true);
+            ConfigureRoute(_socket, interfaceName, broadcast);
             _keyed = true;
             for (var i = 0; i < _senders.Length; i++)
             {
                 _senders[i] = Open(family);
                 Configure(_senders[i], dontFragment, receives: false);
+                ConfigureRoute(_senders[i], interfaceName, broadcast);
                 _keyed &= TransmitTimestamps.Enable((int)_senders[i].Handle);
             }
             var wakeFd = LibC.eventfd(0, LibC.EFD_NONBLOCK | LibC.EFD_CLOEXEC);
@@ -182,6 +182,21 @@ public sealed unsafe class RawSocketTransport : IIcmpTransport
             {
                 SetInt(fd, LibC.IPPROTO_IPV6, LibC.IPV6_DONTFRAG, 1);
             }
+        }
+    }
+
+    /// <summary>-Interface (SO_BINDTODEVICE) and -Broadcast (SO_BROADCAST) on every socket of the transport.</summary>
+    private static void ConfigureRoute(Socket socket, string? interfaceName, bool broadcast)
+    {
+        // Only while the constructor owns the socket, as in Configure.
+        var fd = (int)socket.Handle;
+        if (broadcast)
+        {
+            SetInt(fd, LibC.SOL_SOCKET, SocketOptions.SO_BROADCAST, 1);
+        }
+        if (!string.IsNullOrEmpty(interfaceName))
+        {
+            SocketOptions.BindToDevice(fd, interfaceName);
         }
     }
 

@@ -13,14 +13,8 @@ public static class TransportFactory
 {
     public static IIcmpTransport Open(ProberKey key, TimeProvider? clock = null)
     {
-        if (key.Kind != SocketKind.Raw)
-        {
-            throw new PlatformNotSupportedException($"The {key.Kind} ICMP transport is not available yet.");
-        }
-        if (key.Interface is not null || key.Broadcast)
-        {
-            throw new PlatformNotSupportedException("Binding to an interface and broadcasting are not available yet.");
-        }
-        return new RawSocketTransport(key.Family, key.DontFragment, clock);
+        return key.Kind == SocketKind.Raw
+            ? new RawSocketTransport(key.Family, key.DontFragment, clock, key.Interface, key.Broadcast)
+            : new DatagramSocketTransport(key.Family, key.DontFragment, clock, key.Interface, key.Broadcast);
     }
 }

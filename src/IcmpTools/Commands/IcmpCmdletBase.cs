@@ -62,6 +62,18 @@ public abstract class IcmpCmdletBase : PSCmdlet, IDisposable
     [Parameter]
     public SwitchParameter IPv6 { get; set; }
 
+    // -Interface and -Unprivileged (issue 9): which socket carries the probes.
+
+    /// <summary>Send and receive only through this interface (SO_BINDTODEVICE), like ping -I.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(Binding.InterfaceNameCompleter))]
+    public string? Interface { get; set; }
+
+    /// <summary>Use a datagram ("ping") socket even when a raw one could be opened.</summary>
+    [Parameter]
+    public SwitchParameter Unprivileged { get; set; }
+
     /// <summary>The family -IPv4 / -IPv6 ask for; stops the pipeline when both are given.</summary>
     protected IcmpFamily? RequestedFamily()
     {
@@ -79,25 +91,32 @@ public abstract class IcmpCmdletBase : PSCmdlet, IDisposable
     /// <summary>The leased prober for a family, or null when that family's socket could not be opened.</summary>
     protected Prober? ProberFor(IcmpFamily family) => (family == IcmpFamily.IPv4 ? _v4 : _v6)?.Prober;
 
-    /// <summary>Opens (or shares) both families' probers. No permission: a terminating error that says how to fix it.</summary>
-    protected void OpenProbers(bool dontFragment)
+    /// <summary>
+    /// Opens (or shares) both families' probers: raw sockets when permitted, else datagram ones (-Unprivileged:
+    /// datagram only). No permission for either: a terminating error that says how to fix it.
+    /// </summary>
+    protected void OpenProbers(bool dontFragment, bool broadcast = false)
     {
         try
         {
-            _v4 = ProberPool.Acquire(IcmpFamily.IPv4, dontFragment);
+            _v4 = ProberPool.AcquireAuto(new ProberKey(IcmpFamily.IPv4, DontFragment: dontFragment, Interface: Interface, Broadcast: broadcast), Unprivileged);
         }
         catch (SocketPermissionException e)
         {
             ThrowTerminatingError(new ErrorRecord(new SocketPermissionException(Format(Strings.PermissionDenied, e.Message), e),
                 ErrorIds.SocketPermissionDenied, ErrorCategory.PermissionDenied, null));
         }
+        catch (IcmpPlatformNotSupportedException e)
+        {
+            ThrowTerminatingError(new ErrorRecord(e, ErrorIds.PlatformNotSupported, ErrorCategory.NotImplemented, null));
+        }
         catch (SocketUnavailableException e)
         {
-            ThrowTerminatingError(new ErrorRecord(e, ErrorIds.SocketUnavailable, ErrorCategory.ResourceUnavailable, null));
+            ThrowTerminatingError(new ErrorRecord(e, ErrorIds.SocketUnavailable, ErrorCategory.ResourceUnavailable, Interface));
         }
         try
         {
-            _v6 = ProberPool.Acquire(IcmpFamily.IPv6, dontFragment);
+            _v6 = ProberPool.AcquireAuto(new ProberKey(IcmpFamily.IPv6, DontFragment: dontFragment, Interface: Interface, Broadcast: broadcast), Unprivileged);
         }
         catch (IcmpException e)
         {
@@ -237,6 +256,7 @@ public abstract class IcmpCmdletBase : PSCmdlet, IDisposable
             AddressFamilyMismatchException => (ErrorIds.FamilyMismatch, ErrorCategory.InvalidArgument),
             SocketAddressException => (ErrorIds.InvalidSourceAddress, ErrorCategory.InvalidArgument),
             SocketUnavailableException => (ErrorIds.SocketUnavailable, ErrorCategory.ResourceUnavailable),
+            SocketBroadcastException => (ErrorIds.BroadcastNotAllowed, ErrorCategory.PermissionDenied),
             InvalidTargetException { Reason: InvalidTargetReason.ReversedRange } => (ErrorIds.InvalidRange, ErrorCategory.InvalidArgument),
             InvalidTargetException { Reason: InvalidTargetReason.TooLarge } => (ErrorIds.BlockTooLarge, ErrorCategory.LimitsExceeded),
             InvalidTargetException => (ErrorIds.InvalidTarget, ErrorCategory.InvalidArgument),

@@ -68,6 +68,11 @@ public sealed class TestIcmpEchoCommand : IcmpCmdletBase
     [Parameter(Mandatory = true, ParameterSetName = QuietSet)]
     public SwitchParameter Quiet { get; set; }
 
+    /// <summary>The target is a broadcast address: one Reply per host that answers each probe before its timeout.</summary>
+    [Parameter(ParameterSetName = DefaultSet)]
+    [Parameter(ParameterSetName = ContinuousSet)]
+    public SwitchParameter Broadcast { get; set; }
+
     protected override void BeginProcessing()
     {
         if (Payload is not null && MyInvocation.BoundParameters.ContainsKey(nameof(BufferSize)))
@@ -90,10 +95,11 @@ public sealed class TestIcmpEchoCommand : IcmpCmdletBase
             DontFragment = DontFragment,
             Source = SourceAddressValue,
             Identifier = MyInvocation.BoundParameters.ContainsKey(nameof(Id)) ? Id : null,
+            Broadcast = Broadcast,
         };
         _quiet = Quiet ? new QuietAnswers() : null;
         _debug = DebugWanted;
-        OpenProbers(DontFragment);
+        OpenProbers(DontFragment, Broadcast);
     }
 
     protected override void ProcessRecord()
@@ -160,7 +166,7 @@ public sealed class TestIcmpEchoCommand : IcmpCmdletBase
         PostVerbose(Format(Strings.VerbosePingStart, shown, SourceDescription,
             Continuous ? Strings.ProbesContinuous : Format(Strings.ProbesCount, Count),
             Payload?.Length ?? BufferSize, IntervalSeconds, TimeoutSeconds, Ttl, DontFragment ? Strings.DontFragmentNote : ""));
-        if (PerReply || Continuous)
+        if (PerReply || Continuous || Broadcast)
         {
             var answered = false;
             await foreach (var reply in Ping.StreamAsync(prober, address, _options, StopToken).ConfigureAwait(false))
