@@ -27,14 +27,21 @@ public sealed class AllocationTests
         }
 
         Round();
-        var before = GC.GetAllocatedBytesForCurrentThread();
-        for (var i = 0; i < 1000; i++)
+        // The runtime itself may allocate on this thread now and then (tiered recompilation installing its
+        // call counters, seen once under stress-ng): a per-packet allocation shows in every window of 1,000
+        // rounds, so one clean window out of five proves there is none.
+        var windows = new List<long>();
+        for (var window = 0; window < 5 && !windows.Contains(0); window++)
         {
-            Round();
+            var before = GC.GetAllocatedBytesForCurrentThread();
+            for (var i = 0; i < 1000; i++)
+            {
+                Round();
+            }
+            windows.Add(GC.GetAllocatedBytesForCurrentThread() - before);
         }
-        var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
 
         Assert.True(ok);
-        Assert.Equal(0, allocated);
+        Assert.Contains(0L, windows);
     }
 }
