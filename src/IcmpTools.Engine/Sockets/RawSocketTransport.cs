@@ -251,7 +251,7 @@ public sealed unsafe class RawSocketTransport : IIcmpTransport
                 iov[i].Base = buffer + p.Offset;
                 iov[i].Length = (nuint)p.Length;
                 var name = names + (i * NameSize);
-                var nameLength = WriteSockAddr(new Span<byte>(name, NameSize), p.Destination);
+                var nameLength = SocketOptions.WriteSockAddr(new Span<byte>(name, NameSize), Family, p.Destination);
                 var controlLength = WriteSendControl(new Span<byte>(control + (i * SendControlSize), SendControlSize), ref p, _keyed);
                 messages[i].Header = new LibC.MsgHdr
                 {
@@ -314,73 +314,11 @@ public sealed unsafe class RawSocketTransport : IIcmpTransport
         }
     }
 
-    private int WriteSockAddr(Span<byte> name, in IpKey address)
-    {
-        if (Family == IcmpFamily.IPv4)
-        {
-            BinaryPrimitives.WriteUInt16LittleEndian(name, LibC.AF_INET);
-            BinaryPrimitives.WriteUInt32BigEndian(name[4..], (uint)address.Lo);
-            return 16;
-        }
-        BinaryPrimitives.WriteUInt16LittleEndian(name, LibC.AF_INET6);
-        BinaryPrimitives.WriteUInt64BigEndian(name[8..], address.Hi);
-        BinaryPrimitives.WriteUInt64BigEndian(name[16..], address.Lo);
-        return 28;
-    }
-
+    /// <summary>The stamp key first (when the kernel takes one), then the options every ICMP socket sends with.</summary>
     private int WriteSendControl(Span<byte> control, ref OutgoingPacket packet, bool keyed)
     {
         var length = keyed ? TransmitTimestamps.WriteKey(control, packet.Key) : 0;
-        if (Family == IcmpFamily.IPv4)
-        {
-            length += WriteCmsgInt(control[length..], LibC.IPPROTO_IP, LibC.IP_TTL, packet.Ttl);
-            if (packet.TrafficClass != 0)
-            {
-                length += WriteCmsgInt(control[length..], LibC.IPPROTO_IP, LibC.IP_TOS, packet.TrafficClass);
-            }
-            if (packet.HasSource)
-            {
-                // struct in_pktinfo { int ifindex; in_addr spec_dst; in_addr addr; }: spec_dst is the source.
-                var data = WriteCmsgHeader(control[length..], LibC.IPPROTO_IP, LibC.IP_PKTINFO, 12);
-                data[..12].Clear();
-                BinaryPrimitives.WriteUInt32BigEndian(data[4..], (uint)packet.Source.Lo);
-                length += LibC.CmsgSpace(12);
-            }
-        }
-        else
-        {
-            length += WriteCmsgInt(control[length..], LibC.IPPROTO_IPV6, LibC.IPV6_HOPLIMIT, packet.Ttl);
-            if (packet.TrafficClass != 0)
-            {
-                length += WriteCmsgInt(control[length..], LibC.IPPROTO_IPV6, LibC.IPV6_TCLASS, packet.TrafficClass);
-            }
-            if (packet.HasSource)
-            {
-                // struct in6_pktinfo { in6_addr addr; int ifindex; }
-                var data = WriteCmsgHeader(control[length..], LibC.IPPROTO_IPV6, LibC.IPV6_PKTINFO, 20);
-                data[..20].Clear();
-                BinaryPrimitives.WriteUInt64BigEndian(data, packet.Source.Hi);
-                BinaryPrimitives.WriteUInt64BigEndian(data[8..], packet.Source.Lo);
-                length += LibC.CmsgSpace(20);
-            }
-        }
-        return length;
-    }
-
-    private static int WriteCmsgInt(Span<byte> control, int level, int type, int value)
-    {
-        var data = WriteCmsgHeader(control, level, type, sizeof(int));
-        BinaryPrimitives.WriteInt32LittleEndian(data, value);
-        return LibC.CmsgSpace(sizeof(int));
-    }
-
-    private static Span<byte> WriteCmsgHeader(Span<byte> control, int level, int type, int dataLength)
-    {
-        ref var header = ref MemoryMarshal.AsRef<LibC.CMsgHdr>(control);
-        header.Length = (nuint)LibC.CmsgLen(dataLength);
-        header.Level = level;
-        header.Type = type;
-        return control[LibC.CmsgAlign(sizeof(LibC.CMsgHdr))..];
+        return length + SocketOptions.WriteSendControl(control[length..], Family, ref packet);
     }
 
     // Hot path of every sweep: compiled fully optimised at once, so the first sweep in a session does not run tier-0 code.
