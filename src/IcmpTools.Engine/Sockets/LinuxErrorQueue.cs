@@ -37,10 +37,10 @@ internal struct DatagramControl
 /// </summary>
 internal static unsafe partial class LinuxErrorQueue
 {
-    public const int IP_RECVERR = 11;
+    public const int IP_RECVERR = LibC.IP_RECVERR;
     public const int IP_RECVTTL = 12;
-    public const int IPV6_RECVERR = 25;
-    public const int MSG_ERRQUEUE = 0x2000;
+    public const int IPV6_RECVERR = LibC.IPV6_RECVERR;
+    public const int MSG_ERRQUEUE = LibC.MSG_ERRQUEUE;
     public const short POLLERR = 0x008;
 
     public const byte SO_EE_ORIGIN_ICMP = 2;
@@ -48,19 +48,6 @@ internal static unsafe partial class LinuxErrorQueue
 
     private const int IP_TTL = 2;
     private const int IPV6_HOPLIMIT = 52;
-
-    /// <summary><c>struct sock_extended_err</c> (linux/errqueue.h); the offender's sockaddr follows it.</summary>
-    [StructLayout(LayoutKind.Sequential)]
-    public struct SockExtendedErr
-    {
-        public uint Errno;
-        public byte Origin;
-        public byte Type;
-        public byte Code;
-        public byte Pad;
-        public uint Info;
-        public uint Data;
-    }
 
     [LibraryImport("libc", SetLastError = true)]
     public static partial nint recvmsg(int fd, LibC.MsgHdr* message, int flags);
@@ -94,8 +81,8 @@ internal static unsafe partial class LinuxErrorQueue
                 case (LibC.IPPROTO_IPV6, IPV6_HOPLIMIT) when data.Length >= sizeof(int):
                     result.Ttl = MemoryMarshal.Read<int>(data);
                     break;
-                case (LibC.IPPROTO_IP, IP_RECVERR) when data.Length >= sizeof(SockExtendedErr):
-                case (LibC.IPPROTO_IPV6, IPV6_RECVERR) when data.Length >= sizeof(SockExtendedErr):
+                case (LibC.IPPROTO_IP, IP_RECVERR) when data.Length >= sizeof(LibC.SockExtendedErr):
+                case (LibC.IPPROTO_IPV6, IPV6_RECVERR) when data.Length >= sizeof(LibC.SockExtendedErr):
                     ReadExtendedError(data, ref result);
                     break;
             }
@@ -110,12 +97,12 @@ internal static unsafe partial class LinuxErrorQueue
 
     private static void ReadExtendedError(ReadOnlySpan<byte> data, ref DatagramControl result)
     {
-        var ee = MemoryMarshal.Read<SockExtendedErr>(data);
+        var ee = MemoryMarshal.Read<LibC.SockExtendedErr>(data);
         if (ee.Origin is not (SO_EE_ORIGIN_ICMP or SO_EE_ORIGIN_ICMP6))
         {
             return;
         }
-        var offender = data[sizeof(SockExtendedErr)..];
+        var offender = data[sizeof(LibC.SockExtendedErr)..];
         if (!TryReadSockAddr(offender, out result.Offender))
         {
             return;
