@@ -47,10 +47,13 @@ public sealed class NetLab : IDisposable
     public static NetLab Up()
     {
         int counter = Interlocked.Increment(ref s_counter);
-        // At most 20 characters: "itl" + pid (<= 6 hex) + counter + 4 random hex digits.
+        // At most 21 characters: a prefix ("itl", or ICMPTOOLS_LAB_PREFIX of up to 4 letters, so that runs on a
+        // shared machine can tell their labs apart) + pid (<= 6 hex) + counter + 4 random hex digits.
+        string prefix = Environment.GetEnvironmentVariable("ICMPTOOLS_LAB_PREFIX") is { Length: > 0 and <= 4 } p
+            && p.All(char.IsAsciiLetterOrDigit) ? p : "itl";
         string name = string.Create(
             CultureInfo.InvariantCulture,
-            $"itl{Environment.ProcessId:x}-{counter:x}-{Random.Shared.Next(0x10000):x4}");
+            $"{prefix}{Environment.ProcessId:x}-{counter:x}-{Random.Shared.Next(0x10000):x4}");
         var lab = new NetLab(name);
         Live[name] = lab;
         ScriptResult result;

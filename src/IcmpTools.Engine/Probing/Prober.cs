@@ -65,7 +65,7 @@ public sealed class Prober : IMessageSink, IDisposable
 
     /// <summary>Guards the deadline queue; senders and the receive loop both take it, briefly.</summary>
     private readonly object _deadlineLock = new();
-    private readonly PriorityQueue<(int Index, uint Serial), long> _deadlines = new();
+    private readonly DeadlineQueue<(int Index, uint Serial)> _deadlines = new();
     private readonly List<(int Index, uint Serial)> _expired = new();
     /// <summary>The earliest deadline queued (long.MaxValue when none), readable without the lock.</summary>
     private long _headDeadline = long.MaxValue;
@@ -130,6 +130,9 @@ public sealed class Prober : IMessageSink, IDisposable
     public SocketKind Kind => _transport.Kind;
 
     public TimeProvider Clock => _clock;
+
+    /// <summary>Which way the transport's packets left (Ethernet frames or the raw socket), for -Verbose; null when it has one way only.</summary>
+    public string? SendPathSummary => (_transport as ISendPathReport)?.SendPathSummary;
 
     /// <summary>Set once the receive loop has failed: every pending probe was failed with it, and no send is taken.</summary>
     public Exception? Failure => _failure;
@@ -364,7 +367,7 @@ public sealed class Prober : IMessageSink, IDisposable
                 _deadlines.Enqueue((packet.Tag, serials[i]), deadline);
                 earliest = Math.Min(earliest, deadline);
             }
-            _deadlines.TryPeek(out _, out var head);
+            _deadlines.TryPeek(out var head);
             Interlocked.Exchange(ref _headDeadline, head);
         }
         // The receive loop sleeps until its planned deadline; wake it when ours is sooner.
@@ -786,12 +789,11 @@ public sealed class Prober : IMessageSink, IDisposable
         }
         lock (_deadlineLock)
         {
-            while (_deadlines.TryPeek(out var entry, out var deadline) && deadline <= now)
+            while (_deadlines.TryDequeueDue(now, out var entry))
             {
-                _deadlines.Dequeue();
                 _expired.Add(entry);
             }
-            Interlocked.Exchange(ref _headDeadline, _deadlines.TryPeek(out _, out var head) ? head : long.MaxValue);
+            Interlocked.Exchange(ref _headDeadline, _deadlines.TryPeek(out var head) ? head : long.MaxValue);
         }
         foreach (var (index, serial) in _expired)
         {
@@ -866,7 +868,7 @@ public sealed class Prober : IMessageSink, IDisposable
         lock (_deadlineLock)
         {
             _deadlines.Enqueue((index, serial), deadline);
-            _deadlines.TryPeek(out _, out var head);
+            _deadlines.TryPeek(out var head);
             Interlocked.Exchange(ref _headDeadline, head);
         }
         if (deadline < Volatile.Read(ref _wakeAt))
