@@ -127,23 +127,36 @@ internal sealed unsafe class FrameSender : IDisposable
         }
     }
 
-    /// <summary>Which path the packets took so far, for -Verbose: "N as Ethernet frames on IF (AF_PACKET), M through the raw socket (reason: k, ...)".</summary>
+    /// <summary>Which path the packets took so far, for -Verbose: "N as Ethernet frames on IF (AF_PACKET), M through the raw socket (why: k, ...)".</summary>
     public string Describe()
     {
         var framed = Interlocked.Read(ref _framed);
         var parts = new List<string>();
+        long raw = 0;
         for (var i = 1; i < _fallbacks.Length; i++)
         {
             var n = Interlocked.Read(ref _fallbacks[i]);
             if (n > 0)
             {
-                parts.Add($"{(FramePathFallback)i}: {n}");
+                raw += n;
+                parts.Add($"{Why((FramePathFallback)i)}: {n}");
             }
         }
-        var raw = parts.Count == 0 ? "none through the raw socket" : $"through the raw socket {string.Join(", ", parts)}";
-        var device = framed > 0 ? $" on interface {InterfaceName(Volatile.Read(ref _lastIfIndex))}" : string.Empty;
-        return $"{framed} as Ethernet frames{device} (AF_PACKET), {raw}";
+        var device = framed > 0 ? $" on {InterfaceName(Volatile.Read(ref _lastIfIndex))}" : string.Empty;
+        var rest = raw == 0 ? "0 through the raw socket" : $"{raw} through the raw socket ({string.Join("; ", parts)})";
+        return $"{framed} as Ethernet frames{device} (AF_PACKET), {rest}";
     }
+
+    private static string Why(FramePathFallback reason) => reason switch
+    {
+        FramePathFallback.ComplexRouting => "policy, source or multipath routing",
+        FramePathFallback.NotUnicast => "local, broadcast or multicast address",
+        FramePathFallback.NotEthernet => "next hop not on Ethernet (loopback, tunnel, point-to-point)",
+        FramePathFallback.NeighbourUnresolved => "next hop's MAC not resolved",
+        FramePathFallback.NeighbourUnconfirmed => "one per batch while the kernel checks the next hop",
+        FramePathFallback.TooLarge => "larger than the link's MTU",
+        _ => reason.ToString(),
+    };
 
     private static string InterfaceName(int index)
     {
