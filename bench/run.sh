@@ -117,7 +117,7 @@ sweeps() {   # scenario netns|- block warmup
 
 # Issue 16, side by side in rounds: each round runs every tool once, so machine noise hits them alike.
 # IcmpTools is a fresh bench process per run whose first /16 follows one /24 warm-up (the first sweep of a
-# session), once with the Ethernet send path (the default as root) and once with ICMPTOOLS_SEND_PATH=raw.
+# session: Invoke-IcmpMultiPing alone, from the call to its last object), once with the Ethernet send path (the default as root) and once with ICMPTOOLS_SEND_PATH=raw.
 # zmap 2.1.1 runs only inside the lab client namespace, whose only route out is the lab's first router
 # (checked below), with the lab block as its explicit target, its interface, the router's MAC and
 # -b /dev/null (its default blocklist excludes 198.18.0.0/15); its figure is the time from its start to
@@ -130,8 +130,8 @@ sweep16() {
     gw_mac="$(ip -n "$LAB-r1" link show to-c | awk '/link\/ether/ {print $2}')"
     echo "== issue 16: dense $LAB_BLOCK (gateway MAC $gw_mac)"
     for ((r = 1; r <= REPEAT; r++)); do
-        ours16 dense frames "$r" --target "$LAB_BLOCK" --timeout 0.5
-        ours16 dense raw "$r" --target "$LAB_BLOCK" --timeout 0.5
+        ours16 dense frames "$r" --target "$LAB_BLOCK" --timeout 0.5 --alive 1
+        ours16 dense raw "$r" --target "$LAB_BLOCK" --timeout 0.5 --alive 1
         ext dense16 fping "$r" 60 "$NS" sh -c "fping -q -a -i 0 -r 0 -t 500 -g $LAB_BLOCK | wc -l"
         zmap16 "$r" "$gw_mac"
     done
@@ -156,8 +156,9 @@ ours16() {   # dense|sparse frames|raw run args...
     local env=()
     [[ "$path" == raw ]] && env=(ICMPTOOLS_SEND_PATH=raw)
     echo "   ours ($path): sweep-ps $*"
-    env "${env[@]}" timeout 120 "$BENCH" sweep-ps --netns "$NS" --warmup 198.19.1.0/24 --throttle default --repeat 1 "$@" 2>>"$LOGS/bench.stderr" \
-        | sed -n 's/^RESULT {/{"scenario":"'"$scen"'16","path":"'"$path"'",/p' | sed 's/"run":1,/"run":'"$run"',/' | tee -a "$RAW" | cut -c1-200
+    env "${env[@]}" timeout 120 "$BENCH" sweep-ps --netns "$NS" --warmup 198.19.1.0/24 --throttle default --repeat 1 --collect 0 "$@" \
+        2>>"$LOGS/bench.stderr" | sed -n 's/^RESULT {/{"scenario":"'"$scen"'16","path":"'"$path"'",/p' | sed 's/"run":1,/"run":'"$run"',/' \
+        | tee -a "$RAW" | cut -c1-200
 }
 
 zmap16() {   # run gateway-mac
@@ -165,7 +166,7 @@ zmap16() {   # run gateway-mac
     start="$(date +%s.%N)"
     set +e
     timeout 60 ip netns exec "$NS" zmap -q -M icmp_echoscan -i to-r1 -G "$2" -S 198.18.1.2 -r 0 -b /dev/null -c 1 \
-        -f "saddr,timestamp_ts,timestamp_us" -O csv -o "$tf.csv" "$LAB_BLOCK" >"$tf.out" 2>"$tf.err"
+        -f "saddr,timestamp-ts,timestamp-us" -O csv -o "$tf.csv" "$LAB_BLOCK" >"$tf.out" 2>"$tf.err"
     local rc=$?
     set -e
     "$PY" - "$1" "$rc" "$start" "$tf" >>"$RAW" <<'PYEOF'

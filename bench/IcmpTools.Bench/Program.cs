@@ -30,7 +30,7 @@ public static class Program
         var startedAt = Process.GetCurrentProcess().StartTime.ToUniversalTime();
         if (args.Length == 0)
         {
-            Console.Error.WriteLine("usage: IcmpTools.Bench sweep-ps|sweep-engine|sweep-rtt|loop|rtt|trace|startup [--netns NS] [--target T] [--repeat N] [--count N] [--interval S] [--module PATH] [--throttle N|default] [--timeout S] [--rate N] [--alive 1] [--out FILE]");
+            Console.Error.WriteLine("usage: IcmpTools.Bench sweep-ps|sweep-engine|sweep-rtt|loop|rtt|trace|startup [--netns NS] [--target T] [--repeat N] [--count N] [--interval S] [--module PATH] [--throttle N|default] [--timeout S] [--rate N] [--alive 1] [--collect 0] [--out FILE]");
             return 2;
         }
         var opts = ParseOptions(args);
@@ -44,6 +44,7 @@ public static class Program
         throttle = throttleText == "default" ? null : int.Parse(throttleText, Inv);
         timeoutSeconds = double.Parse(opts.GetValueOrDefault("timeout", "1"), Inv);
         aliveOnly = opts.GetValueOrDefault("alive", "0") == "1";
+        collectLine = opts.GetValueOrDefault("collect", "1") != "0";
         try
         {
             switch (mode)
@@ -93,6 +94,9 @@ public static class Program
 
     /// <summary>--alive 1: the sweep modes yield only the hosts that answered (the cmdlet's -Alive, fping -a).</summary>
     private static bool aliveOnly;
+
+    /// <summary>--collect 0: sweep-ps skips the `$r = ...; Where-Object` line, so its first /16 is the cmdlet alone (the first sweep of the session).</summary>
+    private static bool collectLine = true;
 
     private static MultiPingOptions SweepOptions(int count = 1, int rate = 0)
     {
@@ -280,7 +284,7 @@ public static class Program
         var warm = Run(runspace, Sweep, new Hashtable { ["t"] = warmup });
         Console.Error.WriteLine($"sweep-ps warm-up {warmup}: {string.Join(' ', warm)}");
 
-        for (int run = 1; run <= repeat; run++)
+        for (int run = 1; run <= (collectLine ? repeat : 0); run++)
         {
             GC.Collect();
             ResetPeakRss();

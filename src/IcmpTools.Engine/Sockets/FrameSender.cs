@@ -127,8 +127,8 @@ internal sealed unsafe class FrameSender : IDisposable
         }
     }
 
-    /// <summary>Which path the packets took so far, for -Verbose: "N as Ethernet frames on IF (AF_PACKET), M through the raw socket (why: k, ...)".</summary>
-    public string Describe()
+    /// <summary>Which path the packets took so far, for -Verbose: "N as Ethernet frames on IF (AF_PACKET), M through the raw socket (why: k, ...)"; null before any.</summary>
+    public string? Describe()
     {
         var framed = Interlocked.Read(ref _framed);
         var parts = new List<string>();
@@ -141,6 +141,10 @@ internal sealed unsafe class FrameSender : IDisposable
                 raw += n;
                 parts.Add($"{Why((FramePathFallback)i)}: {n}");
             }
+        }
+        if (framed + raw == 0)
+        {
+            return null;
         }
         var device = framed > 0 ? $" on {InterfaceName(Volatile.Read(ref _lastIfIndex))}" : string.Empty;
         var rest = raw == 0 ? "0 through the raw socket" : $"{raw} through the raw socket ({string.Join("; ", parts)})";

@@ -117,18 +117,8 @@ public sealed class InvokeIcmpMultiPingCommand : IcmpCmdletBase
         });
     }
 
-    private Engine.Probing.Prober ProberOrThrow(IcmpFamily family)
-    {
-        var prober = ProberFor(family) ?? throw new Engine.Errors.SocketUnavailableException($"No {family} ICMP socket could be opened on this machine.");
-        lock (_used)
-        {
-            _used.Add(prober);
-        }
-        return prober;
-    }
-
-    /// <summary>The probers this sweep sent on, to say in -Verbose which way their packets left.</summary>
-    private readonly HashSet<Engine.Probing.Prober> _used = new();
+    private Engine.Probing.Prober ProberOrThrow(IcmpFamily family) =>
+        ProberFor(family) ?? throw new Engine.Errors.SocketUnavailableException($"No {family} ICMP socket could be opened on this machine.");
 
     protected override void ProcessRecord()
     {
@@ -155,14 +145,11 @@ public sealed class InvokeIcmpMultiPingCommand : IcmpCmdletBase
         {
             var seconds = Stopwatch.GetElapsedTime(_started).TotalSeconds;
             WriteVerbose(Format(Strings.VerboseSweepDone, sweep.HostsDone, sweep.HostsAlive, sweep.ProbesSent, seconds, sweep.ProbeRate));
-            lock (_used)
+            foreach (var family in (ReadOnlySpan<IcmpFamily>)[IcmpFamily.IPv4, IcmpFamily.IPv6])
             {
-                foreach (var prober in _used)
+                if (ProberFor(family)?.SendPathSummary is { } path)
                 {
-                    if (prober.SendPathSummary is { } path)
-                    {
-                        WriteVerbose(Format(Strings.VerboseSendPath, prober.Family, path));
-                    }
+                    WriteVerbose(Format(Strings.VerboseSendPath, family, path));
                 }
             }
         }
