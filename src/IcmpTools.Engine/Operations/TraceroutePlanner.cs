@@ -164,7 +164,11 @@ internal sealed class TraceroutePlanner
         }
     }
 
-    private int Horizon => Math.Min(_end, _frontier + Window);
+    /// <summary>
+    /// The last TTL probed now: the window past the last hop that answered, or the silent run the stop rule
+    /// waits for when that is longer (a window shorter than the run would never let the trace end).
+    /// </summary>
+    private int Horizon => Math.Min(_end, _frontier + Math.Max(Window, _options.MaxSilentHops));
 
     private long ToTicks(TimeSpan span) => (long)Math.Min(span.TotalSeconds * _frequency, long.MaxValue / 4);
 

@@ -159,6 +159,20 @@ public sealed class TraceroutePlannerTests
         Assert.Equal([1, 2, 3], run.Hops.Select(h => h.Hop.Distance));
     }
 
+    [Fact]
+    public void ASilentRunLongerThanTheWindowStillEndsTheTrace()
+    {
+        // Issue 14 (1): the window stopped 16 TTLs past the last answer while the stop rule waited for 20.
+        var network = new FakeRouterNetwork("198.18.13.7", 0.4, new FakeHop(new FakeRouter("198.18.1.1", 0.1)))
+        { DestinationSilent = true };
+
+        var run = Trace(network, Defaults with { Timeout = TimeSpan.FromSeconds(1), MaxSilentHops = 20, MaxHops = 30 });
+
+        Assert.Equal(Enumerable.Range(1, 21), run.Hops.Select(h => h.Hop.Distance));
+        Assert.All(run.Hops.Skip(1), h => Assert.Equal(IcmpStatus.TimedOut, h.Hop.Status));
+        Assert.InRange(run.EndMilliseconds, 1000, 1200);
+    }
+
     [Theory]
     [InlineData(1)]
     [InlineData(13)]
