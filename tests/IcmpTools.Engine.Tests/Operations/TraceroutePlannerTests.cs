@@ -45,6 +45,7 @@ public sealed class TraceroutePlannerTests
             foreach (var probe in due)
             {
                 sent++;
+                planner.OnSent(probe.Id, now);
                 if (network.Answer(probe.Ttl, probe.Flow) is { } answer)
                 {
                     arrivals.Enqueue((probe.Id, answer), now + (long)(answer.RttMilliseconds * Frequency / 1000));
@@ -344,11 +345,33 @@ public sealed class TraceroutePlannerTests
     }
 
     [Fact]
+    public void AProbeStillQueuedIsNotTimedOutAndWaitsFromItsSend()
+    {
+        var planner = new TraceroutePlanner("198.18.4.2", IcmpFamily.IPv4, Defaults with { Count = 1, MaxHops = 1 }, Frequency, 0);
+        var due = new List<PlannedProbe>();
+        planner.TakeDue(0, due);
+
+        // A paced scheduler holds it for 3 s, longer than the 2 s timeout.
+        planner.Update(3 * Frequency);
+        Assert.False(planner.IsDone);
+        Assert.Equal(long.MaxValue, planner.NextWake);
+
+        planner.OnSent(due[0].Id, 3 * Frequency);
+        planner.OnAnswer(due[0].Id, new TraceAnswer(IcmpStatus.Success, "198.18.4.2", 0, 1, 64, -1));
+        planner.Update(3 * Frequency + 1000);
+
+        var hops = new List<Hop>();
+        planner.TakeFinishedHops(hops);
+        Assert.Equal(IcmpStatus.Success, Assert.Single(hops).Status);
+    }
+
+    [Fact]
     public void ALateAnswerAfterTheDeadlineIsIgnored()
     {
         var planner = new TraceroutePlanner("198.18.4.2", IcmpFamily.IPv4, Defaults with { Count = 1, MaxHops = 1 }, Frequency, 0);
         var due = new List<PlannedProbe>();
         planner.TakeDue(0, due);
+        planner.OnSent(due[0].Id, 0);
         planner.Update(3 * Frequency);
         planner.OnAnswer(due[0].Id, new TraceAnswer(IcmpStatus.TimeExceeded, "198.18.1.1", 0, 2500, 64, 1));
         planner.Update(3 * Frequency);
