@@ -505,13 +505,20 @@ public sealed class Prober : IMessageSink, IDisposable
             foreach (var index in list)
             {
                 ref var slot = ref SlotAt(index);
-                if (message.Kind == IcmpKind.EchoReply && slot.ExpectedPayload is { } expected && !echoed.SequenceEqual(expected))
+                if (slot.ExpectedPayload is { } expected)
                 {
-                    continue;
+                    // An exact payload: a reply echoes it whole; a quote long enough to hold 8 payload bytes starts with it.
+                    if (message.Kind == IcmpKind.EchoReply ? !echoed.SequenceEqual(expected)
+                        : message.HasCookie && !QuoteStartsWith(in message, expected))
+                    {
+                        continue;
+                    }
                 }
-                if (message.Kind == IcmpKind.EchoReply && slot.ExpectedPayload is null && message.HasCookie)
+                else if (message.HasCookie)
                 {
-                    // A cookie probe's own reply carries its cookie; one that came back without it is someone else's.
+                    // A cookie of ours never gets here (it went by the cookie), and a probe of ours either carried
+                    // one or was too short to be quoted with 8 payload bytes: a reply or an error carrying a cookie
+                    // answers another operation's or another process's probe with the same header.
                     continue;
                 }
                 found = index;
@@ -519,6 +526,18 @@ public sealed class Prober : IMessageSink, IDisposable
             }
         }
         return false;
+    }
+
+    /// <summary>The first 8 quoted payload bytes (parsed as a cookie) are the start of <paramref name="expected"/>.</summary>
+    private static bool QuoteStartsWith(in IcmpMessage message, byte[] expected)
+    {
+        if (expected.Length < ProbeCookie.Size)
+        {
+            return false;
+        }
+        Span<byte> quoted = stackalloc byte[ProbeCookie.Size];
+        message.Cookie.WriteTo(quoted);
+        return quoted.SequenceEqual(expected.AsSpan(0, ProbeCookie.Size));
     }
 
     // Hot path of every sweep: compiled fully optimised at once, so the first sweep in a session does not run tier-0 code.

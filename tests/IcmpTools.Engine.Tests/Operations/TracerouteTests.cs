@@ -139,6 +139,30 @@ public sealed class TracerouteTests
     }
 
     [Fact]
+    public async Task TwoProcessesTracingOneTargetKeepTheirOwnErrors()
+    {
+        // Issue 14 (4): another process traces the same target with the same flow, and its sequences collide
+        // with ours; the routers' errors about its probes (its cookie) reach our raw socket first.
+        using var fake = new FakeTransport(null, IcmpFamily.IPv4);
+        fake.Network = echo =>
+        {
+            var ours = ThreeRouters(echo, IcmpFamily.IPv4).ToList();
+            if (echo.Ttl > 3)
+            {
+                return ours;
+            }
+            var theirs = echo with { Payload = echo.Payload.Select((b, i) => i < 4 ? (byte)~b : b).ToArray() };
+            return [FakeTransport.Error(theirs, TimeSpan.FromMilliseconds(0.5), IPAddress.Parse("198.51.100.66"), 11, 0), .. ours];
+        };
+        using var prober = new Prober(fake, fake.Clock);
+
+        var hops = await VirtualTime.Run(fake.Clock, Collect(Traceroute.StreamAsync(prober, IPAddress.Parse("192.0.2.9"), new TracerouteOptions())));
+
+        Assert.Equal(["198.51.100.1", "198.51.100.2", "198.51.100.3", "192.0.2.9"], hops.Select(h => h.Address));
+        Assert.All(hops, h => Assert.Single(h.Addresses));
+    }
+
+    [Fact]
     public async Task CancellingStopsTheTraceWithoutMoreHops()
     {
         using var fake = new FakeTransport(null, IcmpFamily.IPv4);
