@@ -50,6 +50,9 @@ public sealed class Prober : IMessageSink, IDisposable
     private const int Answered = 3;
     private const int Closed = 4;
 
+    /// <summary>The deadline queue is swept of finished probes' entries once it holds twice its live entries, and at least this many.</summary>
+    internal const int DeadlineCompactionFloor = 1024;
+
     private readonly IIcmpTransport _transport;
     private readonly TimeProvider _clock;
     private readonly double _ticksPerMillisecond;
@@ -67,6 +70,9 @@ public sealed class Prober : IMessageSink, IDisposable
     private readonly object _deadlineLock = new();
     private readonly PriorityQueue<(int Index, uint Serial), long> _deadlines = new();
     private readonly List<(int Index, uint Serial)> _expired = new();
+    /// <summary>Entries held by the last compaction's survivors, doubled: the queue is swept again past it.</summary>
+    private int _compactAbove = DeadlineCompactionFloor;
+    private readonly List<((int Index, uint Serial) Entry, long Deadline)> _liveDeadlines = new();
     /// <summary>The earliest deadline queued (long.MaxValue when none), readable without the lock.</summary>
     private long _headDeadline = long.MaxValue;
     private long _wakeAt = long.MaxValue;
@@ -142,6 +148,18 @@ public sealed class Prober : IMessageSink, IDisposable
             lock (_tableLock)
             {
                 return _allocated - _free.Count;
+            }
+        }
+    }
+
+    /// <summary>Entries in the deadline queue, live or left behind by finished probes and moved deadlines.</summary>
+    internal int DeadlinesQueued
+    {
+        get
+        {
+            lock (_deadlineLock)
+            {
+                return _deadlines.Count;
             }
         }
     }
@@ -364,6 +382,7 @@ public sealed class Prober : IMessageSink, IDisposable
                 _deadlines.Enqueue((packet.Tag, serials[i]), deadline);
                 earliest = Math.Min(earliest, deadline);
             }
+            CompactDeadlines();
             _deadlines.TryPeek(out _, out var head);
             Interlocked.Exchange(ref _headDeadline, head);
         }
@@ -834,6 +853,31 @@ public sealed class Prober : IMessageSink, IDisposable
         _expired.Clear();
     }
 
+    /// <summary>
+    /// Under the deadline lock: drops the entries of probes that finished or whose deadline moved, once they may
+    /// outnumber the live ones. An answered probe's entry otherwise stayed until its deadline, so with a long
+    /// timeout the queue grew with the probes sent within it rather than with the probes in flight.
+    /// </summary>
+    private void CompactDeadlines()
+    {
+        if (_deadlines.Count <= _compactAbove)
+        {
+            return;
+        }
+        foreach (var (entry, deadline) in _deadlines.UnorderedItems)
+        {
+            ref var slot = ref SlotAt(entry.Index);
+            if (Volatile.Read(ref slot.Word) == Word(entry.Serial, Pending) && Volatile.Read(ref slot.Deadline) == deadline)
+            {
+                _liveDeadlines.Add((entry, deadline));
+            }
+        }
+        _deadlines.Clear();
+        _deadlines.EnqueueRange(_liveDeadlines);
+        _liveDeadlines.Clear();
+        _compactAbove = Math.Max(DeadlineCompactionFloor, 2 * _deadlines.Count);
+    }
+
     private static ProbeResult BaseResult(ref Slot slot) => new()
     {
         Token = slot.Token,
@@ -885,6 +929,7 @@ public sealed class Prober : IMessageSink, IDisposable
         lock (_deadlineLock)
         {
             _deadlines.Enqueue((index, serial), deadline);
+            CompactDeadlines();
             _deadlines.TryPeek(out _, out var head);
             Interlocked.Exchange(ref _headDeadline, head);
         }
