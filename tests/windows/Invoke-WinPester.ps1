@@ -17,7 +17,8 @@ $ErrorActionPreference = 'Stop'
 
 Import-Module $PesterManifest
 $config = New-PesterConfiguration
-$config.Run.Path = $Path
+# The host hands every argument over as one string: several files arrive comma-separated.
+$config.Run.Path = @($Path -split ',')
 $config.Run.PassThru = $true
 $config.Output.Verbosity = 'Detailed'
 # The host prints through its own streams; ANSI colours would only be noise in the CI log.

@@ -5,9 +5,9 @@
 #
 # Makes a fresh Wine prefix in a temporary folder, publishes the Windows PowerShell host once, runs
 # the engine's Windows-transport tests (run-engine-tests.sh, when present) and the Pester files of
-# tests/windows/Pester in that host: Loopback files in the root namespace (127.0.0.0/8 only), Lab files
-# inside the client namespace of a lab of its own (tests/netlab), which it removes again, also on
-# failure. Result files land in tests/windows/TestResults, where build.ps1 counts them.
+# tests/windows/Pester in that host: most in a namespace of its own with only loopback (127.0.0.0/8),
+# *Unelevated files there too but without CAP_NET_RAW, *Lab files inside the client namespace of a lab
+# of its own (tests/netlab). It removes its namespaces again, also on failure. Result files land in tests/windows/TestResults, where build.ps1 counts them.
 # Needs root (the lab), wine64 (Debian), and 'dotnet tool restore' done (the host takes the in-box
 # modules from the pinned pwsh tool). Exits non-zero when anything failed or did not run.
 set -euo pipefail
@@ -38,13 +38,14 @@ export WINEPREFIX WINEDEBUG=-all WINEARCH=win64
 # Under Wine 8, .NET's W^X double mapping of JIT code ends in "Internal CLR error (0x80131506)" in a
 # finaliser once PowerShell has compiled a few dynamic methods; Windows itself does not need this.
 export DOTNET_EnableWriteXorExecute=0
-LAB=""
+LAB="" LONS=""
 
 cleanup() {
     local rc=$?
     "$WINESERVER" -k 2>/dev/null || true
     "$WINESERVER" -w 2>/dev/null || true
     if [[ -n "$LAB" ]]; then "$NETLAB" down "$LAB" || true; fi
+    if [[ -n "$LONS" ]]; then ip netns delete "$LONS" || true; fi
     rm -rf "$WINEPREFIX"
     exit "$rc"
 }
@@ -87,7 +88,8 @@ run_pester() {   # NAME FILE... : one host run, one NUnit file; in the namespace
         -PesterManifest "$(winpath "$ICMPTOOLS_PESTER_MANIFEST")" -Path "${paths[*]}"
         -ResultFile "$(winpath "$RESULTS/WinPester-$name.xml")")
     unset IFS
-    echo "run-wine-tests: Pester ($name) in ${NETNS:-the root namespace}"
+    echo "run-wine-tests: Pester ($name) in ${NETNS:-the root namespace}${UNELEVATED:+, without CAP_NET_RAW}"
+    if [[ -n "${UNELEVATED:-}" ]]; then cmd=(setpriv --bounding-set=-net_raw --inh-caps=-net_raw "${cmd[@]}"); fi
     if [[ -n "${NETNS:-}" ]]; then cmd=(ip netns exec "$NETNS" "${cmd[@]}"); fi
     timeout -k 10 "$RUN_TIMEOUT" "${cmd[@]}" </dev/null || { echo "run-wine-tests: Pester ($name) exited $?"; failed=1; }
     # The next run may be in another namespace: its sockets must come from a wineserver started there.
@@ -96,11 +98,29 @@ run_pester() {   # NAME FILE... : one host run, one NUnit file; in the namespace
 }
 
 shopt -s nullglob
-loopback=() lab=()
+loopback=() unelevated=() lab=()
 for f in "$HERE"/Pester/*.Tests.ps1; do
-    if [[ "$f" == *Lab.Tests.ps1 ]]; then lab+=("$f"); else loopback+=("$f"); fi
+    case "$f" in
+        *Lab.Tests.ps1) lab+=("$f") ;;
+        *Unelevated.Tests.ps1) unelevated+=("$f") ;;
+        *) loopback+=("$f") ;;
+    esac
 done
-if (( ${#loopback[@]} )); then run_pester loopback "${loopback[@]}"; fi
+
+# The loopback files run in a namespace of their own with only lo up: nothing they do can leave the
+# machine, and a name lookup fails at once. Its ping sockets stay closed (a new namespace's default), so
+# without CAP_NET_RAW no ICMP socket of any kind opens: Wine would otherwise hand a ping socket to a
+# program that asks for a raw one, which Windows never does for a standard user.
+LONS="${ICMPTOOLS_LAB_PREFIX:-iwl}$$-lo$RANDOM"
+ip netns add "$LONS"
+ip -n "$LONS" link set lo up
+ip netns exec "$LONS" sysctl -q -w net.ipv4.ping_group_range="1 0"
+if (( ${#loopback[@]} )); then NETNS="$LONS" run_pester loopback "${loopback[@]}"; fi
+# Unelevated: root without CAP_NET_RAW, so raw sockets fail as they do for a standard Windows user; the
+# wineserver (which makes the sockets) starts inside setpriv too, since run_pester stopped the last one.
+if (( ${#unelevated[@]} )); then
+    NETNS="$LONS" UNELEVATED=1 run_pester unelevated "${unelevated[@]}"
+fi
 
 if (( ${#lab[@]} )); then
     LAB="${ICMPTOOLS_LAB_PREFIX:-iwl}$$-$RANDOM"
