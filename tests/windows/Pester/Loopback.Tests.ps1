@@ -9,6 +9,12 @@ Describe 'Test-IcmpEcho on Windows through <Transport>' -ForEach @(
     @{ Transport = 'raw Winsock'; Unprivileged = $false; Privileged = $true }
     @{ Transport = 'iphlpapi'; Unprivileged = $true; Privileged = $false }
 ) {
+    It 'names the transport in -Verbose' {
+        $verbose = Test-IcmpEcho 127.0.0.1 -Count 1 -Unprivileged:$Unprivileged -Verbose 4>&1 |
+            Where-Object { $_ -is [System.Management.Automation.VerboseRecord] }
+        $verbose.Message -join "`n" | Should -Match "IPv4 \($Transport\)"
+    }
+
     It 'pings 127.0.0.1 twice and says which transport it used' {
         $result = @(Test-IcmpEcho 127.0.0.1 -Count 2 -IntervalSeconds 0.2 -Unprivileged:$Unprivileged)
         $result.Count | Should -Be 1
@@ -63,6 +69,36 @@ Describe 'Trace-IcmpRoute on Windows through <Transport>' -ForEach @(
         $hops[0].Address | Should -Be '127.0.0.1'
         $hops[0].Status | Should -Be 'Success'
         $hops[0].Rtts.Count | Should -Be 2
+    }
+}
+
+Describe 'What iphlpapi cannot do, said plainly' {
+    It 'warns once that a trace cannot hold one flow per probe' {
+        $hops = @(Trace-IcmpRoute 127.0.0.1 -Count 1 -Unprivileged -WarningVariable warnings -WarningAction SilentlyContinue)
+        $hops.Count | Should -Be 1
+        $warnings.Count | Should -Be 1
+        "$($warnings[0])" | Should -Match 'cannot hold one flow per probe'
+    }
+
+    It 'does not warn on the raw socket' {
+        $null = Trace-IcmpRoute 127.0.0.1 -Count 1 -WarningVariable warnings -WarningAction SilentlyContinue
+        $warnings | Should -BeNullOrEmpty
+    }
+
+    It 'refuses -Multipath with TransportCapabilityMissing' {
+        $hops = @(Trace-IcmpRoute 127.0.0.1 -Multipath -Unprivileged -ErrorVariable failures -ErrorAction SilentlyContinue)
+        $hops | Should -BeNullOrEmpty
+        $failures.Count | Should -Be 1
+        $failures[0].FullyQualifiedErrorId | Should -Be 'TransportCapabilityMissing,IcmpTools.Commands.TraceIcmpRouteCommand'
+        $failures[0].CategoryInfo.Category | Should -Be ([System.Management.Automation.ErrorCategory]::InvalidOperation)
+        $failures[0].TargetObject | Should -Be '127.0.0.1'
+        $failures[0].Exception.Message | Should -Match 'elevated'
+    }
+
+    It 'traces with -Multipath on the raw socket' {
+        $hops = @(Trace-IcmpRoute 127.0.0.1 -Multipath -ErrorVariable failures)
+        $failures | Should -BeNullOrEmpty
+        $hops[-1].Status | Should -Be 'Success'
     }
 }
 

@@ -25,4 +25,11 @@ Describe 'The Windows PowerShell host under Wine' {
         $module.Name | Should -Be 'IcmpTools'
         (Get-Command -Module IcmpTools).Name | Should -Contain 'Test-IcmpEcho'
     }
+
+    It 'shows the help with its Windows section' {
+        $about = Get-Help about_IcmpTools | Out-String
+        $about | Should -Match '(?m)^WINDOWS'
+        $about | Should -Match 'IcmpSendEcho2Ex'
+        (Get-Help Test-IcmpEcho -Parameter Interface | Out-String) | Should -Match 'ifIndex'
+    }
 }
