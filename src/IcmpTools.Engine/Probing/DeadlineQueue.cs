@@ -69,6 +69,41 @@ internal sealed class DeadlineQueue<T>
         return false;
     }
 
+    /// <summary>Every entry, ring first in its order, then the heap's in no order (for the prober's compaction).</summary>
+    public IEnumerable<(T Element, long Priority)> UnorderedItems
+    {
+        get
+        {
+            for (var i = 0; i < _count; i++)
+            {
+                var at = (_head + i) & (_ring.Length - 1);
+                yield return (_ring[at], _times[at]);
+            }
+            foreach (var item in _heap.UnorderedItems)
+            {
+                yield return item;
+            }
+        }
+    }
+
+    public void Clear()
+    {
+        Array.Clear(_ring);
+        _head = 0;
+        _count = 0;
+        _heap.Clear();
+    }
+
+    /// <summary>Enqueues each entry as <see cref="Enqueue"/> does: in deadline order, all go to the ring.</summary>
+    public void EnqueueRange(IEnumerable<(T Element, long Priority)> items)
+    {
+        ArgumentNullException.ThrowIfNull(items);
+        foreach (var (element, priority) in items)
+        {
+            Enqueue(element, priority);
+        }
+    }
+
     private void Grow()
     {
         var ring = new T[_ring.Length * 2];

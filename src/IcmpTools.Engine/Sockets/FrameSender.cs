@@ -261,6 +261,7 @@ internal sealed unsafe class FrameSender : IDisposable
                         // A kernel that takes no per-packet stamp key here: send without it from now on, as the raw path does.
                         _keysRefused = true;
                         keyed = false;
+                        StopStamping(owner);
                         for (var j = start; j < count; j++)
                         {
                             messages[j].Header.Control = null;
@@ -321,6 +322,17 @@ internal sealed unsafe class FrameSender : IDisposable
         sum += sum >> 16;
         BinaryPrimitives.WriteUInt16BigEndian(icmp[2..], (ushort)~sum);
         return 40;
+    }
+
+    /// <summary>No stamps from now on: without keys they cannot be told apart, and undrained they would fill the error queues.</summary>
+    public void StopStamping(object owner)
+    {
+        _keysRefused = true;
+        foreach (var socket in _sockets)
+        {
+            using var hold = SocketHold.Take(socket, owner);
+            TransmitTimestamps.Disable(hold.Fd);
+        }
     }
 
     public void Dispose()
