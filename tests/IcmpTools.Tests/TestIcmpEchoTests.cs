@@ -94,6 +94,25 @@ public sealed class TestIcmpEchoTests
         Assert.True(firsts.Max() < seconds.Min(), $"first replies at {string.Join(", ", firsts.Select(t => t.ToString("O", CultureInfo.InvariantCulture)))}, second replies at {string.Join(", ", seconds.Select(t => t.ToString("O", CultureInfo.InvariantCulture)))}");
     }
 
+    [SkippableFact]
+    public void ManyPipedTargetsAreReadOnlyAsTheBoundOnTargetsInFlightLetsThemStart()
+    {
+        // Issue 14 (6): every piped target started at once (a task and a scheduler each). Each target here takes
+        // 3 s (two probes 3 s apart), so by the first Host only the bound's worth of targets may have been read.
+        LabRequirement.RequireRoot();
+        using var ps = new PowerShellSession();
+
+        var output = ps.Invoke("""
+            $script:pulled = 0
+            & { foreach ($i in 0..2999) { $script:pulled++; '127.{0}.{1}.1' -f [math]::Floor($i / 250), ($i % 250 + 1) } } |
+                Test-IcmpEcho -Count 2 -IntervalSeconds 3 | Select-Object -First 1 | ForEach-Object { $script:pulled }
+            """);
+
+        Assert.Empty(ps.Errors);
+        var pulled = (int)Assert.Single(output).BaseObject;
+        Assert.InRange(pulled, 1, Commands.TestIcmpEchoCommand.MaxTargetsInFlight + 1);
+    }
+
     [SkippableTheory]
     [InlineData("127.0.0.1")]
     [InlineData("::1")]

@@ -97,6 +97,8 @@ public sealed class FakeTransport : IIcmpTransport
     public IcmpFamily Family { get; }
     public SocketKind Kind => SocketKind.Raw;
     public int? KernelIdentifier => null;
+    /// <summary>What the fake claims to do: a test sets less to play a request/response transport (iphlpapi).</summary>
+    public TransportCapabilities Capabilities { get; set; } = TransportCapabilities.Full;
     public bool MoreQueued { get; private set; }
 
     /// <summary>Sends the transport took so far; <see cref="WaitForSent"/> waits for a count.</summary>

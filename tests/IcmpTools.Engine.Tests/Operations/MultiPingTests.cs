@@ -87,6 +87,23 @@ public sealed class MultiPingTests
         Assert.All(results, r => Assert.Equal(0.4, r.Host!.PacketLoss, 6));
     }
 
+    [Theory]
+    [InlineData(0)]
+    [InlineData(7)]
+    [InlineData(8)]
+    public async Task APayloadTooSmallForTheCookieStillFindsEveryHostAlive(int payloadSize)
+    {
+        // Issue 14 (2): under 8 bytes the probes carry no cookie, and the sweep must match them by their header.
+        using var fake = new FakeTransport();
+        using var prober = new Prober(fake, fake.Clock);
+
+        var results = await Sweep(fake, prober, Quick with { PayloadSize = payloadSize }, "192.0.2.1-192.0.2.20");
+
+        Assert.Equal(20, results.Count);
+        Assert.All(results, r => Assert.Equal(2, r.Host!.PacketsReceived));
+        Assert.All(fake.Sent, e => Assert.Equal(payloadSize, e.Payload.Length));
+    }
+
     [Fact]
     public async Task BadTargetsAreOneErrorEachAndTheRestStillComplete()
     {

@@ -347,6 +347,37 @@ public sealed class EngineCoreTests
         Assert.Equal(4, replies.Single(r => r.Sequence == 1).Rtt!.Value, 6);
     }
 
+    [Fact]
+    public async Task TheDeadlineQueueFollowsProbesInFlightNotProbesSentWithinTheTimeout()
+    {
+        // Issue 14 (5): an hour's timeout, every probe answered at once: the queue kept an entry per probe sent.
+        using var fake = new FakeTransport(echo => [FakeTransport.Reply(echo, TimeSpan.Zero)]);
+        using var prober = new Prober(fake, fake.Clock);
+        var recorder = new Recorder();
+        var batch = new ProbeSpec[64];
+        const int Rounds = 320;
+        for (var round = 0; round < Rounds; round++)
+        {
+            for (var i = 0; i < batch.Length; i++)
+            {
+                batch[i] = Spec(fake, Target, TimeSpan.FromHours(1), (ushort)((round * batch.Length) + i));
+            }
+            prober.Send(batch, recorder);
+            var answered = (round + 1) * batch.Length;
+            var limit = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+            while (recorder.CompletedCount < answered)
+            {
+                Assert.True(DateTime.UtcNow < limit, $"{recorder.CompletedCount} of {answered} answered");
+                await Task.Delay(1);
+            }
+        }
+
+        Assert.All(recorder.Completed, r => Assert.Equal(IcmpStatus.Success, r.Status));
+        Assert.Equal(0, prober.InFlight);
+        // 20,480 probes sent within the timeout, never more than 64 in flight.
+        Assert.InRange(prober.DeadlinesQueued, 0, 2 * Prober.DeadlineCompactionFloor);
+    }
+
     private sealed class Recorder : IProbeObserver
     {
         public readonly List<ProbeResult> Completed = new();
