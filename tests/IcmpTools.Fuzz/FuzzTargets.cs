@@ -64,23 +64,16 @@ internal static class FuzzTargets
     }
 
     /// <summary>The raw socket's framing: [family] [hop limit] [bytes cut from the datagram] datagram...</summary>
-    public static void Raw(ReadOnlySpan<byte> input)
-    {
-        if (input.Length < 3)
-        {
-            return;
-        }
-        var data = input[3..];
-        var family = FamilyOf(input[0]);
-        var source = family == IcmpFamily.IPv4 ? IpKey.FromV4([127, 0, 0, 1]) : IpKey.FromV6([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
-        if (RawFraming.TryRead(family, data, data.Length + input[2], source, input[1], 0, 1, out var message, out var payload))
-        {
-            CheckMessage(message, payload, data.Length + input[2]);
-        }
-    }
+    public static void Raw(ReadOnlySpan<byte> input) => Framed(input, RawFraming.TryRead);
 
     /// <summary>The datagram socket's replies: [family] [TTL] [bytes cut] message...</summary>
-    public static void Datagram(ReadOnlySpan<byte> input)
+    public static void Datagram(ReadOnlySpan<byte> input) => Framed(input, DatagramFraming.TryReadReply);
+
+    /// <summary>The shape both framings share: what was read, how much of it the buffer kept, who sent it, its TTL.</summary>
+    private delegate bool FramingReader(IcmpFamily family, ReadOnlySpan<byte> data, int fullLength, in IpKey source, int ttl,
+        long kernelRealtimeNs, long receivedTimestamp, out IcmpMessage message, out ReadOnlySpan<byte> echoedPayload);
+
+    private static void Framed(ReadOnlySpan<byte> input, FramingReader read)
     {
         if (input.Length < 3)
         {
@@ -89,9 +82,10 @@ internal static class FuzzTargets
         var data = input[3..];
         var family = FamilyOf(input[0]);
         var source = family == IcmpFamily.IPv4 ? IpKey.FromV4([127, 0, 0, 1]) : IpKey.FromV6([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
-        if (DatagramFraming.TryReadReply(family, data, data.Length + input[2], source, input[1], 0, 1, out var message, out var payload))
+        var fullLength = data.Length + input[2];
+        if (read(family, data, fullLength, source, input[1], 0, 1, out var message, out var payload))
         {
-            CheckMessage(message, payload, data.Length + input[2]);
+            CheckMessage(message, payload, fullLength);
         }
     }
 

@@ -1,7 +1,5 @@
 using System.Collections.ObjectModel;
 using System.Management.Automation;
-using System.Management.Automation.Runspaces;
-using System.Text.Json;
 using IcmpTools.Engine.Models;
 using IcmpTools.Engine.Probing;
 using IcmpTools.TestSupport;
@@ -23,18 +21,11 @@ public sealed class ConcurrencyTortureTests(TraceLabFixture fixture) : IClassFix
 
     private sealed record Run(string Script, Collection<PSObject> Output, IReadOnlyList<string> Errors);
 
-    /// <summary>A runspace on a thread inside the lab's client namespace, so its sockets live there.</summary>
-    private Run InClient(string script) => fixture.Lab.InClient(() =>
+    private Run InClient(string script)
     {
-        using var runspace = RunspaceFactory.CreateRunspace(InitialSessionState.CreateDefault2());
-        runspace.ThreadOptions = PSThreadOptions.UseCurrentThread;
-        runspace.Open();
-        using var ps = PowerShell.Create();
-        ps.Runspace = runspace;
-        ps.AddScript($"Import-Module '{PowerShellSession.ModuleManifest}'; {script}");
-        var output = ps.Invoke();
-        return new Run(script, output, ps.Streams.Error.Select(e => e.ToString()).ToList());
-    });
+        var (output, errors) = fixture.InClient(script);
+        return new Run(script, output, errors.Select(e => e.ToString()).ToList());
+    }
 
     private static void AssertOwnReplies(Run run, string target, int count)
     {
