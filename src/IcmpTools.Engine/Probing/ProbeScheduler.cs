@@ -212,6 +212,9 @@ public sealed class ProbeScheduler : IAsyncDisposable
         }
     }
 
+    /// <summary>The shortest sleep Task.Delay takes on any clock.</summary>
+    private static readonly TimeSpan MinimumWait = TimeSpan.FromMilliseconds(1);
+
     private async Task WaitAsync(TimeSpan wait, CancellationToken cancellationToken)
     {
         if (wait == TimeSpan.Zero)
@@ -232,7 +235,10 @@ public sealed class ProbeScheduler : IAsyncDisposable
             return;
         }
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var delay = Task.Delay(wait, _clock, timeout.Token);
+        // Task.Delay counts whole milliseconds and returns at once for less: a next probe due in 100 µs
+        // (-IntervalSeconds 0.0001) made this loop spin until it was due, a core busy on a real clock and
+        // forever on a virtual one. Waking a little late costs no probe: all that fell due goes out at once.
+        var delay = Task.Delay(wait < MinimumWait ? MinimumWait : wait, _clock, timeout.Token);
         await Task.WhenAny(waiter.Task, delay).ConfigureAwait(false);
         await timeout.CancelAsync().ConfigureAwait(false);
         cancellationToken.ThrowIfCancellationRequested();

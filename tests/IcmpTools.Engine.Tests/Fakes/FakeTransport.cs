@@ -38,6 +38,11 @@ public sealed class FakeTransport : IIcmpTransport
     /// </summary>
     private bool _receiverIdle = true;
 
+    private static long _wakes;
+
+    /// <summary>How many times a receive loop of any fake woke or went to sleep: <see cref="VirtualTime"/> reads it before and after looking.</summary>
+    public static long Wakes => Interlocked.Read(ref _wakes);
+
     /// <summary>Every fake on a clock, so <see cref="VirtualTime"/> can tell when all of them have caught up with it.</summary>
     private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<FakeTimeProvider, List<FakeTransport>> OnClock = new();
 
@@ -45,8 +50,11 @@ public sealed class FakeTransport : IIcmpTransport
         FakeTimeProvider? clock = null)
     {
         Family = family;
-        Clock = clock ?? new FakeTimeProvider(DateTimeOffset.UnixEpoch.AddYears(56));
+        Clock = clock ?? new VirtualClock(DateTimeOffset.UnixEpoch.AddYears(56));
         Network = network ?? (echo => [Reply(echo, TimeSpan.FromMilliseconds(1))]);
+        // Everything the test starts from here on (the prober's scheduler, the operations, their continuations)
+        // runs in this clock's work context, so VirtualTime can tell when none of it is running.
+        EngineWork.Enter(Clock);
         var fakes = OnClock.GetOrCreateValue(Clock);
         lock (fakes)
         {
@@ -176,7 +184,7 @@ public sealed class FakeTransport : IIcmpTransport
                 {
                     _queue.Enqueue(delivery, (now + TicksOf(delivery.Delay), _order++));
                 }
-                _receiverIdle = false;
+                MarkBusy();
                 Monitor.PulseAll(_gate);
             }
         }
@@ -196,6 +204,9 @@ public sealed class FakeTransport : IIcmpTransport
         {
             throw failure;
         }
+        // The prober's receive thread inherited the work context from the test; it is counted by _receiverIdle
+        // instead, since it never ends while the prober lives and so would count as running forever.
+        EngineWork.LeaveOnThisThread();
         var taken = new List<(Delivery Delivery, long Due)>();
         lock (_gate)
         {
@@ -210,17 +221,21 @@ public sealed class FakeTransport : IIcmpTransport
                 var until = Math.Min(deadline, _queue.TryPeek(out _, out head) ? head.Due : long.MaxValue);
                 if (until <= now)
                 {
-                    _receiverIdle = false;
+                    MarkBusy();
                     return 0;
                 }
                 // Virtual time passes only when the test advances the clock: a timer on that clock wakes us.
                 using var timer = until == long.MaxValue
                     ? null
                     : Clock.CreateTimer(_ => Pulse(), null, Clock.GetElapsedTime(now, until), Timeout.InfiniteTimeSpan);
-                _receiverIdle = true;
+                if (!_receiverIdle)
+                {
+                    _receiverIdle = true;
+                    Interlocked.Increment(ref _wakes);
+                }
                 Monitor.Wait(_gate, 100);
             }
-            _receiverIdle = false;
+            MarkBusy();
             _woken = false;
             while (taken.Count < ReceiveCapacity && _queue.TryPeek(out var delivery, out var key) && key.Due <= Now)
             {
@@ -241,11 +256,18 @@ public sealed class FakeTransport : IIcmpTransport
         return taken.Count;
     }
 
+    /// <summary>The receive loop has work (or is about to): not idle, and the wake counted. Called under <see cref="_gate"/>.</summary>
+    private void MarkBusy()
+    {
+        _receiverIdle = false;
+        Interlocked.Increment(ref _wakes);
+    }
+
     private void Pulse()
     {
         lock (_gate)
         {
-            _receiverIdle = false;
+            MarkBusy();
             Monitor.PulseAll(_gate);
         }
     }
@@ -255,7 +277,7 @@ public sealed class FakeTransport : IIcmpTransport
         lock (_gate)
         {
             _woken = true;
-            _receiverIdle = false;
+            MarkBusy();
             Monitor.PulseAll(_gate);
         }
     }
@@ -365,15 +387,16 @@ public sealed class FakeTransport : IIcmpTransport
 
 /// <summary>
 /// Lets virtual time pass while an operation runs: advances the clock a step at a time, and between steps
-/// waits until the engine has caught up with the clock (every fake's receive loop asleep with nothing due,
-/// no work queued on the thread pool), never a fixed real-time pause. So virtual time runs as fast as the
-/// machine allows on an idle machine, and a loaded machine only makes each step wait longer: the outcome
-/// depends on virtual time alone. The real-time limit only stops a hung test.
+/// waits until the engine is at rest, however long that takes on a loaded machine: every fake's receive
+/// loop asleep with nothing due, no thread running the engine's code (the scheduler's loop, its send helpers,
+/// the operations' continuations: <see cref="EngineWork"/>) and no thread-pool work queued.
+/// The clock never moves while any of them still works on the present, so the outcome depends on virtual
+/// time alone. A real-time limit only fails a hung test; it never lets the clock move early.
 /// </summary>
 public static class VirtualTime
 {
-    /// <summary>How long one settle waits at most for a machine busy with other work (other tests' pool items).</summary>
-    private static readonly TimeSpan SettleLimit = TimeSpan.FromMilliseconds(200);
+    /// <summary>How long one settle may wait for the engine to come to rest before the test fails as hung.</summary>
+    private static readonly TimeSpan HangLimit = TimeSpan.FromSeconds(60);
 
     public static async Task<T> Run<T>(FakeTimeProvider clock, Task<T> operation, TimeSpan? step = null, TimeSpan? realLimit = null)
     {
@@ -385,7 +408,8 @@ public static class VirtualTime
     {
         var limit = realLimit ?? TimeSpan.FromSeconds(60);
         var until = DateTime.UtcNow + limit;
-        var advance = step ?? TimeSpan.FromMilliseconds(1);
+        var advance = step ?? VirtualClock.Resolution;
+        ArgumentOutOfRangeException.ThrowIfLessThan(advance, VirtualClock.Resolution, nameof(step));
         while (!operation.IsCompleted)
         {
             if (DateTime.UtcNow > until)
@@ -402,11 +426,12 @@ public static class VirtualTime
     }
 
     /// <summary>
-    /// Advances the clock by <paramref name="span"/> in <paramref name="step"/>s, letting the engine catch up
-    /// after each: what a test does before asserting that nothing happened in that time.
+    /// Advances the clock by <paramref name="span"/> in <paramref name="step"/>s, letting the engine come to
+    /// rest after each: what a test does before asserting that nothing happened in that time.
     /// </summary>
     public static async Task Pass(FakeTimeProvider clock, TimeSpan span, TimeSpan step)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(step, VirtualClock.Resolution);
         for (var passed = TimeSpan.Zero; passed < span; passed += step)
         {
             clock.Advance(step);
@@ -415,27 +440,121 @@ public static class VirtualTime
     }
 
     /// <summary>
-    /// Waits until the engine has done everything the clock's position makes due: the fakes' receive loops
-    /// (which fire deadlines) asleep and the thread pool's queue empty, seen twice in a row across a yield so
-    /// a continuation that was running has had its turn. Returns early when <paramref name="operation"/> ends.
+    /// Waits until the engine has done everything the clock's position makes due (see <see cref="AtRest"/>),
+    /// seen twice in a row across a yield. Returns early when <paramref name="operation"/> ends. Throws
+    /// <see cref="TimeoutException"/> when the engine is still busy after <see cref="HangLimit"/> of real time.
     /// </summary>
     public static async Task Settle(FakeTimeProvider clock, Task? operation = null)
     {
         var started = System.Diagnostics.Stopwatch.StartNew();
         var quiet = 0;
-        while (quiet < 2 && started.Elapsed < SettleLimit && operation?.IsCompleted != true)
+        while (quiet < 2 && operation?.IsCompleted != true)
         {
-            if (FakeTransport.AllIdle(clock) && ThreadPool.PendingWorkItemCount == 0)
+            if (AtRest(clock, out var busy))
             {
                 quiet++;
                 await Task.Yield();
+                continue;
             }
-            else
+            quiet = 0;
+            if (started.Elapsed > HangLimit)
             {
-                // Someone is still working, maybe on this very core: step aside rather than spin against it.
-                quiet = 0;
-                await Task.Delay(1);
+                throw new TimeoutException(
+                    $"The engine did not come to rest within {HangLimit} of real time (virtual now {clock.GetUtcNow():O}; {busy}).");
             }
+            // Someone is still working, maybe on this very core: step aside rather than spin against it.
+            await Task.Delay(1);
         }
     }
+
+    /// <summary>
+    /// Whether nothing is left to do at the clock's present: every fake's receive loop asleep with nothing due,
+    /// no thread of this clock's engine running (see <see cref="EngineWork"/>), and no thread-pool work item
+    /// queued (a queued continuation runs nowhere yet). Work hands itself on without a gap (a send wakes the
+    /// fake before it returns, a completion queues its continuation before its thread is free), but a
+    /// hand-off can fall between two of these readings; so the changes count too: the fakes' wakes and
+    /// sleeps and the engine's thread entries and exits, read before and after, must not have moved.
+    /// </summary>
+    private static bool AtRest(FakeTimeProvider clock, out string busy)
+    {
+        var work = EngineWork.For(clock);
+        var before = (FakeTransport.Wakes, work.Changes);
+        var running = work.RunningElsewhere;
+        var receiversIdle = FakeTransport.AllIdle(clock);
+        var pending = ThreadPool.PendingWorkItemCount;
+        var steady = (FakeTransport.Wakes, work.Changes) == before;
+        busy = $"receive loops idle: {receiversIdle}, engine threads running: {running}, pool items queued: {pending}, steady: {steady}";
+        return receiversIdle && running == 0 && pending == 0 && steady;
+    }
+}
+
+/// <summary>
+/// Counts the threads running a clock's engine code right now. The test enters the clock's context when it
+/// makes a fake (an <see cref="AsyncLocal{T}"/>), and every task, continuation, timer callback and thread
+/// the engine starts from there flows it; the runtime tells the value's change-handler each time a thread
+/// takes the context on or puts it off, so a continuation that is executing counts, and one that finished
+/// does not. Unlike the pool's busy-thread count this sees only this test's work: the test host parks
+/// pool threads of its own, and other tests run beside.
+/// </summary>
+internal sealed class EngineWork
+{
+    private static readonly AsyncLocal<EngineWork?> Current = new(OnChanged);
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<FakeTimeProvider, EngineWork> ByClock = new();
+    private int _running;
+    private long _changes;
+
+    public static EngineWork For(FakeTimeProvider clock) => ByClock.GetValue(clock, _ => new EngineWork());
+
+    public static void Enter(FakeTimeProvider clock) => Current.Value = For(clock);
+
+    /// <summary>Takes the calling thread out of any clock's context (a thread that is accounted for otherwise).</summary>
+    public static void LeaveOnThisThread()
+    {
+        if (Current.Value is not null)
+        {
+            Current.Value = null;
+        }
+    }
+
+    /// <summary>Every entry and exit so far: unchanged across a look means nothing started or ended meanwhile.</summary>
+    public long Changes => Interlocked.Read(ref _changes);
+
+    /// <summary>Threads in this context now, not counting the caller's (a test that settles runs in it).</summary>
+    public int RunningElsewhere => Volatile.Read(ref _running) - (ReferenceEquals(Current.Value, this) ? 1 : 0);
+
+    private static void OnChanged(AsyncLocalValueChangedArgs<EngineWork?> change)
+    {
+        if (ReferenceEquals(change.PreviousValue, change.CurrentValue))
+        {
+            return;
+        }
+        if (change.PreviousValue is { } left)
+        {
+            Interlocked.Decrement(ref left._running);
+            Interlocked.Increment(ref left._changes);
+        }
+        if (change.CurrentValue is { } entered)
+        {
+            Interlocked.Increment(ref entered._running);
+            Interlocked.Increment(ref entered._changes);
+        }
+    }
+}
+
+/// <summary>
+/// The fakes' clock: a <see cref="FakeTimeProvider"/> on which a timer never fires before the next step.
+/// Task.Delay hands a provider whole milliseconds, so a wait under 1 ms (the scheduler's next probe at
+/// -IntervalSeconds 0.0001) reached FakeTimeProvider as a zero due time, which fires at once, inside the
+/// call: the scheduler looped on the spot on a clock that only the test moves, holding its thread until
+/// the test gave up waiting and moved the clock anyway. Due in 1 ms instead, the timer fires at the next
+/// step, exactly as a precise one would, since every step is at least 1 ms (Run and Pass refuse less).
+/// Task.Delay returns at once for a zero delay without making a timer, so no real "now" is delayed.
+/// </summary>
+public sealed class VirtualClock(DateTimeOffset start) : FakeTimeProvider(start)
+{
+    public static readonly TimeSpan Resolution = TimeSpan.FromMilliseconds(1);
+
+    public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period) =>
+        base.CreateTimer(callback, state, dueTime >= TimeSpan.Zero && dueTime < Resolution ? Resolution : dueTime,
+            period > TimeSpan.Zero && period < Resolution ? Resolution : period);
 }

@@ -106,6 +106,9 @@ public sealed class ProberTests
 
         var replies = await Stream(fake, prober, Fast(3));
 
+        // With no interval all three leave at one virtual instant, so the delays alone order the replies:
+        // the order below is checked for that premise, not for a sender that happens to keep pace.
+        Assert.Single(fake.Sent.Select(s => s.SentAt).Distinct());
         Assert.Equal([3, 2, 1], replies.Select(r => r.Sequence));
         var bySeq = replies.ToDictionary(r => r.Sequence, r => r.Rtt!.Value);
         Assert.Equal(80, bySeq[1], 6);
@@ -283,11 +286,13 @@ public sealed class ProberTests
     }
 
     [Fact]
-    public void ADisposedProberIsNotKeptAliveByAThreadThatSentOnIt()
+    public async Task ADisposedProberIsNotKeptAliveByAThreadThatSentOnIt()
     {
         // A PowerShell pipeline thread lives on after a command; nothing it touched may pin the prober
-        // (a 131,072-slot table and a 4 MB receive buffer) once the last lease is gone.
-        var probers = SendOnceAndDispose();
+        // (a 131,072-slot table and a 4 MB receive buffer) once the last lease is gone. (The pool threads that
+        // sent live on too. Awaited, not blocked on: a thread blocked inside the test's virtual-time context
+        // counts as engine work that never ends, so VirtualTime would never see the engine at rest.)
+        var probers = await SendOnceAndDispose();
         // A continuation of the finished ping may still be on its way out of the thread pool on a loaded
         // machine: collect a few times, letting it finish in between. A real leak stays alive through all.
         for (var i = 0; i < 20 && probers.IsAlive; i++)
@@ -296,18 +301,18 @@ public sealed class ProberTests
             GC.WaitForPendingFinalizers();
             if (probers.IsAlive)
             {
-                Thread.Sleep(50);
+                await Task.Delay(50);
             }
         }
         Assert.False(probers.IsAlive);
     }
 
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
-    private static WeakReference SendOnceAndDispose()
+    private static async Task<WeakReference> SendOnceAndDispose()
     {
         var fake = new FakeTransport();
         var prober = new Prober(fake, fake.Clock);
-        PingVirtual(fake, prober, Fast(1)).GetAwaiter().GetResult();
+        await PingVirtual(fake, prober, Fast(1));
         prober.Dispose();
         return new WeakReference(prober);
     }
