@@ -35,7 +35,7 @@ internal readonly record struct RetimedProbe(int Id, long Deadline);
 /// flows per TTL grows by the MDA stopping rule until, for every responder at d-1, the flows through it
 /// rule out one more next hop at d at 95 % confidence.
 /// </summary>
-internal sealed class TraceroutePlanner
+internal sealed class TraceroutePlanner : ITracePlanner
 {
     /// <summary>TTLs probed beyond the last hop that answered.</summary>
     internal const int Window = 16;
@@ -128,6 +128,9 @@ internal sealed class TraceroutePlanner
         _end = options.MaxHops;
         _nextToEmit = options.MinHops;
     }
+
+    /// <summary>Told each answer the planner counts (not the late ones it ignores): the rounds planner tallies responders from it.</summary>
+    public Action<int, TraceAnswer>? Accepted { get; init; }
 
     /// <summary>Every hop has been handed out (or the trace ended): nothing more will be sent or emitted.</summary>
     public bool IsDone => _nextToEmit > _end;
@@ -246,6 +249,7 @@ internal sealed class TraceroutePlanner
         }
         probe.State = ProbeState.Answered;
         probe.Answer = answer;
+        Accepted?.Invoke(id, answer);
         var hop = _hops[probe.Ttl];
         hop.Pending--;
         hop.Answered++;
