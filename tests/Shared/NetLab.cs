@@ -39,6 +39,12 @@ public sealed class NetLab : IDisposable
 
     private NetLab(string name) => Name = name;
 
+    /// <summary>
+    /// What every lab name starts with: "itl", or NETLAB_PREFIX (at most 4 letters), so that runs side by side
+    /// on one machine each know their own namespaces.
+    /// </summary>
+    private static string Prefix => Environment.GetEnvironmentVariable("NETLAB_PREFIX") is { Length: > 0 and <= 4 } prefix ? prefix : "itl";
+
     /// <summary>The lab name; the namespaces are <c>Name-c</c>, <c>Name-r1</c> ... <c>Name-t</c>.</summary>
     public string Name { get; }
 
@@ -50,7 +56,7 @@ public sealed class NetLab : IDisposable
         // At most 20 characters: "itl" + pid (<= 6 hex) + counter + 4 random hex digits.
         string name = string.Create(
             CultureInfo.InvariantCulture,
-            $"itl{Environment.ProcessId:x}-{counter:x}-{Random.Shared.Next(0x10000):x4}");
+            $"{Prefix}{Environment.ProcessId:x}-{counter:x}-{Random.Shared.Next(0x10000):x4}");
         var lab = new NetLab(name);
         Live[name] = lab;
         ScriptResult result;

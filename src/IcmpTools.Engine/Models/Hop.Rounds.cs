@@ -1,5 +1,6 @@
 using System.Collections.ObjectModel;
 using System.Globalization;
+using IcmpTools.Engine.Errors;
 
 namespace IcmpTools.Engine.Models;
 
@@ -7,11 +8,18 @@ namespace IcmpTools.Engine.Models;
 /// What a Hop carries when the trace runs in rounds (-Rounds, -Continuous), as mtr and Trippy show a hop:
 /// statistics over every round (the RTT properties then cover all rounds, <see cref="Rtts"/> holds the
 /// last round's), each responder's share, and the route changes seen. Null or empty for a single pass.
-/// Kept apart from Hop.cs so that the round fields stay one block.
+/// Kept apart from Hop.cs so that these fields stay one block (and after Hop.cs's in Export-Csv's columns).
 /// </summary>
 public sealed partial class Hop
 {
     private HopRounds? _rounds;
+
+    /// <summary>
+    /// What traceroute prints beside a router that refused to forward: "!H" (host unreachable), "!N", "!P",
+    /// "!X" (administratively prohibited), "!F" (fragmentation needed, packet too big), "!S", "!V", "!C" or
+    /// "!code"; null for a router that forwarded, the destination and a silent hop.
+    /// </summary>
+    public string? Annotation => IcmpCodes.Annotation(Family, Status, Code);
 
     /// <summary>With -Rounds or -Continuous: the rounds this Hop covers (a -PerRound snapshot: the round it closes); null for one pass.</summary>
     public int? Round => _rounds?.Round;
