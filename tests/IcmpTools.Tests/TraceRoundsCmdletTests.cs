@@ -86,6 +86,22 @@ public sealed class TraceRoundsCmdletTests(TraceLabFixture fixture) : IClassFixt
     }
 
     [SkippableTheory]
+    [InlineData("198.18.30.1", LoadBalancing.PerFlow)]
+    [InlineData("198.18.31.1", LoadBalancing.PerPacket)]
+    [InlineData("2001:db8:30::1", LoadBalancing.PerFlow)]
+    [InlineData("2001:db8:31::1", LoadBalancing.PerPacket)]
+    public void MultipathSaysWhichKindOfBalancerTheDiamondHas(string target, LoadBalancing kind)
+    {
+        var (hops, errors) = Run($"Trace-IcmpRoute {target} -Multipath");
+
+        Assert.Empty(errors);
+        // r1 balances onto r2 or r2b: distance 2 shows both, and says how r1 chose.
+        Assert.Equal(2, hops[1].Addresses.Count);
+        Assert.Equal(kind, hops[1].Balancing);
+        Assert.Null(hops[0].Balancing);
+    }
+
+    [SkippableTheory]
     [InlineData("Trace-IcmpRoute 198.18.4.2 -Rounds 3 -Continuous")]
     [InlineData("Trace-IcmpRoute 198.18.4.2 -PerRound")]
     [InlineData("Trace-IcmpRoute 198.18.4.2 -Rounds 3 -Multipath")]

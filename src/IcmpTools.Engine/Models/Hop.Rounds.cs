@@ -5,7 +5,8 @@ using IcmpTools.Engine.Errors;
 namespace IcmpTools.Engine.Models;
 
 /// <summary>
-/// What a Hop carries when the trace runs in rounds (-Rounds, -Continuous), as mtr and Trippy show a hop:
+/// What a Hop carries beyond one pass's counts: traceroute's mark (Annotation), the balancer's kind with
+/// -Multipath (Balancing), and when the trace runs in rounds (-Rounds, -Continuous), as mtr and Trippy show a hop:
 /// statistics over every round (the RTT properties then cover all rounds, <see cref="Rtts"/> holds the
 /// last round's), each responder's share, and the route changes seen. Null or empty for a single pass.
 /// Kept apart from Hop.cs so that these fields stay one block (and after Hop.cs's in Export-Csv's columns).
@@ -33,6 +34,25 @@ public sealed partial class Hop
     /// <summary>Rounds in which this distance answered from another responder than in the round before (a route change; a per-packet balancer changes every round).</summary>
     public RouteChangeList RouteChanges => _rounds?.RouteChanges ?? RouteChangeList.None;
 
+    private LoadBalancing? _balancing;
+
+    /// <summary>
+    /// With -Multipath, at a distance with several responders: whether the balancer before it keeps a flow on
+    /// one path (PerFlow: repeats of one flow all met the same responder) or spreads packets (PerPacket); null otherwise.
+    /// </summary>
+    public LoadBalancing? Balancing => _balancing;
+
+    internal Hop WithBalancing(LoadBalancing? balancing)
+    {
+        if (balancing is null)
+        {
+            return this;
+        }
+        var copy = (Hop)MemberwiseClone();
+        copy._balancing = balancing;
+        return copy;
+    }
+
     /// <summary>A copy with <paramref name="name"/> for <see cref="Name"/>; every other field, present and future, carried as is.</summary>
     internal Hop WithName(string? name)
     {
@@ -49,6 +69,15 @@ public sealed partial class Hop
         copy._summary = summary;
         return copy;
     }
+}
+
+/// <summary>How a load balancer before a hop spreads probes over its paths.</summary>
+public enum LoadBalancing
+{
+    /// <summary>By flow (a hash of addresses and the ICMP identifier and checksum): one flow, one path.</summary>
+    PerFlow,
+    /// <summary>Packet by packet: one flow meets different responders.</summary>
+    PerPacket,
 }
 
 /// <summary>The round fields of one Hop snapshot.</summary>

@@ -233,3 +233,58 @@ public sealed class TraceRoundsPlannerTests
         Assert.Equal(0, prober.InFlight);
     }
 }
+
+/// <summary>-Multipath telling a per-packet balancer from a per-flow one by repeating a flow, on virtual time.</summary>
+public sealed class BalancerKindTests
+{
+    private static FakeRouterNetwork Diamond(bool perPacket) =>
+        new("198.18.30.1", 0.4,
+            new FakeHop(new FakeRouter("198.18.1.1", 0.1)),
+            new FakeHop(new FakeRouter("198.18.2.2", 0.2), new FakeRouter("198.18.5.2", 0.2)) { PerPacket = perPacket },
+            new FakeHop(new FakeRouter("198.18.3.2", 0.3)));
+
+    private static List<Hop> Trace(FakeRouterNetwork network)
+    {
+        var planner = new TraceroutePlanner(network.Destination, IcmpFamily.IPv4, new TracerouteOptions { Multipath = true },
+            PlannerDriver.Frequency, 0);
+        var (hops, _, _) = PlannerDriver.Run(planner, (ttl, flow, _) => network.Answer(ttl, flow));
+        Assert.True(planner.IsDone);
+        return [.. hops.Select(h => h.Hop)];
+    }
+
+    [Theory]
+    [InlineData(false, LoadBalancing.PerFlow)]
+    [InlineData(true, LoadBalancing.PerPacket)]
+    public void RepeatingOneFlowTellsTheBalancersKindAtTheHopWhereThePathsSplit(bool perPacket, LoadBalancing kind)
+    {
+        var hops = Trace(Diamond(perPacket));
+
+        Assert.Equal([1, 2, 3, 4], hops.Select(h => h.Distance));
+        Assert.Equal(["198.18.2.2", "198.18.5.2"], hops[1].Addresses.Order());
+        Assert.Equal(kind, hops[1].Balancing);
+        // One responder: nothing to tell, and nothing repeated.
+        Assert.All(new[] { hops[0], hops[2], hops[3] }, h => Assert.Null(h.Balancing));
+    }
+
+    [Fact]
+    public void ThePerFlowDiamondStillLinksEachBranchAndTheRepeatsCostTenProbes()
+    {
+        var network = Diamond(perPacket: false);
+        var hops = Trace(network);
+
+        Assert.Equal(["198.18.1.1>198.18.2.2", "198.18.1.1>198.18.5.2"], hops[1].Links.Select(l => l.ToString()).Order());
+        Assert.Equal(network.SentByTtl[1] + TraceroutePlanner.BalancerConfirmations, network.SentByTtl[2]);
+    }
+
+    [Fact]
+    public void AOnePassTraceSendsNoRepeats()
+    {
+        var network = Diamond(perPacket: true);
+        var planner = new TraceroutePlanner(network.Destination, IcmpFamily.IPv4, new TracerouteOptions { Count = 3 }, PlannerDriver.Frequency, 0);
+
+        var (hops, sent, _) = PlannerDriver.Run(planner, (ttl, flow, _) => network.Answer(ttl, flow));
+
+        Assert.All(hops, h => Assert.Null(h.Hop.Balancing));
+        Assert.Equal(3, sent.Count(p => p.Ttl == 2));
+    }
+}
