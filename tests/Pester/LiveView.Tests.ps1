@@ -14,7 +14,7 @@ BeforeAll {
     $canRun = (Test-IsRoot) -and [bool](Get-Command tmux -ErrorAction Ignore)
     $manifest = Get-IcmpToolsManifest
     $netlab = Join-Path (Get-RepoRoot) 'tests/netlab/netlab.sh'
-    $prefix = if ($env:NETLAB_PREFIX) { $env:NETLAB_PREFIX } else { 'lvt' }
+    $prefix = if ($env:ICMPTOOLS_LAB_PREFIX) { $env:ICMPTOOLS_LAB_PREFIX } else { 'lvt' }
     $lab = New-UniqueName $prefix
     $session = "$lab-tmux"
     $width = 100
