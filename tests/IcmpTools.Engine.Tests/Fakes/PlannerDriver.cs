@@ -12,7 +12,7 @@ public sealed record SentProbe(int Ttl, int Flow, double AtMilliseconds);
 
 /// <summary>
 /// Drives a trace planner the way <see cref="Traceroute"/>'s loop does, on virtual time (microsecond
-/// timestamps): due probes go to <c>answer</c> (TTL, flow, probe number → what comes back, or null), answers
+/// timestamps): due probes are reported sent at once and go to <c>answer</c> (TTL, flow, probe number → what comes back, or null), answers
 /// arrive after their RTT, and time jumps to the next arrival or wake-up. No socket, no scheduler, no clock.
 /// </summary>
 internal static class PlannerDriver
@@ -44,6 +44,7 @@ internal static class PlannerDriver
             foreach (var probe in due)
             {
                 sent.Add(new SentProbe(probe.Ttl, probe.Flow, now * 1000.0 / Frequency));
+                planner.OnSent(probe.Id, now);
                 if (answer(probe.Ttl, probe.Flow, sent.Count) is { } reply)
                 {
                     arrivals.Enqueue((probe.Id, reply), now + (long)(reply.RttMilliseconds * Frequency / 1000));
