@@ -2,7 +2,7 @@
 
 # Trace-IcmpRoute's live view as a person sees it: tmux runs pwsh in a lab's client namespace, send-keys
 # types the command and Ctrl+C, capture-pane reads the screen. Every target is an address of the lab. tmux runs
-# its own server (-L), so no other tmux session on the machine is touched.
+# its own server (-S, a socket of its own), so no other tmux session on the machine is touched.
 
 BeforeDiscovery {
     Import-Module (Join-Path $PSScriptRoot 'TestSupport.psm1') -Force
@@ -17,9 +17,11 @@ BeforeAll {
     $prefix = if ($env:ICMPTOOLS_LAB_PREFIX) { $env:ICMPTOOLS_LAB_PREFIX } else { 'lvt' }
     $lab = New-UniqueName $prefix
     $session = "$lab-tmux"
+    # A server of the test's own, on a socket it removes: no other tmux session on the machine is touched.
+    $socket = Join-Path ([IO.Path]::GetTempPath()) "$session.sock"
     $width = 100
 
-    function Get-Screen { @(tmux -L $session capture-pane -p -t $session) }
+    function Get-Screen { @(tmux -S $socket capture-pane -p -t $session) }
 
     function Wait-Screen {
         # Polls the screen until $Until holds (the network, not a clock of ours, decides when): up to 90 s.
@@ -41,29 +43,30 @@ BeforeAll {
     if ($canRun) {
         & $netlab up $lab | Out-Null
         if ($LASTEXITCODE) { throw "netlab.sh up $lab failed with exit code $LASTEXITCODE." }
-        tmux -L $session new-session -d -s $session -x $width -y 40 "ip netns exec $lab-c $(Get-PwshPath) -NoProfile"
+        tmux -S $socket new-session -d -s $session -x $width -y 40 "ip netns exec $lab-c $(Get-PwshPath) -NoProfile"
         if ($LASTEXITCODE) { throw "tmux new-session failed." }
         $null = Wait-Screen { param($s) ($s -join "`n").TrimEnd() -match 'PS .*> ?$' } 'a prompt'
-        tmux -L $session send-keys -t $session -l "Import-Module '$manifest'; `$PSStyle.OutputRendering = 'PlainText'; Clear-Host"
-        tmux -L $session send-keys -t $session Enter
+        tmux -S $socket send-keys -t $session -l "Import-Module '$manifest'; `$PSStyle.OutputRendering = 'PlainText'; Clear-Host"
+        tmux -S $socket send-keys -t $session Enter
         $null = Wait-Screen { param($s) ($s | Where-Object { $_.Trim() }).Count -eq 1 } 'a cleared screen'
     }
 }
 
 AfterAll {
     if ($canRun) {
-        tmux -L $session kill-server 2>$null
+        tmux -S $socket kill-server 2>$null
+        Remove-Item -LiteralPath $socket -Force -ErrorAction Ignore
         & $netlab down $lab | Out-Null
     }
 }
 
 Describe 'Trace-IcmpRoute -Continuous on an interactive console' -Skip:(-not $canRun) {
     BeforeAll {
-        tmux -L $session send-keys -t $session -l 'Trace-IcmpRoute 198.18.4.2 -Continuous -IntervalSeconds 0.2'
-        tmux -L $session send-keys -t $session Enter
+        tmux -S $socket send-keys -t $session -l 'Trace-IcmpRoute 198.18.4.2 -Continuous -IntervalSeconds 0.2'
+        tmux -S $socket send-keys -t $session Enter
         $early = Wait-Screen { param($s) (Get-Round $s) -ge 3 } 'round 3'
         $later = Wait-Screen { param($s) (Get-Round $s) -ge (Get-Round $early) + 3 } 'three more rounds'
-        tmux -L $session send-keys -t $session C-c
+        tmux -S $socket send-keys -t $session C-c
         $final = Wait-Screen { param($s) ($s -join "`n").TrimEnd() -match '(?s)Min\(ms\).*PS .*> ?$' } 'the final Hops and a prompt'
     }
 
@@ -99,8 +102,8 @@ Describe 'Trace-IcmpRoute -Continuous on an interactive console' -Skip:(-not $ca
 
 Describe 'Trace-IcmpRoute -Rounds piped on' -Skip:(-not $canRun) {
     It 'draws no live view, only objects' {
-        tmux -L $session send-keys -t $session -l "Clear-Host; Trace-IcmpRoute 198.18.4.2 -Rounds 3 -IntervalSeconds 0.1 | ForEach-Object { 'hop {0} round {1}' -f `$_.Distance, `$_.Round }"
-        tmux -L $session send-keys -t $session Enter
+        tmux -S $socket send-keys -t $session -l "Clear-Host; Trace-IcmpRoute 198.18.4.2 -Rounds 3 -IntervalSeconds 0.1 | ForEach-Object { 'hop {0} round {1}' -f `$_.Distance, `$_.Round }"
+        tmux -S $socket send-keys -t $session Enter
         $screen = Wait-Screen { param($s) ($s -join "`n").TrimEnd() -match '(?s)hop 4 round 3.*PS .*> ?$' } 'the piped hops'
         ($screen -join "`n") | Should -Not -Match 'Trace to|StDev'
         @($screen | Where-Object { $_ -match '^hop \d round 3$' }).Count | Should -Be 4
