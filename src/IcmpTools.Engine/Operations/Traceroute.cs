@@ -60,7 +60,9 @@ public static class Traceroute
 
     /// <summary>
     /// Traces <paramref name="address"/> over <paramref name="prober"/> (on the prober's clock) and yields each
-    /// hop once it and every hop below it are final. Network outcomes are data in the hops; only a failure of
+    /// hop once it and every hop below it are final. In rounds (<see cref="TracerouteOptions.Rounds"/>,
+    /// <see cref="TracerouteOptions.Continuous"/>) it yields, as each round ends, a snapshot of every distance
+    /// the round reached over all rounds so far: a distance's latest snapshot is its report. Network outcomes are data in the hops; only a failure of
     /// the tool (a broken socket) throws.
     /// </summary>
     public static async IAsyncEnumerable<Hop> StreamAsync(Prober prober, IPAddress address, TracerouteOptions options,
@@ -92,8 +94,10 @@ public static class Traceroute
         var frequency = clock.TimestampFrequency;
         var target = address.ToString();
         var observer = new TraceObserver(clock);
-        var planner = new TraceroutePlanner(target, family, options, frequency, clock.GetTimestamp(),
-            (long)(ExpirySlack.TotalSeconds * frequency));
+        var expirySlack = (long)(ExpirySlack.TotalSeconds * frequency);
+        ITracePlanner planner = options.InRounds
+            ? new TraceRoundsPlanner(target, family, options, frequency, clock.GetTimestamp(), clock.GetUtcNow(), expirySlack)
+            : new TraceroutePlanner(target, family, options, frequency, clock.GetTimestamp(), expirySlack);
         var names = options.ResolveNames ? new NameLookups(clock) : null;
         var template = new ProbeSpec
         {
@@ -209,7 +213,7 @@ public static class Traceroute
         }
     }
 
-    private static void Record(TraceroutePlanner planner, in TraceItem item, IcmpFamily family)
+    private static void Record(ITracePlanner planner, in TraceItem item, IcmpFamily family)
     {
         var result = item.Result;
         if (result.Failure is { } failure)
@@ -258,9 +262,7 @@ public static class Traceroute
         }
     }
 
-    private static Hop WithName(Hop hop, string? name) => name is null ? hop
-        : new Hop(hop.Target, hop.Family, hop.Distance, hop.Addresses, name, hop.Rtts, hop.PacketsSent, hop.Status, hop.Code,
-            hop.ReplyTtl, hop.QuotedTtl, hop.IsRateLimited, hop.FlowId, hop.Links);
+    private static Hop WithName(Hop hop, string? name) => name is null ? hop : hop.WithName(name);
 
     /// <summary>A probe went out (<see cref="Handle"/> set, <see cref="SentAt"/> right after the send) or finished (<see cref="Result"/>).</summary>
     private readonly record struct TraceItem(int Id, ProbeHandle? Handle, long SentAt, ProbeResult Result);

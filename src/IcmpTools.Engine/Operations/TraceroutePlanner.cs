@@ -35,7 +35,7 @@ internal readonly record struct RetimedProbe(int Id, long Deadline);
 /// flows per TTL grows by the MDA stopping rule until, for every responder at d-1, the flows through it
 /// rule out one more next hop at d at 95 % confidence.
 /// </summary>
-internal sealed class TraceroutePlanner
+internal sealed class TraceroutePlanner : ITracePlanner
 {
     /// <summary>TTLs probed beyond the last hop that answered.</summary>
     internal const int Window = 16;
@@ -107,6 +107,10 @@ internal sealed class TraceroutePlanner
         public int Answered;
         public double MaxRtt = double.NaN;
         public bool Emitted;
+        /// <summary>Multipath: repeats of one flow sent to tell a per-packet balancer from a per-flow one (rounds 1, 2, ...).</summary>
+        public int ConfirmWanted;
+        public int ConfirmCreated;
+        public int ConfirmFlow;
     }
 
     public TraceroutePlanner(string target, IcmpFamily family, TracerouteOptions options, long timestampFrequency, long start,
@@ -131,6 +135,9 @@ internal sealed class TraceroutePlanner
         _end = options.MaxHops;
         _nextToEmit = options.MinHops;
     }
+
+    /// <summary>Told each answer the planner counts (not the late ones it ignores): the rounds planner tallies responders from it.</summary>
+    public Action<int, TraceAnswer>? Accepted { get; init; }
 
     /// <summary>Every hop has been handed out (or the trace ended): nothing more will be sent or emitted.</summary>
     public bool IsDone => _nextToEmit > _end;
@@ -198,6 +205,11 @@ internal sealed class TraceroutePlanner
                     into.Add(Create(ttl, _options.FlowId + hop.Created, 0, now));
                     hop.Created++;
                 }
+                while (hop.ConfirmCreated < hop.ConfirmWanted)
+                {
+                    hop.ConfirmCreated++;
+                    into.Add(Create(ttl, hop.ConfirmFlow, hop.ConfirmCreated, now));
+                }
             }
             else
             {
@@ -258,6 +270,7 @@ internal sealed class TraceroutePlanner
         }
         probe.State = ProbeState.Answered;
         probe.Answer = answer;
+        Accepted?.Invoke(id, answer);
         var hop = _hops[probe.Ttl];
         hop.Pending--;
         hop.Answered++;
@@ -409,7 +422,7 @@ internal sealed class TraceroutePlanner
         }
         if (_options.Multipath)
         {
-            return hop.Created >= hop.Wanted;
+            return hop.Created >= hop.Wanted && hop.ConfirmCreated >= hop.ConfirmWanted;
         }
         return hop.Created >= _options.Count || (_options.FastMode && hop.Answered > 0);
     }
@@ -462,7 +475,64 @@ internal sealed class TraceroutePlanner
                 wanted = Math.Max(wanted, FlowsForPredecessors(d));
             }
             Want(d, wanted);
+            ConfirmIfBalanced(d, responders.Count);
         }
+    }
+
+    /// <summary>Repeats of one flow at a distance with several responders: a per-flow balancer answers them all alike.</summary>
+    internal const int BalancerConfirmations = 10;
+
+    /// <summary>
+    /// Once the MDA wants no more flows at <paramref name="d"/> and found several responders there, sends one
+    /// flow again <see cref="BalancerConfirmations"/> times, as scamper's tracelb does: a per-flow balancer
+    /// keeps the flow on its path (the same responder every time); a per-packet one moves it, and the chance
+    /// that ten repeats all land where the first went is 2^-10 behind a two-way balancer.
+    /// </summary>
+    private void ConfirmIfBalanced(int d, int responders)
+    {
+        var hop = _hops[d];
+        if (responders < 2 || hop.ConfirmWanted > 0 || hop.Wanted > hop.Created)
+        {
+            return;
+        }
+        foreach (var id in hop.Probes)
+        {
+            if (_probes[id] is { State: ProbeState.Answered, Round: 0 } probe)
+            {
+                hop.ConfirmFlow = probe.Flow;
+                hop.ConfirmWanted = BalancerConfirmations;
+                return;
+            }
+        }
+    }
+
+    /// <summary>What the repeats of one flow showed at <paramref name="ttl"/>; null when none were sent or none answered.</summary>
+    private LoadBalancing? BalancingAt(int ttl)
+    {
+        var hop = _hops[ttl];
+        if (hop.ConfirmWanted == 0)
+        {
+            return null;
+        }
+        string? first = null;
+        var repeats = 0;
+        var varied = false;
+        foreach (var id in hop.Probes)
+        {
+            var probe = _probes[id];
+            if (probe.Flow != hop.ConfirmFlow || probe.State != ProbeState.Answered)
+            {
+                continue;
+            }
+            if (first is null)
+            {
+                first = probe.Answer.Responder;
+                continue;
+            }
+            repeats++;
+            varied |= probe.Answer.Responder != first;
+        }
+        return repeats == 0 ? null : varied ? LoadBalancing.PerPacket : LoadBalancing.PerFlow;
     }
 
     private int FlowsForPredecessors(int d)
@@ -513,7 +583,8 @@ internal sealed class TraceroutePlanner
         foreach (var id in _hops[ttl].Probes)
         {
             var probe = _probes[id];
-            if (probe.State is ProbeState.Answered or ProbeState.TimedOut)
+            // Repeats of a flow (Round above 0) only tell the balancer's kind, not where the flow goes.
+            if ((probe.State is ProbeState.Answered or ProbeState.TimedOut) && probe.Round == 0)
             {
                 map[probe.Flow] = probe.State == ProbeState.Answered ? probe.Answer.Responder : null;
             }
@@ -557,7 +628,7 @@ internal sealed class TraceroutePlanner
             {
                 return;
             }
-            _finished.Add(Build(ttl, rateLimited));
+            _finished.Add(Build(ttl, rateLimited).WithBalancing(BalancingAt(ttl)));
             _hops[ttl].Emitted = true;
             _nextToEmit++;
         }
