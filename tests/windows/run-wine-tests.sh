@@ -44,7 +44,8 @@ mkdir -p "$RESULTS"
 failed=0
 
 if [[ -f "$HERE/run-engine-tests.sh" ]]; then
-    bash "$HERE/run-engine-tests.sh" || failed=1
+    # It takes this run's prefix (WINEPREFIX) and leaves its xunit XML beside the Pester results.
+    bash "$HERE/run-engine-tests.sh" "$RESULTS" || failed=1
 fi
 
 # ICMPTOOLS_WIN_MODULE and the lab variables reach the Windows side through Wine's environment.

@@ -69,5 +69,6 @@ wine_stop() {
 wine_prefix_down() {
     [[ -n "$WINEPREFIX" ]] || return 0
     wine_stop
-    rm -rf "$WINEPREFIX"
+    # run-engine-tests.sh serialises its runs with a lock file beside the prefix.
+    rm -rf "$WINEPREFIX" "$WINEPREFIX.lock"
 }

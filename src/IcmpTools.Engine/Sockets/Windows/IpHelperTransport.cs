@@ -35,8 +35,6 @@ public sealed unsafe class IpHelperTransport : IIcmpTransport
     private const int ReceiveCapacity = 64;
     /// <summary>WSAENOBUFS: no request could be started in time (every slot stayed busy).</summary>
     private const int NoBuffers = 10055;
-    /// <summary>How long Dispose waits for outstanding requests before it closes the handle under them.</summary>
-    private static readonly TimeSpan DrainOnDispose = TimeSpan.FromSeconds(2);
 
     private static readonly WaitOrTimerCallback OnEvent = static (state, _) => ((Request)state!).Owner.Complete((Request)state);
 
@@ -47,11 +45,10 @@ public sealed unsafe class IpHelperTransport : IIcmpTransport
     private readonly ConcurrentQueue<Request> _spare = new();
     private readonly bool _dontFragment;
     private readonly IPAddress? _interfaceSource;
-    /// <summary>Set by the last completion once disposing: Dispose waits on it rather than polling.</summary>
-    private readonly ManualResetEventSlim _drained = new(false);
     private int _outstanding;
     private long _rejected;
     private int _disposed;
+    private int _closed;
 
     private sealed class Request(IpHelperTransport owner) : IDisposable
     {
@@ -271,7 +268,7 @@ public sealed unsafe class IpHelperTransport : IIcmpTransport
             }
             else if (left == 0)
             {
-                _drained.Set();
+                CloseHandleOnce();
             }
         }
     }
@@ -301,19 +298,25 @@ public sealed unsafe class IpHelperTransport : IIcmpTransport
         {
             return;
         }
-        // Let the requests in flight finish: their buffers are the API's until their events are set. Those
-        // still out when the wait ends are cancelled by closing the handle; their buffers are then freed by
-        // their completion, or, if it never comes, left rather than freed under the API.
-        // _room and _drained are not disposed: a completion may still touch them, and neither holds a kernel handle.
-        if (Volatile.Read(ref _outstanding) > 0)
-        {
-            _drained.Wait(DrainOnDispose);
-        }
-        IpHelperApi.IcmpCloseHandle(_handle);
         while (_spare.TryDequeue(out var request))
         {
             request.Dispose();
         }
-        _answers.Dispose();
+        // The handle is closed once no request is in flight: a request's buffers are the API's until its event is
+        // set, and under Wine closing the handle under a pending request left later requests of the process
+        // hanging. Every request ends by its own timeout, so the last completion closes it (CloseHandleOnce).
+        if (Volatile.Read(ref _outstanding) == 0)
+        {
+            CloseHandleOnce();
+        }
+    }
+
+    private void CloseHandleOnce()
+    {
+        if (Interlocked.Exchange(ref _closed, 1) == 0)
+        {
+            IpHelperApi.IcmpCloseHandle(_handle);
+            _answers.Dispose();
+        }
     }
 }
