@@ -83,12 +83,12 @@ function Get-PwshPath {
 }
 
 function Measure-TestResult {
-    <# Counts every TRX (dotnet test), NUnit 3 (Pester) and xunit XML (Windows engine tests) result file under tests/. #>
+    <# Counts every TRX (dotnet test, the Windows engine tests) and NUnit 3 (Pester) result file under tests/. #>
     $passed = 0; $failed = 0; $skipped = 0
     $skippedNames = [System.Collections.Generic.List[string]]::new()
     $files = @(Get-ChildItem -Path (Join-Path $root 'tests') -Recurse -File -Include '*.trx', '*.xml' |
         Where-Object { $_.Directory.Name -eq 'TestResults' })
-    $kinds = @{ TRX = 0; Pester = 0; Xunit = 0 }
+    $kinds = @{ TRX = 0; Pester = 0 }
     foreach ($file in $files) {
         [xml]$doc = Get-Content -Raw -LiteralPath $file.FullName
         if ($doc.DocumentElement.LocalName -eq 'TestRun') {
@@ -97,17 +97,6 @@ function Measure-TestResult {
                 switch ($result.outcome) {
                     'Passed' { $passed++ }
                     'NotExecuted' { $skipped++; $skippedNames.Add($result.testName) }
-                    default { $failed++ }
-                }
-            }
-        }
-        elseif ($doc.DocumentElement.LocalName -eq 'assemblies') {
-            # xunit's own XML: the Windows engine tests under Wine (tests/windows/run-engine-tests.sh).
-            $kinds.Xunit++
-            foreach ($case in $doc.SelectNodes('//test')) {
-                switch ($case.result) {
-                    'Pass' { $passed++ }
-                    { $_ -in 'Skip', 'NotRun' } { $skipped++; $skippedNames.Add($case.name) }
                     default { $failed++ }
                 }
             }

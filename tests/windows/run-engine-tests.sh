@@ -6,8 +6,8 @@
 # Publishes tests/IcmpTools.Engine.WindowsTests self-contained for win-x64 (xunit v3: the tests are their own
 # executable), builds a netlab lab (tests/netlab/netlab.sh, name h13t-<pid>), and runs the executable under
 # wine64 inside the lab's client namespace, so 127.0.0.1 and the lab's routers and target are all it can reach.
-# Runs as root (the lab, and Wine's raw sockets need it). Leaves RESULTS_DIR/engine-windows.xml (xunit v2 XML:
-# <assembly total= passed= failed= skipped=>) and prints the runner's output and, last, one line
+# Runs as root (the lab, and Wine's raw sockets need it). Leaves RESULTS_DIR/engine-windows.trx (default
+# tests/windows/TestResults, where build.ps1 counts TRX files) and prints the runner's output and, last, one line
 #   engine-windows: N passed, N failed, N skipped
 # Exits non-zero when a test failed or nothing ran. The lab is deleted on every exit.
 # Needs: wine64 (Debian: apt-get install -y wine64), the netlab tools, dotnet.
@@ -18,8 +18,10 @@ set -euo pipefail
 readonly HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 readonly ROOT="$(cd "$HERE/../.." && pwd)"
 readonly PROJECT="$ROOT/tests/IcmpTools.Engine.WindowsTests/IcmpTools.Engine.WindowsTests.csproj"
-readonly RESULTS_DIR="$(mkdir -p "${1:-$ROOT/out/test-results}" && cd "${1:-$ROOT/out/test-results}" && pwd)"
-readonly RESULTS="$RESULTS_DIR/engine-windows.xml"
+readonly RESULTS_DIR="$(mkdir -p "${1:-$HERE/TestResults}" && cd "${1:-$HERE/TestResults}" && pwd)"
+readonly TRX="$RESULTS_DIR/engine-windows.trx"
+# The runner's own XML, for the summary line; outside TestResults so build.ps1 counts the TRX alone.
+readonly RESULTS="$ROOT/out/windows/engine-windows.xml"
 readonly PUBLISH_DIR="$ROOT/out/windows/engine-tests"
 readonly LAB="h13t-$$"
 export WINEPREFIX="${WINEPREFIX:-${XDG_CACHE_HOME:-$HOME/.cache}/icmptools/wine-engine-tests}"
@@ -43,8 +45,9 @@ readonly WINE="$(find_wine)"
 readonly WINESERVER="$(dirname "$WINE")/wineserver"
 
 echo "run-engine-tests: publishing $PROJECT (win-x64, self-contained)"
-dotnet publish "$PROJECT" -c Release -o "$PUBLISH_DIR" --nologo -v quiet >"$RESULTS_DIR/engine-windows-publish.log" 2>&1 \
-    || { cat "$RESULTS_DIR/engine-windows-publish.log" >&2; die "publish failed"; }
+mkdir -p "$ROOT/out/windows"
+dotnet publish "$PROJECT" -c Release -o "$PUBLISH_DIR" --nologo -v quiet >"$ROOT/out/windows/engine-windows-publish.log" 2>&1 \
+    || { cat "$ROOT/out/windows/engine-windows-publish.log" >&2; die "publish failed"; }
 
 mkdir -p "$(dirname "$WINEPREFIX")"
 exec 8>"$WINEPREFIX.lock"
@@ -68,11 +71,14 @@ fi
 echo "run-engine-tests: lab $LAB"
 bash "$ROOT/tests/netlab/netlab.sh" up "$LAB" >/dev/null
 
-rm -f "$RESULTS"
+mkdir -p "$(dirname "$RESULTS")"
+rm -f "$RESULTS" "$TRX"
 status=0
 # Bounded: the tests bound every wait themselves; this only stops a hung Wine.
-timeout 900 ip netns exec "$LAB-c" env ICMPTOOLS_WINE_LAB="$LAB" WINEPREFIX="$WINEPREFIX" WINEDEBUG=-all \
-    "$WINE" "$PUBLISH_DIR/IcmpTools.Engine.WindowsTests.exe" -result-xml "Z:${RESULTS//\//\\}" \
+# DOTNET_EnableWriteXorExecute=0: with .NET's W^X double mapping on, Wine 8 runs crashed in the finalizer that frees
+# dynamic methods' code ("Internal CLR error 0x80131506" in DynamicResolver.DestroyScout.Finalize), 3 runs in 4.
+timeout 900 ip netns exec "$LAB-c" env ICMPTOOLS_WINE_LAB="$LAB" WINEPREFIX="$WINEPREFIX" WINEDEBUG=-all DOTNET_EnableWriteXorExecute=0 \
+    "$WINE" "$PUBLISH_DIR/IcmpTools.Engine.WindowsTests.exe" -result-xml "Z:${RESULTS//\//\\}" -result-trx "Z:${TRX//\//\\}" \
     || status=$?
 
 [[ -f "$RESULTS" ]] || die "no results were written (runner exit $status)"
