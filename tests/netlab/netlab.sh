@@ -7,6 +7,7 @@
 #   netlab.sh silent NAME NODE on|off make NODE send no ICMP errors at all (or again send them)
 #   netlab.sh sparse NAME on|off      make only 1 % of the sweep block answer (or all of it again)
 #   netlab.sh ratelimit NAME NODE on|off  make NODE send only a few Time Exceeded a second
+#   netlab.sh pmtu NAME on|off        a narrow link to the MTU targets and a PMTU black hole (see cmd_pmtu)
 #
 # Needs root (CAP_NET_ADMIN, CAP_SYS_ADMIN), iproute2, nftables, iptables (nft flavour), iputils ping,
 # gcc and libnetfilter-queue-dev.
@@ -29,7 +30,7 @@ readonly RATELIMIT_BURST=2
 die() { echo "netlab: $*" >&2; exit 1; }
 
 usage() {
-    sed -n '3,9p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+    sed -n '3,10p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
     exit 2
 }
 
@@ -511,6 +512,61 @@ EOF
     esac
 }
 
+# Path MTU scenarios, on their own target addresses so the rest of the lab keeps 1500 everywhere:
+#   198.18.16.1 / 2001:db8:16::1  r2 -> r3 is narrow (1400 IPv4, 1280 IPv6): r2 answers a larger
+#                                 DF probe with Fragmentation Needed / Packet Too Big naming the MTU.
+#   198.18.17.1 / 2001:db8:17::1  r3 -> t is as narrow, and r3 drops the Fragmentation Needed / Packet
+#                                 Too Big it would send: a PMTU black hole, where big probes just vanish.
+# The narrow links are route MTUs (IPv6 forwarding honours only a locked one), so no interface changes.
+readonly PMTU_V4=1400
+readonly PMTU_V6=1280
+cmd_pmtu() {
+    local name="$1" mode="$2"
+    local ns
+    for ns in t r2 r3; do ns_exists "$name-$ns" || die "no namespace $name-$ns"; done
+    case "$mode" in
+    on)
+        ip -n "$name-t" -batch - <<'EOF'
+addr replace 198.18.16.1/32 dev lo
+addr replace 2001:db8:16::1/128 dev lo nodad
+addr replace 198.18.17.1/32 dev lo
+addr replace 2001:db8:17::1/128 dev lo nodad
+EOF
+        ip -n "$name-r2" -batch - <<EOF
+route replace 198.18.16.1/32 via 198.18.3.2 dev to-r3 mtu lock $PMTU_V4
+route replace 2001:db8:16::1/128 via 2001:db8:3::2 dev to-r3 mtu lock $PMTU_V6
+EOF
+        ip -n "$name-r3" -batch - <<EOF
+route replace 198.18.17.1/32 via 198.18.4.2 dev to-t mtu lock $PMTU_V4
+route replace 2001:db8:17::1/128 via 2001:db8:4::2 dev to-t mtu lock $PMTU_V6
+EOF
+        ip netns exec "$name-r3" nft -f - <<'EOF'
+table inet netlab_pmtu
+delete table inet netlab_pmtu
+table inet netlab_pmtu {
+    chain output {
+        type filter hook output priority 0; policy accept;
+        icmp type destination-unreachable icmp code frag-needed counter drop
+        icmpv6 type packet-too-big counter drop
+    }
+}
+EOF
+        ;;
+    off)
+        ip netns exec "$name-r3" nft delete table inet netlab_pmtu 2>/dev/null || true
+        ip -n "$name-r3" route del 198.18.17.1/32 2>/dev/null || true
+        ip -n "$name-r3" -6 route del 2001:db8:17::1/128 2>/dev/null || true
+        ip -n "$name-r2" route del 198.18.16.1/32 2>/dev/null || true
+        ip -n "$name-r2" -6 route del 2001:db8:16::1/128 2>/dev/null || true
+        local a
+        for a in 198.18.16.1/32 2001:db8:16::1/128 198.18.17.1/32 2001:db8:17::1/128; do
+            ip -n "$name-t" addr del "$a" dev lo 2>/dev/null || true
+        done
+        ;;
+    *) die "pmtu: expected on or off, got '$mode'" ;;
+    esac
+}
+
 main() {
     (($# >= 1)) || usage
     local cmd="$1"
@@ -550,6 +606,11 @@ main() {
         (($# == 2)) || usage
         check_name "$1"
         cmd_sparse "$1" "$2"
+        ;;
+    pmtu)
+        (($# == 2)) || usage
+        check_name "$1"
+        cmd_pmtu "$1" "$2"
         ;;
     *) usage ;;
     esac

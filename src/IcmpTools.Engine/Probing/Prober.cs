@@ -44,6 +44,8 @@ public sealed class Prober : IMessageSink, IDisposable
     private const int ChunkBits = 12;
     private const int ChunkSize = 1 << ChunkBits;
 
+    private const int Emsgsize = 90;
+
     private const int Free = 0;
     private const int Reserved = 1;
     private const int Pending = 2;
@@ -456,6 +458,13 @@ public sealed class Prober : IMessageSink, IDisposable
         var result = BaseResult(ref slot);
         result.Status = IcmpStatus.SendFailed;
         result.SendError = errno;
+        if (errno == Emsgsize && _transport is IPathMtuSource pathMtu && pathMtu.PathMtu(slot.Destination) is > 0 and var mtu)
+        {
+            // Under DontFragment the kernel refuses what exceeds the path MTU it learned from an earlier Fragmentation
+            // Needed / Packet Too Big: the network's answer, known before sending, so the user reads it as such.
+            result.Status = IcmpStatus.PacketTooBig;
+            result.Mtu = mtu;
+        }
         result.TimestampNs = Sockets.Clock.RealtimeNs();
         result.EventTimestamp = _clock.GetTimestamp();
         Complete(index, ref slot, in result);

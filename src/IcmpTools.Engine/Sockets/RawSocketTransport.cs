@@ -15,7 +15,7 @@ namespace IcmpTools.Engine.Sockets;
 /// and per-packet TTL / traffic class / source through control messages, so one socket per family
 /// serves every operation whatever options each one uses.
 /// </summary>
-public sealed unsafe class RawSocketTransport : IIcmpTransport
+public sealed unsafe class RawSocketTransport : IIcmpTransport, IPathMtuSource
 {
     /// <summary>Packets taken per receive call: enough to drain a sweep's burst in few system calls.</summary>
     private const int ReceiveCapacity = 64;
@@ -50,6 +50,8 @@ public sealed unsafe class RawSocketTransport : IIcmpTransport
     /// <summary>Every send-only socket stamps its packets and the kernel takes per-packet keys (cleared at the first EINVAL).</summary>
     private volatile bool _keyed;
     private int _disposed;
+    /// <summary>With DontFragment only: what a send refused with EMSGSIZE was measured against.</summary>
+    private readonly KernelPathMtu? _pathMtu;
 
     public RawSocketTransport(IcmpFamily family, bool dontFragment, TimeProvider? clock = null, string? interfaceName = null,
         bool broadcast = false)
@@ -89,6 +91,8 @@ public sealed unsafe class RawSocketTransport : IIcmpTransport
             throw;
         }
 
+        // Last: nothing after it can throw and leave it open.
+        _pathMtu = dontFragment ? KernelPathMtu.TryOpen(family) : null;
         _receiveBatch = new ReceiveBatch(ReceiveCapacity, SlotSize);
         _recvMessages = (LibC.MMsgHdr*)NativeMemory.AllocZeroed((nuint)(ReceiveCapacity * sizeof(LibC.MMsgHdr)));
         _recvIov = (LibC.IoVec*)NativeMemory.AllocZeroed((nuint)(ReceiveCapacity * sizeof(LibC.IoVec)));
@@ -473,12 +477,15 @@ public sealed unsafe class RawSocketTransport : IIcmpTransport
         }
     }
 
+    public int PathMtu(in IpKey destination) => _pathMtu?.Query(destination) ?? 0;
+
     public void Dispose()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0)
         {
             return;
         }
+        _pathMtu?.Dispose();
         // The SafeHandles close their descriptors only once every call holding them has returned.
         _socket.Dispose();
         foreach (var sender in _senders)
