@@ -62,6 +62,13 @@ public sealed class Reply
     public int? Pointer { get; init; }
 #pragma warning restore CA1720
 
+    /// <summary>The MPLS label stack a router reported with its error (RFC 4950), top first; empty when none.</summary>
+    public MplsLabelList Mpls { get; init; } = IcmpExtensions.Empty.Mpls;
+    /// <summary>The interfaces a router described with its error (RFC 5837); empty when none.</summary>
+    public InterfaceInfoList InterfaceInfo { get; init; } = IcmpExtensions.Empty.InterfaceInfo;
+    /// <summary>Other RFC 4884 extension objects, as class, C-Type and bytes; empty when none.</summary>
+    public IcmpExtensionObjectList OtherExtensions { get; init; } = IcmpExtensions.Empty.Other;
+
     /// <summary>
     /// Throws the typed exception of an ICMP error answer (icmplib's raise_for_status): DestinationUnreachable,
     /// TimeExceeded, PacketTooBig or ParameterProblem, for IPv4 and IPv6, carrying this reply. An echo reply, a

@@ -24,6 +24,9 @@ internal static class ReplyFactory
         IsPrivileged = isPrivileged,
         Mtu = result.Mtu > 0 ? result.Mtu : null,
         Pointer = result.Status == IcmpStatus.ParameterProblem && result.Pointer >= 0 ? result.Pointer : null,
+        Mpls = (result.Extensions ?? IcmpExtensions.Empty).Mpls,
+        InterfaceInfo = (result.Extensions ?? IcmpExtensions.Empty).InterfaceInfo,
+        OtherExtensions = (result.Extensions ?? IcmpExtensions.Empty).Other,
     };
 
     /// <summary>

@@ -220,7 +220,7 @@ public static class Traceroute
                 break;
             default:
                 planner.OnAnswer(item.Id, new TraceAnswer(result.Status, result.Responder.ToAddress(family).ToString(), result.Code,
-                    result.RttMilliseconds, result.Ttl, result.QuotedTtl));
+                    result.RttMilliseconds, result.Ttl, result.QuotedTtl) { Extensions = result.Extensions });
                 break;
         }
     }
@@ -256,7 +256,7 @@ public static class Traceroute
 
     private static Hop WithName(Hop hop, string? name) => name is null ? hop
         : new Hop(hop.Target, hop.Family, hop.Distance, hop.Addresses, name, hop.Rtts, hop.PacketsSent, hop.Status, hop.Code,
-            hop.ReplyTtl, hop.QuotedTtl, hop.IsRateLimited, hop.FlowId, hop.Links);
+            hop.ReplyTtl, hop.QuotedTtl, hop.IsRateLimited, hop.FlowId, hop.Links).WithExtrasOf(hop);
 
     /// <summary>A probe went out (<see cref="Handle"/> set, <see cref="SentAt"/> right after the send) or finished (<see cref="Result"/>).</summary>
     private readonly record struct TraceItem(int Id, ProbeHandle? Handle, long SentAt, ProbeResult Result);

@@ -723,6 +723,7 @@ public sealed class Prober : IMessageSink, IDisposable
             QuotedTtl = message.QuotedTtl,
             Mtu = message.Mtu,
             Pointer = message.Pointer,
+            Extensions = message.Extensions,
             TimestampNs = message.KernelRealtimeNs != 0 ? message.KernelRealtimeNs : Sockets.Clock.RealtimeNs(),
         };
         result.EventTimestamp = sent + rttTicks;

@@ -231,6 +231,7 @@ public sealed unsafe class DatagramSocketTransport : IIcmpTransport, IPathMtuSou
         if (Family == IcmpFamily.IPv4)
         {
             SetInt(fd, LibC.IPPROTO_IP, LinuxErrorQueue.IP_RECVERR, 1);
+            TrySetInt(fd, LibC.IPPROTO_IP, LinuxErrorQueue.IP_RECVERR_RFC4884, 1);
             SetInt(fd, LibC.IPPROTO_IP, LinuxErrorQueue.IP_RECVTTL, 1);
             if (dontFragment)
             {
@@ -240,6 +241,7 @@ public sealed unsafe class DatagramSocketTransport : IIcmpTransport, IPathMtuSou
         else
         {
             SetInt(fd, LibC.IPPROTO_IPV6, LinuxErrorQueue.IPV6_RECVERR, 1);
+            TrySetInt(fd, LibC.IPPROTO_IPV6, LinuxErrorQueue.IPV6_RECVERR_RFC4884, 1);
             SetInt(fd, LibC.IPPROTO_IPV6, LibC.IPV6_RECVHOPLIMIT, 1);
             if (dontFragment)
             {
