@@ -198,6 +198,22 @@ public sealed class NetLab : IDisposable
         ForgetPathMtu();
     }
 
+    /// <summary>
+    /// While <paramref name="on"/> is true, r2 answers 198.18.18.1-3 / 2001:db8:18::1-3 as an MPLS router would
+    /// (tests/netlab/icmp-ext-responder.py): Time Exceeded with RFC 4884 extensions at TTL 1 (compliant, non-compliant,
+    /// bad checksum), echo replies beyond.
+    /// </summary>
+    public void SetExtensionResponder(bool on)
+    {
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        ScriptResult result = RunScript(ExecTimeout, "ext", Name, on ? "on" : "off");
+        if (result.ExitCode != 0)
+        {
+            throw new InvalidOperationException(
+                $"netlab.sh ext {Name} failed (exit {result.ExitCode}): {result.Stderr.Trim()}");
+        }
+    }
+
     /// <summary>Drops the client's cached path MTUs (PMTU exceptions), as if no Fragmentation Needed had arrived yet.</summary>
     public void ForgetPathMtu() => Exec("c", "ip -4 route flush cache && ip -6 route flush cache");
 
