@@ -129,6 +129,9 @@ public sealed class Prober : IMessageSink, IDisposable
 
     public IcmpFamily Family => _transport.Family;
 
+    /// <summary>The path MTU this machine holds for the destination (see <see cref="IPathMtuSource"/>); 0 when the transport cannot say.</summary>
+    public int KnownPathMtu(in IpKey destination) => _transport is IPathMtuSource source ? source.PathMtu(destination) : 0;
+
     public SocketKind Kind => _transport.Kind;
 
     public TimeProvider Clock => _clock;
