@@ -116,14 +116,22 @@ public sealed class Hop
     public InterfaceInfoList InterfaceInfo { get; init; } = IcmpExtensions.Empty.InterfaceInfo;
     /// <summary>Other RFC 4884 extension objects, as class, C-Type and bytes; empty when none.</summary>
     public IcmpExtensionObjectList OtherExtensions { get; init; } = IcmpExtensions.Empty.Other;
+    /// <summary>With -Mtu: the MTU of the path up to this hop (tracepath's pmtu column); null otherwise.</summary>
+    public int? Mtu { get; init; }
+
+    /// <summary>The same hop with the path MTU up to it.</summary>
+    internal Hop WithMtu(int? mtu) => WithExtrasOf(this, mtu);
 
     /// <summary>Copies what the planner set beside the constructor's fields onto a rebuilt hop (a name added).</summary>
-    internal Hop WithExtrasOf(Hop source) => new(Target, Family, Distance, Addresses, Name, Rtts, PacketsSent, Status, Code,
+    internal Hop WithExtrasOf(Hop source) => WithExtrasOf(source, source.Mtu);
+
+    private Hop WithExtrasOf(Hop source, int? mtu) => new(Target, Family, Distance, Addresses, Name, Rtts, PacketsSent, Status, Code,
         ReplyTtl, QuotedTtl, IsRateLimited, FlowId, Links)
     {
         Mpls = source.Mpls,
         InterfaceInfo = source.InterfaceInfo,
         OtherExtensions = source.OtherExtensions,
+        Mtu = mtu,
     };
 
     public override string ToString() =>

@@ -134,6 +134,11 @@ public static class PathMtu
                         return (IcmpStatus.Success, candidate, method);
                     case IcmpStatus.PacketTooBig or IcmpStatus.DestinationUnreachable when outcome.Mtu > 0:
                         Report(in outcome);
+                        if (outcome.Mtu < candidate && outcome.Mtu == good)
+                        {
+                            // Named, and already answered at that size (IPv6's 1280 is the floor probe's size).
+                            return (IcmpStatus.Success, good, PathMtuMethod.Reported);
+                        }
                         if (outcome.Mtu < candidate && outcome.Mtu > good)
                         {
                             candidate = outcome.Mtu;

@@ -68,6 +68,10 @@ public sealed class TraceIcmpRouteCommand : IcmpCmdletBase
     [ValidateRange(0, 10_000_000)]
     public int Rate { get; set; }
 
+    /// <summary>tracepath's column: each Hop's Mtu is the path MTU up to it (a DontFragment path MTU discovery runs beside the trace).</summary>
+    [Parameter]
+    public SwitchParameter Mtu { get; set; }
+
     protected override void BeginProcessing()
     {
         if (MyInvocation.BoundParameters.ContainsKey(nameof(Ttl)))
@@ -103,7 +107,7 @@ public sealed class TraceIcmpRouteCommand : IcmpCmdletBase
             ThrowTerminatingError(new ErrorRecord(new ArgumentException(Format(Strings.TraceInvalidOption, e.Message), e),
                 ErrorIds.InvalidParameterValue, ErrorCategory.InvalidArgument, e.ActualValue));
         }
-        OpenProbers(dontFragment: false);
+        OpenProbers(dontFragment: Mtu);
     }
 
     protected override void ProcessRecord()
@@ -124,7 +128,8 @@ public sealed class TraceIcmpRouteCommand : IcmpCmdletBase
         {
             return;
         }
-        await foreach (var hop in Traceroute.StreamAsync(prober, address, _options, StopToken).ConfigureAwait(false))
+        var hops = Mtu ? TracerouteMtu.StreamAsync(prober, address, _options, StopToken) : Traceroute.StreamAsync(prober, address, _options, StopToken);
+        await foreach (var hop in hops.ConfigureAwait(false))
         {
             await PostAsync(hop).ConfigureAwait(false);
         }

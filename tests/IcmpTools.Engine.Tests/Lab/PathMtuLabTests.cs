@@ -87,4 +87,36 @@ public sealed class PathMtuLabTests(LabFixture fixture)
         Assert.Equal(mtu, second.Mtu);
         Assert.Null(second.StatusSource);
     }
+
+    [SkippableTheory]
+    [InlineData("198.18.16.1", 1400, PathMtuMethod.Reported, "198.18.2.2=1400", SocketKind.Raw)]
+    [InlineData("198.18.16.1", 1400, PathMtuMethod.Reported, "198.18.2.2=1400", SocketKind.Datagram)]
+    [InlineData("2001:db8:16::1", 1280, PathMtuMethod.Reported, "2001:db8:2::2=1280", SocketKind.Raw)]
+    [InlineData("2001:db8:16::1", 1280, PathMtuMethod.Reported, "2001:db8:2::2=1280", SocketKind.Datagram)]
+    [InlineData("198.18.17.1", 1400, PathMtuMethod.Search, "", SocketKind.Raw)]
+    [InlineData("198.18.17.1", 1400, PathMtuMethod.Search, "", SocketKind.Datagram)]
+    [InlineData("2001:db8:17::1", 1280, PathMtuMethod.Search, "", SocketKind.Raw)]
+    [InlineData("2001:db8:4::2", 1500, PathMtuMethod.Route, "", SocketKind.Raw)]
+    public void ThePathMtuIsFoundByTheRoutersWordOrInABlackHoleBySearch(string target, int mtu, PathMtuMethod method, string reports, SocketKind kind)
+    {
+        fixture.Lab.SetPathMtu(on: true);
+        fixture.Lab.Exec("c", "sysctl -qw net.ipv4.ping_group_range='0 2147483647'");
+        var result = fixture.Lab.InClient(() =>
+        {
+            var address = IPAddress.Parse(target);
+            using var prober = new Prober(TransportFactory.Open(new ProberKey(TargetResolver.FamilyOf(address), kind, DontFragment: true)));
+            return PathMtu.DiscoverAsync(prober, address, new PathMtuOptions()).GetAwaiter().GetResult();
+        });
+
+        Assert.Equal(IcmpStatus.Success, result.Status);
+        Assert.Equal(mtu, result.Mtu);
+        Assert.Equal(method, result.Method);
+        Assert.Equal(reports, result.Reports.ToString());
+        Assert.Equal(kind == SocketKind.Raw, result.IsPrivileged);
+        if (method == PathMtuMethod.Reported)
+        {
+            // The route's size with the floor's, then the named size (unless it is the floor's): nothing searched.
+            Assert.InRange(result.Probes, 2, 3);
+        }
+    }
 }
