@@ -578,7 +578,7 @@ stop_ext() {
     [[ -f "$pidfile" ]] || return 0
     pid="$(cat "$pidfile" 2>/dev/null || true)"
     # Only signal a process that is still our responder (the pid may have been reused).
-    if [[ "$pid" =~ ^[0-9]+$ ]] && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q icmp-ext-responder; then
+    if [[ "$pid" =~ ^[0-9]+$ ]] && { tr '\0' ' ' <"/proc/$pid/cmdline"; } 2>/dev/null | grep -q icmp-ext-responder; then
         kill -TERM "$pid" 2>/dev/null || true
         for ((i = 0; i < 200; i++)); do
             running "$pid" || break

@@ -119,4 +119,24 @@ public sealed class PathMtuLabTests(LabFixture fixture)
             Assert.InRange(result.Probes, 2, 3);
         }
     }
+
+    [SkippableTheory]
+    [InlineData("198.18.16.1", new[] { 1500, 1500, 1400, 1400 })]
+    [InlineData("2001:db8:16::1", new[] { 1500, 1500, 1280, 1280 })]
+    [InlineData("198.18.17.1", new[] { 1500, 1500, 1500, 1400 })]
+    public void ATraceWithMtuShowsTracepathsColumn(string target, int[] mtus)
+    {
+        fixture.Lab.SetPathMtu(on: true);
+        var hops = fixture.Lab.InClient(() =>
+        {
+            var address = IPAddress.Parse(target);
+            using var prober = new Prober(TransportFactory.Open(new ProberKey(TargetResolver.FamilyOf(address), SocketKind.Raw, DontFragment: true)));
+            return TracerouteMtu.StreamAsync(prober, address, new TracerouteOptions { Count = 1 }).ToBlockingEnumerable().ToList();
+        });
+
+        // The narrow link is r2's way out: r2 itself is still reached at 1500, every hop beyond it at the narrow MTU.
+        // In the black hole, where no router names it, only the destination can say.
+        Assert.Equal(mtus, hops.Select(h => h.Mtu ?? 0));
+        Assert.Equal(target, hops[^1].Address);
+    }
 }
