@@ -49,11 +49,11 @@ done
 
 # One pwsh for both cmdlets: each discovery is timed inside it, after a warm-up, from a cold cache.
 cat >"/tmp/$LAB.ps1" <<'PS1'
-param([string[]]$Targets)
+param([Parameter(ValueFromRemainingArguments)][string[]]$Targets)
 Import-Module ./out/IcmpTools
 $null = Test-IcmpEcho 127.0.0.1 -MtuSize; $null = Test-Connection 127.0.0.1 -MtuSize -TimeoutSeconds 2
 function Cold { ip -4 route flush cache; ip -6 route flush cache; nft reset counter inet h15bench probes > $null }
-function Probes { (nft list counter inet h15bench probes) -match 'packets (\d+)' > $null; $Matches[1] }
+function Probes { if (((nft list counter inet h15bench probes) -join ' ') -match 'packets (\d+)') { $Matches[1] } }
 foreach ($target in $Targets) {
     Cold
     $watch = [Diagnostics.Stopwatch]::StartNew()
@@ -67,7 +67,7 @@ foreach ($target in $Targets) {
     '| {0} | Test-Connection -MtuSize | {1} | {2} | {3:0} |' -f $target, $mtu, (Probes), $watch.Elapsed.TotalMilliseconds
 }
 PS1
-mapfile -t pwrows < <(ip netns exec "$NS" dotnet pwsh -NoProfile -File "/tmp/$LAB.ps1" -Targets "${TARGETS[@]}")
+mapfile -t pwrows < <(ip netns exec "$NS" dotnet pwsh -NoProfile -File "/tmp/$LAB.ps1" "${TARGETS[@]}")
 rm -f "/tmp/$LAB.ps1"
 
 {
