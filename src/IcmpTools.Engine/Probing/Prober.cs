@@ -52,6 +52,9 @@ public sealed class Prober : IMessageSink, IDisposable
     private const int Answered = 3;
     private const int Closed = 4;
 
+    /// <summary>The deadline queue is swept of finished probes' entries once it holds twice its live entries, and at least this many.</summary>
+    internal const int DeadlineCompactionFloor = 1024;
+
     private readonly IIcmpTransport _transport;
     private readonly TimeProvider _clock;
     private readonly double _ticksPerMillisecond;
@@ -69,6 +72,9 @@ public sealed class Prober : IMessageSink, IDisposable
     private readonly object _deadlineLock = new();
     private readonly PriorityQueue<(int Index, uint Serial), long> _deadlines = new();
     private readonly List<(int Index, uint Serial)> _expired = new();
+    /// <summary>Entries held by the last compaction's survivors, doubled: the queue is swept again past it.</summary>
+    private int _compactAbove = DeadlineCompactionFloor;
+    private readonly List<((int Index, uint Serial) Entry, long Deadline)> _liveDeadlines = new();
     /// <summary>The earliest deadline queued (long.MaxValue when none), readable without the lock.</summary>
     private long _headDeadline = long.MaxValue;
     private long _wakeAt = long.MaxValue;
@@ -134,6 +140,9 @@ public sealed class Prober : IMessageSink, IDisposable
 
     public SocketKind Kind => _transport.Kind;
 
+    /// <summary>What the transport can do: planners check it before relying on a feature (Paris, raw error bytes).</summary>
+    public TransportCapabilities Capabilities => _transport.Capabilities;
+
     public TimeProvider Clock => _clock;
 
     /// <summary>Set once the receive loop has failed: every pending probe was failed with it, and no send is taken.</summary>
@@ -147,6 +156,18 @@ public sealed class Prober : IMessageSink, IDisposable
             lock (_tableLock)
             {
                 return _allocated - _free.Count;
+            }
+        }
+    }
+
+    /// <summary>Entries in the deadline queue, live or left behind by finished probes and moved deadlines.</summary>
+    internal int DeadlinesQueued
+    {
+        get
+        {
+            lock (_deadlineLock)
+            {
+                return _deadlines.Count;
             }
         }
     }
@@ -335,6 +356,7 @@ public sealed class Prober : IMessageSink, IDisposable
                     probe.HasSource, probe.Ttl, probe.TrafficClass);
                 batch.Packets[packet].Tag = index;
                 batch.Packets[packet].Key = serial;
+                batch.Packets[packet].TimeoutTicks = slot.Timeout;
                 EchoRequestWriter.Write(batch.PacketSpan(packet), Family, slot.Identifier, probe.Sequence,
                     new ProbeCookie(_session, serial), probe.PayloadSize, probe.ExplicitPayload,
                     probe.ExplicitPayload is not null, probe.HoldSum ? probe.Sum : -1);
@@ -369,6 +391,7 @@ public sealed class Prober : IMessageSink, IDisposable
                 _deadlines.Enqueue((packet.Tag, serials[i]), deadline);
                 earliest = Math.Min(earliest, deadline);
             }
+            CompactDeadlines();
             _deadlines.TryPeek(out _, out var head);
             Interlocked.Exchange(ref _headDeadline, head);
         }
@@ -517,13 +540,20 @@ public sealed class Prober : IMessageSink, IDisposable
             foreach (var index in list)
             {
                 ref var slot = ref SlotAt(index);
-                if (message.Kind == IcmpKind.EchoReply && slot.ExpectedPayload is { } expected && !echoed.SequenceEqual(expected))
+                if (slot.ExpectedPayload is { } expected)
                 {
-                    continue;
+                    // An exact payload: a reply echoes it whole; a quote long enough to hold 8 payload bytes starts with it.
+                    if (message.Kind == IcmpKind.EchoReply ? !echoed.SequenceEqual(expected)
+                        : message.HasCookie && !QuoteStartsWith(in message, expected))
+                    {
+                        continue;
+                    }
                 }
-                if (message.Kind == IcmpKind.EchoReply && slot.ExpectedPayload is null && message.HasCookie)
+                else if (message.HasCookie)
                 {
-                    // A cookie probe's own reply carries its cookie; one that came back without it is someone else's.
+                    // A cookie of ours never gets here (it went by the cookie), and a probe of ours either carried
+                    // one or was too short to be quoted with 8 payload bytes: a reply or an error carrying a cookie
+                    // answers another operation's or another process's probe with the same header.
                     continue;
                 }
                 found = index;
@@ -531,6 +561,18 @@ public sealed class Prober : IMessageSink, IDisposable
             }
         }
         return false;
+    }
+
+    /// <summary>The first 8 quoted payload bytes (parsed as a cookie) are the start of <paramref name="expected"/>.</summary>
+    private static bool QuoteStartsWith(in IcmpMessage message, byte[] expected)
+    {
+        if (expected.Length < ProbeCookie.Size)
+        {
+            return false;
+        }
+        Span<byte> quoted = stackalloc byte[ProbeCookie.Size];
+        message.Cookie.WriteTo(quoted);
+        return quoted.SequenceEqual(expected.AsSpan(0, ProbeCookie.Size));
     }
 
     // Hot path of every sweep: compiled fully optimised at once, so the first sweep in a session does not run tier-0 code.
@@ -727,6 +769,7 @@ public sealed class Prober : IMessageSink, IDisposable
             Mtu = message.Mtu,
             Pointer = message.Pointer,
             Extensions = message.Extensions,
+            SendError = message.LocalError,
             TimestampNs = message.KernelRealtimeNs != 0 ? message.KernelRealtimeNs : Sockets.Clock.RealtimeNs(),
         };
         result.EventTimestamp = sent + rttTicks;
@@ -767,6 +810,7 @@ public sealed class Prober : IMessageSink, IDisposable
         IcmpKind.DestinationUnreachable => IcmpStatus.DestinationUnreachable,
         IcmpKind.TimeExceeded => IcmpStatus.TimeExceeded,
         IcmpKind.PacketTooBig => IcmpStatus.PacketTooBig,
+        IcmpKind.LocalFailure => IcmpStatus.SendFailed,
         _ => IcmpStatus.ParameterProblem,
     };
 
@@ -828,6 +872,31 @@ public sealed class Prober : IMessageSink, IDisposable
         _expired.Clear();
     }
 
+    /// <summary>
+    /// Under the deadline lock: drops the entries of probes that finished or whose deadline moved, once they may
+    /// outnumber the live ones. An answered probe's entry otherwise stayed until its deadline, so with a long
+    /// timeout the queue grew with the probes sent within it rather than with the probes in flight.
+    /// </summary>
+    private void CompactDeadlines()
+    {
+        if (_deadlines.Count <= _compactAbove)
+        {
+            return;
+        }
+        foreach (var (entry, deadline) in _deadlines.UnorderedItems)
+        {
+            ref var slot = ref SlotAt(entry.Index);
+            if (Volatile.Read(ref slot.Word) == Word(entry.Serial, Pending) && Volatile.Read(ref slot.Deadline) == deadline)
+            {
+                _liveDeadlines.Add((entry, deadline));
+            }
+        }
+        _deadlines.Clear();
+        _deadlines.EnqueueRange(_liveDeadlines);
+        _liveDeadlines.Clear();
+        _compactAbove = Math.Max(DeadlineCompactionFloor, 2 * _deadlines.Count);
+    }
+
     private static ProbeResult BaseResult(ref Slot slot) => new()
     {
         Token = slot.Token,
@@ -879,6 +948,7 @@ public sealed class Prober : IMessageSink, IDisposable
         lock (_deadlineLock)
         {
             _deadlines.Enqueue((index, serial), deadline);
+            CompactDeadlines();
             _deadlines.TryPeek(out _, out var head);
             Interlocked.Exchange(ref _headDeadline, head);
         }

@@ -23,6 +23,12 @@ public sealed class TestIcmpEchoCommand : IcmpCmdletBase
     private const string ContinuousSet = "Continuous";
     private const string MtuSizeSet = "MtuSize";
 
+    /// <summary>
+    /// Targets pinged at once (a task and a scheduler each); further piped targets are read as these finish, as
+    /// the sweep reads its targets. -Continuous pings never finish, so they are not bounded.
+    /// </summary>
+    internal const int MaxTargetsInFlight = 1024;
+
     private PingOptions _options = new();
     private IcmpFamily? _family;
     private QuietAnswers? _quiet;
@@ -112,6 +118,8 @@ public sealed class TestIcmpEchoCommand : IcmpCmdletBase
         // The MTU search is DontFragment by nature: without it every size would "arrive", in fragments.
         OpenProbers(DontFragment || MtuSize, Broadcast);
     }
+
+    protected override int? TargetsInFlightLimit => Continuous ? null : MaxTargetsInFlight;
 
     protected override void ProcessRecord()
     {
