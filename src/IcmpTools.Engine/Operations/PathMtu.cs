@@ -90,6 +90,7 @@ public static class PathMtu
         private readonly Dictionary<long, int> _sizes = [];
         private long _next;
         private double _maxRtt;
+        private bool _answered;
 
         public ProbeScheduler? Scheduler { get; set; }
 
@@ -246,7 +247,7 @@ public static class PathMtu
             var first = _next;
             // Once the path has answered, a size unanswered after several round trips was dropped: no need to wait
             // the whole timeout for it (rounds whose every size is too big would otherwise cost one each).
-            var timeout = Ticks.From(_maxRtt > 0 && Cut < options.Timeout ? Cut : options.Timeout, prober.Clock);
+            var timeout = Ticks.From(_answered && Cut < options.Timeout ? Cut : options.Timeout, prober.Clock);
             lock (_gate)
             {
                 for (var i = 0; i < sizes.Count; i++)
@@ -288,12 +289,17 @@ public static class PathMtu
                 open--;
                 if (result.Status == IcmpStatus.Success)
                 {
-                    _maxRtt = Math.Max(_maxRtt, result.RttMilliseconds);
+                    _answered = true;
+                    if (double.IsFinite(result.RttMilliseconds))
+                    {
+                        _maxRtt = Math.Max(_maxRtt, result.RttMilliseconds);
+                    }
                     if (!cut)
                     {
                         // The path answers: a size still unanswered after several more round trips was dropped.
                         cut = true;
-                        var deadline = prober.Clock.GetTimestamp() + Ticks.From(Cut, prober.Clock);
+                        // From the answer's arrival, not from when this loop got to it.
+                        var deadline = result.EventTimestamp + Ticks.From(Cut, prober.Clock);
                         lock (_gate)
                         {
                             for (var token = first; token < first + sizes.Count; token++)
