@@ -53,14 +53,16 @@ public sealed class PathMtuLabTests(LabFixture fixture)
         Assert.Equal(target.Contains(':', StringComparison.Ordinal) ? IcmpStatus.PacketTooBig : IcmpStatus.DestinationUnreachable, first.Status);
         // The kernel now knows the path MTU and refuses the next big DontFragment probes itself: they are still
         // the network's answer (too big, and how big fits), never an unexplained SendFailed.
+        // (Where the raw transport sends Ethernet frames itself, the kernel's path MTU is not consulted: the probe
+        // leaves and the router answers again, Packet Too Big from it. Either way, the answer and its MTU.)
         Assert.All(replies.Skip(1), r =>
         {
-            Assert.Equal(IcmpStatus.PacketTooBig, r.Status);
+            Assert.True(r.Status == IcmpStatus.PacketTooBig || (r.Status == first.Status && r.Source == router), $"{r}");
             Assert.Equal(mtu, r.Mtu);
-            Assert.Null(r.Source);
+            Assert.True(r.Source is null || r.Source == router, $"{r}");
         });
         var error = Assert.IsAssignableFrom<IcmpErrorMessageException>(Record.Exception(() => replies[1].ThrowIfError()));
-        Assert.IsType<PacketTooBigException>(error);
+        Assert.Equal(replies[1].Status == IcmpStatus.PacketTooBig, error is PacketTooBigException);
         Assert.Equal(mtu, error.Mtu);
     }
 
@@ -83,9 +85,10 @@ public sealed class PathMtuLabTests(LabFixture fixture)
         Assert.Equal(status, first.Status);
         Assert.Equal(router, first.StatusSource);
         Assert.Equal(mtu, first.Mtu);
-        Assert.Equal(IcmpStatus.PacketTooBig, second.Status);
+        Assert.True(second.Status == IcmpStatus.PacketTooBig || second.Status == status, $"{second.Status}");
         Assert.Equal(mtu, second.Mtu);
-        Assert.Null(second.StatusSource);
+        // Null when this machine refused the probe itself; the router when the frame path sent it anyway.
+        Assert.True(second.StatusSource is null || second.StatusSource == router, second.StatusSource);
     }
 
     [SkippableTheory]
