@@ -86,6 +86,24 @@ public sealed partial class Hop
     /// <summary>Which responder at the distance before leads to which here, as the flows showed it; Export-Csv writes "a>b a>c".</summary>
     public HopLinkList Links { get; }
 
+    // ICMP extensions and path MTU (issue 15): set by the planner, kept together so Hop's constructor stays as it was.
+    /// <summary>The MPLS label stack the hop's router reported (RFC 4950), top first; empty when none.</summary>
+    public MplsLabelList Mpls { get; init; } = IcmpExtensions.Empty.Mpls;
+    /// <summary>The interfaces the hop's router described (RFC 5837); empty when none.</summary>
+    public InterfaceInfoList InterfaceInfo { get; init; } = IcmpExtensions.Empty.InterfaceInfo;
+    /// <summary>Other RFC 4884 extension objects, as class, C-Type and bytes; empty when none.</summary>
+    public IcmpExtensionObjectList OtherExtensions { get; init; } = IcmpExtensions.Empty.Other;
+    /// <summary>With -Mtu: the MTU of the path up to this hop (tracepath's pmtu column); null otherwise.</summary>
+    public int? Mtu { get; private set; }
+
+    /// <summary>The same hop with the path MTU up to it; every other field, present and future, carried as is.</summary>
+    internal Hop WithMtu(int? mtu)
+    {
+        var copy = (Hop)MemberwiseClone();
+        copy.Mtu = mtu;
+        return copy;
+    }
+
     public override string ToString() =>
         $"{Distance} {Address ?? "*"} {Status} loss={PacketLoss.ToString("P0", CultureInfo.InvariantCulture)}" +
         (AvgRtt is { } avg ? $" avg={avg.ToString("0.###", CultureInfo.InvariantCulture)} ms" : "");

@@ -226,9 +226,13 @@ public static class Traceroute
             case IcmpStatus.SendFailed:
                 planner.OnTimedOut(item.Id);
                 break;
+            case IcmpStatus.PacketTooBig when result.Type < 0:
+                // Refused by this machine against a path MTU it knew: no router answered at this distance.
+                planner.OnTimedOut(item.Id);
+                break;
             default:
                 planner.OnAnswer(item.Id, new TraceAnswer(result.Status, result.Responder.ToAddress(family).ToString(), result.Code,
-                    result.RttMilliseconds, result.Ttl, result.QuotedTtl));
+                    result.RttMilliseconds, result.Ttl, result.QuotedTtl) { Extensions = result.Extensions });
                 break;
         }
     }

@@ -4,7 +4,11 @@ namespace IcmpTools.Engine.Operations;
 
 /// <summary>What came back for one traceroute probe, as the planner needs it.</summary>
 internal readonly record struct TraceAnswer(IcmpStatus Status, string Responder, int Code, double RttMilliseconds,
-    int ReplyTtl, int QuotedTtl);
+    int ReplyTtl, int QuotedTtl)
+{
+    /// <summary>RFC 4884 extensions the answer carried; null when none.</summary>
+    public IcmpExtensions? Extensions { get; init; }
+}
 
 /// <summary>A probe the planner wants on the wire now: its id (the probe's token), TTL, flow and how long it may wait.</summary>
 internal readonly record struct PlannedProbe(int Id, int Ttl, int Flow, long TimeoutTicks);
@@ -721,6 +725,7 @@ internal sealed class TraceroutePlanner : ITracePlanner
         }
         // Most seen first; ties keep the order of first sight, so a stable path reads the same every run.
         var addresses = order.OrderByDescending(a => seen[a]).ToList();
+        var extensions = ExtensionsOf(ttl, addresses.Count == 0 ? null : addresses[0]) ?? IcmpExtensions.Empty;
         return new Hop(_target, _family, ttl, addresses, null, rtts, sent,
             telling?.Answer.Status ?? IcmpStatus.TimedOut,
             telling?.Answer.Code,
@@ -728,7 +733,27 @@ internal sealed class TraceroutePlanner : ITracePlanner
             telling is { Answer.QuotedTtl: >= 0 } ? telling.Answer.QuotedTtl : null,
             rateLimited,
             _options.Multipath ? null : _options.FlowId,
-            LinksInto(ttl));
+            LinksInto(ttl))
+        {
+            Mpls = extensions.Mpls,
+            InterfaceInfo = extensions.InterfaceInfo,
+            OtherExtensions = extensions.Other,
+        };
+    }
+
+    /// <summary>The extensions of the hop's main responder: from its last answer that carried any.</summary>
+    private IcmpExtensions? ExtensionsOf(int ttl, string? responder)
+    {
+        IcmpExtensions? found = null;
+        foreach (var id in _hops[ttl].Probes)
+        {
+            var probe = _probes[id];
+            if (probe.State == ProbeState.Answered && probe.Answer.Extensions is { } extensions && probe.Answer.Responder == responder)
+            {
+                found = extensions;
+            }
+        }
+        return found;
     }
 
     /// <summary>The destination's echo reply tells most, then a refusal, then Time Exceeded.</summary>

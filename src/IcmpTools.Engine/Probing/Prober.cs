@@ -44,6 +44,8 @@ public sealed class Prober : IMessageSink, IDisposable
     private const int ChunkBits = 12;
     private const int ChunkSize = 1 << ChunkBits;
 
+    private const int Emsgsize = 90;
+
     private const int Free = 0;
     private const int Reserved = 1;
     private const int Pending = 2;
@@ -132,6 +134,9 @@ public sealed class Prober : IMessageSink, IDisposable
     }
 
     public IcmpFamily Family => _transport.Family;
+
+    /// <summary>The path MTU this machine holds for the destination (see <see cref="IPathMtuSource"/>); 0 when the transport cannot say.</summary>
+    public int KnownPathMtu(in IpKey destination) => _transport is IPathMtuSource source ? source.PathMtu(destination) : 0;
 
     public SocketKind Kind => _transport.Kind;
 
@@ -482,6 +487,13 @@ public sealed class Prober : IMessageSink, IDisposable
         var result = BaseResult(ref slot);
         result.Status = IcmpStatus.SendFailed;
         result.SendError = errno;
+        if (errno == Emsgsize && _transport is IPathMtuSource pathMtu && pathMtu.PathMtu(slot.Destination) is > 0 and var mtu)
+        {
+            // Under DontFragment the kernel refuses what exceeds the path MTU it learned from an earlier Fragmentation
+            // Needed / Packet Too Big: the network's answer, known before sending, so the user reads it as such.
+            result.Status = IcmpStatus.PacketTooBig;
+            result.Mtu = mtu;
+        }
         result.TimestampNs = Sockets.Clock.RealtimeNs();
         result.EventTimestamp = _clock.GetTimestamp();
         Complete(index, ref slot, in result);
@@ -759,6 +771,7 @@ public sealed class Prober : IMessageSink, IDisposable
             QuotedTtl = message.QuotedTtl,
             Mtu = message.Mtu,
             Pointer = message.Pointer,
+            Extensions = message.Extensions,
             SendError = message.LocalError,
             TimestampNs = message.KernelRealtimeNs != 0 ? message.KernelRealtimeNs : Sockets.Clock.RealtimeNs(),
         };

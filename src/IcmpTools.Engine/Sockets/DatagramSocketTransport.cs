@@ -31,7 +31,7 @@ namespace IcmpTools.Engine.Sockets;
 /// few IPv6 sends can still fail after every retry (SendFailed, errno 113); why IPv6 ping sockets do not follow
 /// the IPv4 lookup order is not yet understood.
 /// </remarks>
-public sealed unsafe class DatagramSocketTransport : IIcmpTransport
+public sealed unsafe class DatagramSocketTransport : IIcmpTransport, IPathMtuSource
 {
     private const int ReceiveCapacity = 64;
     /// <summary>The ICMP message of the largest datagram, plus slack: a 65,500-byte payload's reply must arrive whole.</summary>
@@ -74,6 +74,8 @@ public sealed unsafe class DatagramSocketTransport : IIcmpTransport
     private readonly ReceiveBatch _receiveBatch;
     private readonly TimeProvider _clock;
     private int _disposed;
+    /// <summary>With DontFragment only: what a send refused with EMSGSIZE was measured against.</summary>
+    private readonly KernelPathMtu? _pathMtu;
 
     /// <summary>Opens and configures the socket in the calling thread's network namespace.</summary>
     /// <exception cref="SocketPermissionException">ping_group_range does not admit this process's group.</exception>
@@ -135,6 +137,8 @@ public sealed unsafe class DatagramSocketTransport : IIcmpTransport
             throw;
         }
 
+        // Last: nothing after it can throw and leave it open.
+        _pathMtu = dontFragment ? KernelPathMtu.TryOpen(family) : null;
         _receiveBatch = new ReceiveBatch(ReceiveCapacity, SlotSize);
         var buffer = (byte*)Marshal.UnsafeAddrOfPinnedArrayElement(_receiveBatch.Buffer, 0);
         _recvMessages = (LibC.MMsgHdr*)NativeMemory.AllocZeroed((nuint)(ReceiveCapacity * sizeof(LibC.MMsgHdr)));
@@ -227,6 +231,7 @@ public sealed unsafe class DatagramSocketTransport : IIcmpTransport
         if (Family == IcmpFamily.IPv4)
         {
             SetInt(fd, LibC.IPPROTO_IP, LinuxErrorQueue.IP_RECVERR, 1);
+            TrySetInt(fd, LibC.IPPROTO_IP, LinuxErrorQueue.IP_RECVERR_RFC4884, 1);
             SetInt(fd, LibC.IPPROTO_IP, LinuxErrorQueue.IP_RECVTTL, 1);
             if (dontFragment)
             {
@@ -236,6 +241,7 @@ public sealed unsafe class DatagramSocketTransport : IIcmpTransport
         else
         {
             SetInt(fd, LibC.IPPROTO_IPV6, LinuxErrorQueue.IPV6_RECVERR, 1);
+            TrySetInt(fd, LibC.IPPROTO_IPV6, LinuxErrorQueue.IPV6_RECVERR_RFC4884, 1);
             SetInt(fd, LibC.IPPROTO_IPV6, LibC.IPV6_RECVHOPLIMIT, 1);
             if (dontFragment)
             {
@@ -512,12 +518,15 @@ public sealed unsafe class DatagramSocketTransport : IIcmpTransport
         }
     }
 
+    public int PathMtu(in IpKey destination) => _pathMtu?.Query(destination) ?? 0;
+
     public void Dispose()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0)
         {
             return;
         }
+        _pathMtu?.Dispose();
         // The SafeSocketHandles close their descriptors only when the last send or receive holding them lets go.
         _socket.Dispose();
         foreach (var sender in _senders)

@@ -15,11 +15,13 @@ namespace IcmpTools.Commands;
 [OutputType(typeof(Host), ParameterSetName = [DefaultSet])]
 [OutputType(typeof(Reply), ParameterSetName = [DefaultSet, ContinuousSet])]
 [OutputType(typeof(bool), ParameterSetName = [QuietSet])]
+[OutputType(typeof(PathMtuResult), ParameterSetName = [MtuSizeSet])]
 public sealed class TestIcmpEchoCommand : IcmpCmdletBase
 {
     private const string DefaultSet = "Default";
     private const string QuietSet = "Quiet";
     private const string ContinuousSet = "Continuous";
+    private const string MtuSizeSet = "MtuSize";
 
     /// <summary>
     /// Targets pinged at once (a task and a scheduler each); further piped targets are read as these finish, as
@@ -79,6 +81,14 @@ public sealed class TestIcmpEchoCommand : IcmpCmdletBase
     [Parameter(ParameterSetName = ContinuousSet)]
     public SwitchParameter Broadcast { get; set; }
 
+    /// <summary>
+    /// Test-Connection's -MtuSize: one PathMtuResult per target, the largest packet and payload that reach it
+    /// unfragmented, found from the MTU routers name or, on a silent path, by a DontFragment search.
+    /// </summary>
+    [Parameter(Mandatory = true, ParameterSetName = MtuSizeSet)]
+    [Alias("MtuSizeDetect")]
+    public SwitchParameter MtuSize { get; set; }
+
     protected override void BeginProcessing()
     {
         if (Payload is not null && MyInvocation.BoundParameters.ContainsKey(nameof(BufferSize)))
@@ -105,7 +115,8 @@ public sealed class TestIcmpEchoCommand : IcmpCmdletBase
         };
         _quiet = Quiet ? new QuietAnswers() : null;
         _debug = DebugWanted;
-        OpenProbers(DontFragment, Broadcast);
+        // The MTU search is DontFragment by nature: without it every size would "arrive", in fragments.
+        OpenProbers(DontFragment || MtuSize, Broadcast);
     }
 
     protected override int? TargetsInFlightLimit => Continuous ? null : MaxTargetsInFlight;
@@ -171,6 +182,13 @@ public sealed class TestIcmpEchoCommand : IcmpCmdletBase
             return false;
         }
         var shown = name is null ? address.ToString() : $"{name} ({address})";
+        if (MtuSize)
+        {
+            var options = new PathMtuOptions { Timeout = _options.Timeout, Ttl = Ttl, TrafficClass = TrafficClass, Source = SourceAddressValue };
+            var found = await PathMtu.DiscoverAsync(prober, address, options, StopToken).ConfigureAwait(false);
+            await PostAsync(found).ConfigureAwait(false);
+            return found.Status == IcmpStatus.Success;
+        }
         PostVerbose(Format(Strings.VerbosePingStart, shown, SourceDescription,
             Continuous ? Strings.ProbesContinuous : Format(Strings.ProbesCount, Count),
             Payload?.Length ?? BufferSize, IntervalSeconds, TimeoutSeconds, Ttl, DontFragment ? Strings.DontFragmentNote : ""));

@@ -94,6 +94,10 @@ public sealed class TraceIcmpRouteCommand : IcmpCmdletBase
     private bool _keysTaken;
     private Task? _keys;
 
+    /// <summary>tracepath's column: each Hop's Mtu is the path MTU up to it (a DontFragment path MTU discovery runs beside the trace).</summary>
+    [Parameter]
+    public SwitchParameter Mtu { get; set; }
+
     protected override void BeginProcessing()
     {
         if (MyInvocation.BoundParameters.ContainsKey(nameof(Ttl)))
@@ -116,6 +120,11 @@ public sealed class TraceIcmpRouteCommand : IcmpCmdletBase
         if (Multipath && inRounds)
         {
             ThrowTerminatingError(new ErrorRecord(new ArgumentException(Strings.TraceMultipathInRounds), ErrorIds.ConflictingParameters,
+                ErrorCategory.InvalidArgument, null));
+        }
+        if (Mtu && inRounds)
+        {
+            ThrowTerminatingError(new ErrorRecord(new ArgumentException(Strings.TraceMtuInRounds), ErrorIds.ConflictingParameters,
                 ErrorCategory.InvalidArgument, null));
         }
         _family = RequestedFamily();
@@ -149,7 +158,7 @@ public sealed class TraceIcmpRouteCommand : IcmpCmdletBase
             ThrowTerminatingError(new ErrorRecord(new ArgumentException(Format(Strings.TraceInvalidOption, e.Message), e),
                 ErrorIds.InvalidParameterValue, ErrorCategory.InvalidArgument, e.ActualValue));
         }
-        OpenProbers(dontFragment: false);
+        OpenProbers(dontFragment: Mtu);
         WarnIfFlowNotHeld();
         if (inRounds && !PerRound && LiveViewFits())
         {
@@ -325,7 +334,8 @@ public sealed class TraceIcmpRouteCommand : IcmpCmdletBase
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(StopToken, _finish.Token);
         try
         {
-            await foreach (var hop in Traceroute.StreamAsync(prober, address, _options, stop.Token).ConfigureAwait(false))
+            var hops = Mtu ? TracerouteMtu.StreamAsync(prober, address, _options, stop.Token) : Traceroute.StreamAsync(prober, address, _options, stop.Token);
+            await foreach (var hop in hops.ConfigureAwait(false))
             {
                 await PostAsync(hop).ConfigureAwait(false);
             }
