@@ -233,7 +233,7 @@ public static class Traceroute
         if (wake != long.MaxValue)
         {
             var delay = TimeSpan.FromSeconds(Math.Max(0, wake - clock.GetTimestamp()) / (double)clock.TimestampFrequency);
-            tasks.Add(Task.Delay(delay, clock, wait.Token));
+            tasks.Add(Task.Delay(delay < ProbeScheduler.LongestWait ? delay : ProbeScheduler.LongestWait, clock, wait.Token));
         }
         if (names is not null)
         {
