@@ -39,6 +39,9 @@ public sealed class NetLab : IDisposable
 
     private NetLab(string name) => Name = name;
 
+    private static string LabPrefix => Environment.GetEnvironmentVariable("ICMPTOOLS_LAB_PREFIX") is { Length: > 0 and <= 4 } prefix
+        && prefix.All(char.IsAsciiLetterOrDigit) ? prefix : "itl";
+
     /// <summary>The lab name; the namespaces are <c>Name-c</c>, <c>Name-r1</c> ... <c>Name-t</c>.</summary>
     public string Name { get; }
 
@@ -47,10 +50,11 @@ public sealed class NetLab : IDisposable
     public static NetLab Up()
     {
         int counter = Interlocked.Increment(ref s_counter);
-        // At most 20 characters: "itl" + pid (<= 6 hex) + counter + 4 random hex digits.
+        // At most 20 characters: a prefix of up to 4 ("itl", or ICMPTOOLS_LAB_PREFIX so that people sharing a
+        // machine can tell their labs apart) + pid (<= 6 hex) + counter + 4 random hex digits.
         string name = string.Create(
             CultureInfo.InvariantCulture,
-            $"itl{Environment.ProcessId:x}-{counter:x}-{Random.Shared.Next(0x10000):x4}");
+            $"{LabPrefix}{Environment.ProcessId:x}-{counter:x}-{Random.Shared.Next(0x10000):x4}");
         var lab = new NetLab(name);
         Live[name] = lab;
         ScriptResult result;

@@ -135,6 +135,9 @@ public sealed class Prober : IMessageSink, IDisposable
 
     public SocketKind Kind => _transport.Kind;
 
+    /// <summary>What the transport can do: planners check it before relying on a feature (Paris, raw error bytes).</summary>
+    public TransportCapabilities Capabilities => _transport.Capabilities;
+
     public TimeProvider Clock => _clock;
 
     /// <summary>Set once the receive loop has failed: every pending probe was failed with it, and no send is taken.</summary>
@@ -351,6 +354,7 @@ public sealed class Prober : IMessageSink, IDisposable
                     probe.HasSource, probe.Ttl, probe.TrafficClass);
                 batch.Packets[packet].Tag = index;
                 batch.Packets[packet].Key = serial;
+                batch.Packets[packet].TimeoutTicks = slot.Timeout;
                 EchoRequestWriter.Write(batch.PacketSpan(packet), Family, slot.Identifier, probe.Sequence,
                     new ProbeCookie(_session, serial), probe.PayloadSize, probe.ExplicitPayload,
                     probe.ExplicitPayload is not null, probe.HoldSum ? probe.Sum : -1);
@@ -779,6 +783,7 @@ public sealed class Prober : IMessageSink, IDisposable
             QuotedTtl = message.QuotedTtl,
             Mtu = message.Mtu,
             Pointer = message.Pointer,
+            SendError = message.LocalError,
             TimestampNs = message.KernelRealtimeNs != 0 ? message.KernelRealtimeNs : Sockets.Clock.RealtimeNs(),
         };
         result.EventTimestamp = sent + rttTicks;
@@ -819,6 +824,7 @@ public sealed class Prober : IMessageSink, IDisposable
         IcmpKind.DestinationUnreachable => IcmpStatus.DestinationUnreachable,
         IcmpKind.TimeExceeded => IcmpStatus.TimeExceeded,
         IcmpKind.PacketTooBig => IcmpStatus.PacketTooBig,
+        IcmpKind.LocalFailure => IcmpStatus.SendFailed,
         _ => IcmpStatus.ParameterProblem,
     };
 

@@ -162,7 +162,12 @@ public abstract class IcmpCmdletBase : PSCmdlet, IDisposable
 
     private static string Describe(ProberLease? lease) => lease is null
         ? string.Empty
-        : $"{lease.Prober.Family} ({lease.Prober.Kind.ToString().ToLowerInvariant()})";
+        : $"{lease.Prober.Family} ({TransportName(lease.Prober.Kind)})";
+
+    /// <summary>The transport a socket kind stands for, as the help names it: on Windows, raw Winsock or iphlpapi.</summary>
+    private static string TransportName(SocketKind kind) => OperatingSystem.IsWindows()
+        ? (kind == SocketKind.Raw ? Strings.TransportWindowsRaw : Strings.TransportWindowsIpHelper)
+        : kind.ToString().ToLowerInvariant();
 
     /// <summary>How -Source reads in verbose messages.</summary>
     protected string SourceDescription => SourceAddressValue?.ToString() ?? Strings.SourceDefault;
@@ -264,6 +269,7 @@ public abstract class IcmpCmdletBase : PSCmdlet, IDisposable
             InvalidTargetException { Reason: InvalidTargetReason.ReversedRange } => (ErrorIds.InvalidRange, ErrorCategory.InvalidArgument),
             InvalidTargetException { Reason: InvalidTargetReason.TooLarge } => (ErrorIds.BlockTooLarge, ErrorCategory.LimitsExceeded),
             InvalidTargetException => (ErrorIds.InvalidTarget, ErrorCategory.InvalidArgument),
+            TransportCapabilityException => (ErrorIds.TransportCapabilityMissing, ErrorCategory.InvalidOperation),
             _ => (null, ErrorCategory.NotSpecified),
         };
         if (id is null)

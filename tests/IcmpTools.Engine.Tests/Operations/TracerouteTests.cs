@@ -1,8 +1,10 @@
 using System.Net;
+using IcmpTools.Engine.Errors;
 using IcmpTools.Engine.Models;
 using IcmpTools.Engine.Operations;
 using IcmpTools.Engine.Packets;
 using IcmpTools.Engine.Probing;
+using IcmpTools.Engine.Sockets;
 using IcmpTools.Engine.Tests.Fakes;
 using Xunit;
 
@@ -59,6 +61,25 @@ public sealed class TracerouteTests
         Assert.All(hops.Take(3), h => Assert.Equal(1, h.QuotedTtl));
         // Virtual RTTs: router d answers after d ms, the target after 4 ms.
         Assert.Equal([1.0, 2.0, 3.0, 4.0], hops.Select(h => Math.Round(h.MinRtt!.Value)));
+    }
+
+    [Fact]
+    public async Task MultipathOverATransportThatCannotHoldAFlowIsRefusedWithTheCapabilityNamed()
+    {
+        using var fake = new FakeTransport(null, IcmpFamily.IPv4) { Capabilities = TransportCapabilities.Full with { SupportsParis = false } };
+        fake.Network = echo => ThreeRouters(echo, IcmpFamily.IPv4);
+        using var prober = new Prober(fake, fake.Clock);
+
+        var error = await Assert.ThrowsAsync<TransportCapabilityException>(() =>
+            VirtualTime.Run(fake.Clock, Collect(Traceroute.StreamAsync(prober, IPAddress.Parse("192.0.2.9"), new TracerouteOptions { Multipath = true }))));
+
+        Assert.Equal(nameof(TransportCapabilities.SupportsParis), error.Capability);
+        Assert.Equal(0, fake.SentCount);
+        // Without -Multipath the same transport still traces: the limit is a warning there, not a failure.
+        var hops = await VirtualTime.Run(fake.Clock, Collect(Traceroute.StreamAsync(prober, IPAddress.Parse("192.0.2.9"), new TracerouteOptions())));
+        Assert.Equal(IcmpStatus.Success, hops[^1].Status);
+        Assert.NotEmpty(fake.Capabilities.Limits());
+        Assert.Empty(TransportCapabilities.Full.Limits());
     }
 
     [Fact]

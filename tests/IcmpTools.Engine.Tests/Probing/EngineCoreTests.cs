@@ -55,7 +55,8 @@ public sealed class EngineCoreTests
         var ping = Ping.PingAsync(prober, Target, null, Options(count, timeoutSeconds: 0.5));
         // The clock stands still, so nothing times out: the table fills, and then the sender waits.
         fake.WaitForSent(Prober.MaxSlots, TimeSpan.FromMinutes(2));
-        await Task.Delay(200);
+        // Settled: the sender has had every chance to send more, and is parked waiting for room.
+        await VirtualTime.Settle(fake.Clock);
         Assert.Equal(Prober.MaxSlots, fake.SentCount);
         Assert.Equal(Prober.MaxSlots, prober.InFlight);
         Assert.False(ping.IsCompleted);
@@ -206,11 +207,7 @@ public sealed class EngineCoreTests
 
         Assert.True(await VirtualTime.Run(fake.Clock, results.MoveNextAsync().AsTask()));
         // The consumer holds its first result and takes no more while a lot of time passes.
-        for (var i = 0; i < 50; i++)
-        {
-            fake.Clock.Advance(TimeSpan.FromMilliseconds(100));
-            await Task.Delay(1);
-        }
+        await VirtualTime.Pass(fake.Clock, TimeSpan.FromSeconds(5), TimeSpan.FromMilliseconds(100));
 
         Assert.InRange(fake.SentCount, 1, 32);
         await results.DisposeAsync();
@@ -244,11 +241,7 @@ public sealed class EngineCoreTests
             }
         });
         fake.WaitForSent(1);
-        for (var i = 0; i < 20; i++)
-        {
-            fake.Clock.Advance(TimeSpan.FromDays(1));
-            await Task.Delay(1);
-        }
+        await VirtualTime.Pass(fake.Clock, TimeSpan.FromDays(20), TimeSpan.FromDays(1));
         await cts.CancelAsync();
 
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => run.WaitAsync(TimeSpan.FromSeconds(30)));
@@ -464,7 +457,7 @@ public sealed class EngineCoreTests
         {
             Assert.True(DateTime.UtcNow < limit, "the condition never came true");
             fake.Clock.Advance(step);
-            await Task.Delay(1);
+            await VirtualTime.Settle(fake.Clock);
         }
     }
 
@@ -481,7 +474,8 @@ public sealed class EngineCoreTests
         Assert.True(handle.Cancel());
         Assert.False(handle.Cancel());
         fake.Clock.Advance(TimeSpan.FromSeconds(5));
-        await Task.Delay(50);
+        // Settled: the receive loop has fired every deadline up to now and gone back to sleep.
+        await VirtualTime.Settle(fake.Clock);
 
         Assert.Equal(0, recorder.CompletedCount);
         Assert.Equal(0, prober.InFlight);
