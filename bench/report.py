@@ -111,6 +111,51 @@ for mode in ["sweep-ps", "sweep-ps-cmdlet", "sweep-engine", "fping"]:
                f"{', '.join(alive_of(r) for r in rs)} | {w / fbest:.2f} |")
 out.append("")
 
+# ---- issue 16: zmap, the Ethernet send path, -Alive
+if any(r["scenario"] in ("dense16", "sparse16") for r in recs):
+    def path_sel(scen, path):
+        return [r for r in recs if r["scenario"] == scen and r.get("path") == path and r["mode"] == "sweep-ps-cmdlet"]
+    out += ["## (i) Issue 16: first /16 of a session, side by side in rounds (lab, `Invoke-IcmpMultiPing 198.19.0.0/16 -Count 1 -TimeoutSeconds 0.5 -Rate 0 -Alive`: the call, in-process, after a /24 warm-up; fping and zmap are fresh processes)", "",
+            "| block | tool | median ms | runs (ms) | alive (each run) |", "|---|---|---:|---|---|"]
+    rows = {}
+    for scen, block in [("dense16", "dense /16"), ("sparse16", "sparse /16 (1 % alive), `-Alive`")]:
+        for path, label in [("frames", "Invoke-IcmpMultiPing, Ethernet send path (default as root)"),
+                            ("raw", "Invoke-IcmpMultiPing, `ICMPTOOLS_SEND_PATH=raw`")]:
+            rs = path_sel(scen, path)
+            if rs:
+                rows[(scen, path)] = med(rs, "invoke_ms")
+                out.append(f"| {block} | {label} | {fmt(rows[(scen, path)])} | {', '.join(fmt(r['invoke_ms']) for r in rs)} | "
+                           f"{', '.join(str(r.get('alive')) for r in rs)} |")
+        rs = sel(scen, "fping")
+        if rs:
+            rows[(scen, "fping")] = med(rs, "wall_ms")
+            out.append(f"| {block} | `fping -q -a -i 0 -r 0 -t 500 -g BLOCK` | {fmt(rows[(scen, 'fping')])} | "
+                       f"{', '.join(fmt(r['wall_ms']) for r in rs)} | {', '.join(r.get('out', '?') for r in rs)} |")
+        rs = sel(scen, "zmap")
+        if rs:
+            rows[(scen, "zmap")] = med(rs, "p99_ms")
+            out.append(f"| {block} | zmap 2.1.1 `-M icmp_echoscan -r 0`: start to 99th percentile reply | {fmt(rows[(scen, 'zmap')])} | "
+                       f"{', '.join(fmt(r['p99_ms']) for r in rs)} | {', '.join(str(r.get('alive')) for r in rs)} |")
+    out.append("")
+    for scen in ["dense16", "sparse16"]:
+        for path in ["frames", "raw"]:
+            ours = rows.get((scen, path))
+            if ours:
+                peers = [f"fping ÷ ours {rows[(scen, 'fping')] / ours:.2f}×" if (scen, "fping") in rows else "",
+                         f"ours ÷ zmap p99 {ours / rows[(scen, 'zmap')]:.2f}×" if (scen, "zmap") in rows else ""]
+                out.append(f"- {scen} ({path}): " + "; ".join(p for p in peers if p))
+    fr, rw = sel("rtt16-frames", "rtt"), sel("rtt16-raw", "rtt")
+    pm = []
+    for r in sel("rtt16", "ping"):
+        f = os.path.join(logs, f"rtt16-ping-{r['run']}.out")
+        t = [float(x) for x in re.findall(r"time=([\d.]+)", open(f).read())] if os.path.exists(f) else []
+        if t:
+            pm.append(statistics.median(t))
+    if fr or rw:
+        out += ["", "RTT to 198.18.4.2 (200 echoes, 10 ms apart; medians of each run's median): "
+                f"Ethernet send path {', '.join('%.3f' % r['median_ms'] for r in fr)} ms, raw socket "
+                f"{', '.join('%.3f' % r['median_ms'] for r in rw)} ms, iputils ping {', '.join('%.3f' % x for x in pm)} ms.", ""]
+
 # ---- sweep RTT accuracy
 def fping_c(scen, mode):
     """Median over hosts of fping -C 1's per-host RTT, per run (read from the run's stderr log)."""

@@ -3,7 +3,8 @@
 # Needs root (namespaces, raw sockets). Writes bench/results/latest.md (+ raw.jsonl).
 # Traffic goes only to 127.0.0.0/8 and to the namespace lab this script builds and removes.
 # Takes about 6-8 minutes on a loaded 2-core machine (REPEAT=3); every step is bounded by `timeout`.
-# Needs fping, iputils-ping, python3-icmplib, nftables, iptables, libnetfilter-queue-dev, time (Debian),
+# ONLY=sweep16 runs only the issue-16 rows (zmap, the Ethernet send path against the raw socket, -Alive; ~3 min).
+# Needs fping, zmap, iputils-ping, python3-icmplib, nftables, iptables, libnetfilter-queue-dev, time (Debian),
 # and a pwsh for the memory rows: `dotnet pwsh` when .config/dotnet-tools.json exists, else $PWSH, else
 # the dotnet tool PowerShell 7.6.9 installed into /tmp/pwshtool.
 set -euo pipefail
@@ -16,7 +17,7 @@ LOGS="$OUT/logs"
 BENCH="$ROOT/bench/IcmpTools.Bench/bin/Release/net10.0/IcmpTools.Bench"
 PY=/usr/bin/python3
 REPEAT=3
-LAB="bench$$"
+LAB="${LAB_PREFIX:-bench}$$"
 NS="$LAB-c"
 LAB_BLOCK=198.19.0.0/16
 LO_BLOCK=127.1.0.0/16
@@ -34,6 +35,7 @@ fi
 [[ -x "$BENCH" ]] || { echo "no $BENCH" >&2; exit 1; }
 
 [[ -x /usr/bin/time ]] || apt-get install -y time >/dev/null
+command -v zmap >/dev/null || apt-get install -y zmap >/dev/null
 
 # A real pwsh for the memory rows (see the header).
 PWSH_CMD=()
@@ -113,6 +115,84 @@ sweeps() {   # scenario netns|- block warmup
     done
 }
 
+# Issue 16, side by side in rounds: each round runs every tool once, so machine noise hits them alike.
+# IcmpTools is a fresh bench process per run whose first /16 follows one /24 warm-up (the first sweep of a
+# session: Invoke-IcmpMultiPing alone, from the call to its last object), once with the Ethernet send path (the default as root) and once with ICMPTOOLS_SEND_PATH=raw.
+# zmap 2.1.1 runs only inside the lab client namespace, whose only route out is the lab's first router
+# (checked below), with the lab block as its explicit target, its interface, the router's MAC and
+# -b /dev/null (its default blocklist excludes 198.18.0.0/15); its figure is the time from its start to
+# its 99th percentile reply. Sparse: netlab.sh sparse (1 % alive), -TimeoutSeconds 0.5 -Alive.
+sweep16() {
+    local r gw_mac dev
+    dev="$(ip -n "$NS" route show default | awk '{for (i = 1; i < NF; i++) if ($i == "dev") print $(i + 1)}')"
+    [[ "$dev" == to-r1 && "$(ip -n "$NS" route show default | wc -l)" == 1 ]] || { echo "lab client route out is not the lab's router: $dev" >&2; exit 1; }
+    ip netns exec "$NS" ping -n -q -c1 -W1 198.18.1.1 >/dev/null
+    gw_mac="$(ip -n "$LAB-r1" link show to-c | awk '/link\/ether/ {print $2}')"
+    echo "== issue 16: dense $LAB_BLOCK (gateway MAC $gw_mac)"
+    for ((r = 1; r <= REPEAT; r++)); do
+        ours16 dense frames "$r" --target "$LAB_BLOCK" --timeout 0.5 --alive 1
+        ours16 dense raw "$r" --target "$LAB_BLOCK" --timeout 0.5 --alive 1
+        ext dense16 fping "$r" 60 "$NS" sh -c "fping -q -a -i 0 -r 0 -t 500 -g $LAB_BLOCK | wc -l"
+        zmap16 "$r" "$gw_mac"
+    done
+    echo "== issue 16: sparse $LAB_BLOCK, 1 % alive, -Alive"
+    bash tests/netlab/netlab.sh sparse "$LAB" on
+    for ((r = 1; r <= REPEAT; r++)); do
+        ours16 sparse frames "$r" --target "$LAB_BLOCK" --timeout 0.5 --alive 1
+        ours16 sparse raw "$r" --target "$LAB_BLOCK" --timeout 0.5 --alive 1
+        ext sparse16 fping "$r" 60 "$NS" sh -c "fping -q -a -i 0 -r 0 -t 500 -g $LAB_BLOCK | wc -l"
+    done
+    bash tests/netlab/netlab.sh sparse "$LAB" off
+    echo "== issue 16: RTT (row e) through the Ethernet send path and the raw socket"
+    for ((r = 1; r <= REPEAT; r++)); do
+        ours "rtt16-frames" 60 rtt --netns "$NS" --target 198.18.4.2 --count 200 --interval 0.01 --repeat 1
+        ICMPTOOLS_SEND_PATH=raw ours "rtt16-raw" 60 rtt --netns "$NS" --target 198.18.4.2 --count 200 --interval 0.01 --repeat 1
+        ext "rtt16" ping "$r" 30 "$NS" ping -n -c 200 -i 0.01 198.18.4.2
+    done
+}
+
+ours16() {   # dense|sparse frames|raw run args...
+    local scen="$1" path="$2" run="$3"; shift 3
+    local env=()
+    [[ "$path" == raw ]] && env=(ICMPTOOLS_SEND_PATH=raw)
+    echo "   ours ($path): sweep-ps $*"
+    env "${env[@]}" timeout 120 "$BENCH" sweep-ps --netns "$NS" --warmup 198.19.1.0/24 --throttle default --repeat 1 --collect 0 "$@" \
+        2>>"$LOGS/bench.stderr" | sed -n 's/^RESULT {/{"scenario":"'"$scen"'16","path":"'"$path"'",/p' | sed 's/"run":1,/"run":'"$run"',/' \
+        | tee -a "$RAW" | cut -c1-200
+}
+
+zmap16() {   # run gateway-mac
+    local tf="$LOGS/dense16-zmap-$1" start
+    start="$(date +%s.%N)"
+    set +e
+    timeout 60 ip netns exec "$NS" zmap -q -M icmp_echoscan -i to-r1 -G "$2" -S 198.18.1.2 -r 0 -b /dev/null -c 1 \
+        -f "saddr,timestamp-ts,timestamp-us" -O csv -o "$tf.csv" "$LAB_BLOCK" >"$tf.out" 2>"$tf.err"
+    local rc=$?
+    set -e
+    "$PY" - "$1" "$rc" "$start" "$tf" >>"$RAW" <<'PYEOF'
+import json, sys
+run, rc, start, tf = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]), sys.argv[4]
+times = []
+for line in open(tf + ".csv"):
+    p = line.strip().split(",")
+    if len(p) >= 3 and p[1].isdigit():
+        times.append(int(p[1]) + int(p[2]) / 1e6 - start)
+times.sort()
+p99 = times[int(0.99 * (len(times) - 1))] * 1000 if times else float("nan")
+last = times[-1] * 1000 if times else float("nan")
+print(json.dumps({"scenario": "dense16", "mode": "zmap", "run": run, "rc": rc, "p99_ms": p99, "last_ms": last,
+                  "alive": len(set(l.split(",")[0] for l in open(tf + ".csv"))) - 1}))
+PYEOF
+    tail -n1 "$RAW" | cut -c1-200
+}
+
+if [[ "${ONLY:-}" == sweep16 ]]; then
+    sweep16
+    "$PY" "$ROOT/bench/report.py" "$RAW" "$LOGS" >"$OUT/latest.md"
+    cat "$OUT/latest.md"
+    exit 0
+fi
+
 sweeps lab "$NS" "$LAB_BLOCK" 198.19.1.0/24
 sweeps loopback - "$LO_BLOCK" 127.2.1.0/24
 
@@ -126,6 +206,8 @@ for ((r = 1; r <= REPEAT; r++)); do
     ext sparse fping "$r" 60 "$NS" sh -c "fping -q -a -i 0 -r 0 -t 500 -g $LAB_BLOCK | wc -l"
 done
 bash tests/netlab/netlab.sh sparse "$LAB" off
+
+sweep16
 
 # Sweep RTT accuracy: each host's RTT from one sweep probe, against fping -C 1 on the same /24.
 echo "== sweep rtt"

@@ -30,7 +30,7 @@ public static class Program
         var startedAt = Process.GetCurrentProcess().StartTime.ToUniversalTime();
         if (args.Length == 0)
         {
-            Console.Error.WriteLine("usage: IcmpTools.Bench sweep-ps|sweep-engine|sweep-rtt|loop|rtt|trace|startup [--netns NS] [--target T] [--repeat N] [--count N] [--interval S] [--module PATH] [--throttle N|default] [--timeout S] [--rate N] [--out FILE]");
+            Console.Error.WriteLine("usage: IcmpTools.Bench sweep-ps|sweep-engine|sweep-rtt|loop|rtt|trace|startup [--netns NS] [--target T] [--repeat N] [--count N] [--interval S] [--module PATH] [--throttle N|default] [--timeout S] [--rate N] [--alive 1] [--collect 0] [--out FILE]");
             return 2;
         }
         var opts = ParseOptions(args);
@@ -43,6 +43,8 @@ public static class Program
         string throttleText = opts.GetValueOrDefault("throttle", "65536");
         throttle = throttleText == "default" ? null : int.Parse(throttleText, Inv);
         timeoutSeconds = double.Parse(opts.GetValueOrDefault("timeout", "1"), Inv);
+        aliveOnly = opts.GetValueOrDefault("alive", "0") == "1";
+        collectLine = opts.GetValueOrDefault("collect", "1") != "0";
         try
         {
             switch (mode)
@@ -90,9 +92,16 @@ public static class Program
     /// <summary>Per-probe timeout of the sweep modes (--timeout; the cmdlet's -TimeoutSeconds).</summary>
     private static double timeoutSeconds = 1;
 
+    /// <summary>--alive 1: the sweep modes yield only the hosts that answered (the cmdlet's -Alive, fping -a).</summary>
+    private static bool aliveOnly;
+
+    /// <summary>--collect 0: sweep-ps skips the `$r = ...; Where-Object` line, so its first /16 is the cmdlet alone (the first sweep of the session).</summary>
+    private static bool collectLine = true;
+
     private static MultiPingOptions SweepOptions(int count = 1, int rate = 0)
     {
-        var options = new MultiPingOptions { Count = count, Timeout = TimeSpan.FromSeconds(timeoutSeconds), Rate = rate };
+        var options = new MultiPingOptions { Count = count, Timeout = TimeSpan.FromSeconds(timeoutSeconds), Rate = rate,
+            Emit = aliveOnly ? SweepEmit.Alive : SweepEmit.All };
         return throttle is { } limit ? options with { ThrottleLimit = limit } : options;
     }
 
@@ -270,12 +279,12 @@ public static class Program
 
         string limit = throttle is { } t ? " -ThrottleLimit " + t.ToString(Inv) : "";
         string Sweep = "param($t) $r = Invoke-IcmpMultiPing -TargetName $t -Count 1 -TimeoutSeconds " + timeoutSeconds.ToString(Inv)
-            + " -Rate 0" + limit + "; $r.Count; ($r | Where-Object IsAlive).Count";
+            + " -Rate 0" + limit + (aliveOnly ? " -Alive" : "") + "; $r.Count; ($r | Where-Object IsAlive).Count";
         Console.Error.WriteLine($"sweep-ps: {Sweep}");
         var warm = Run(runspace, Sweep, new Hashtable { ["t"] = warmup });
         Console.Error.WriteLine($"sweep-ps warm-up {warmup}: {string.Join(' ', warm)}");
 
-        for (int run = 1; run <= repeat; run++)
+        for (int run = 1; run <= (collectLine ? repeat : 0); run++)
         {
             GC.Collect();
             ResetPeakRss();
@@ -298,6 +307,10 @@ public static class Program
             using var ps = PowerShell.Create(runspace);
             ps.AddCommand("Invoke-IcmpMultiPing").AddParameter("TargetName", target).AddParameter("Count", 1)
                 .AddParameter("TimeoutSeconds", timeoutSeconds).AddParameter("Rate", 0);
+            if (aliveOnly)
+            {
+                ps.AddParameter("Alive");
+            }
             if (throttle is { } limitValue)
             {
                 ps.AddParameter("ThrottleLimit", limitValue);
@@ -364,12 +377,17 @@ public static class Program
             ResetPeakRss();
             double cpu0 = CpuMs();
             long t0 = Stopwatch.GetTimestamp();
-            var (hosts, alive, errors, missed, rate) = RunSweep(prober, options, target);
-            double wall = Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
+            var (hosts, alive, errors, missed, rate, span) = RunSweep(prober, options, target);
+            long t1 = Stopwatch.GetTimestamp();
+            double wall = Stopwatch.GetElapsedTime(t0, t1).TotalMilliseconds;
             double cpu = CpuMs() - cpu0;
-            Emit("sweep-engine", run, ("wall_ms", wall), ("cpu_ms", cpu), ("hosts", hosts), ("alive", alive), ("errors", errors),
+            // Until the first send, sending, and after the last send (the sweep ought to end one timeout after it).
+            Emit("sweep-engine", run, ("wall_ms", wall), ("start_ms", Stopwatch.GetElapsedTime(t0, span.First).TotalMilliseconds),
+                ("send_ms", Stopwatch.GetElapsedTime(span.First, span.Last).TotalMilliseconds),
+                ("tail_ms", Stopwatch.GetElapsedTime(span.Last, t1).TotalMilliseconds), ("cpu_ms", cpu), ("hosts", hosts), ("alive", alive), ("errors", errors),
                 ("probes_per_s", hosts / (wall / 1000)), ("engine_probe_rate", rate), ("rss_kb", PeakRssKb()), ("managed_kb_after", GC.GetTotalMemory(true) / 1024), ("missed_sample", missed));
         }
+        Console.Error.WriteLine($"sweep-engine: send path: {prober.SendPathSummary ?? "raw socket only"}");
         // Diagnostics: how much of the managed heap the open prober still holds once every sweep is over.
         long held = GC.GetTotalMemory(true) / 1024;
         lease.Dispose();
@@ -380,13 +398,14 @@ public static class Program
 
     private static readonly List<WeakReference> SweepRefs = [];
 
-    private static (long Hosts, long Alive, long Errors, string Missed, double Rate) RunSweep(Prober prober, MultiPingOptions options, string target)
+    private static (long Hosts, long Alive, long Errors, string Missed, double Rate, (long First, long Last) Span) RunSweep(Prober prober, MultiPingOptions options, string target)
     {
         using var sweep = new MultiPing(_ => prober, options);
         SweepRefs.Add(new WeakReference(sweep));
         long hosts = 0, alive = 0, errors = 0;
         var missed = new List<string>();
         double rate = 0;
+        (long, long) span = default;
         Task.Run(async () =>
         {
             await foreach (var result in sweep.RunAsync(One(target)).ConfigureAwait(false))
@@ -410,8 +429,9 @@ public static class Program
                 }
             }
             rate = sweep.ProbeRate;
+            span = sweep.SendSpan;
         }).GetAwaiter().GetResult();
-        return (hosts, alive, errors, string.Join(' ', missed), rate);
+        return (hosts, alive, errors, string.Join(' ', missed), rate, span);
     }
 
     /// <summary>

@@ -174,6 +174,9 @@ public sealed class CmdletInputTests
         Assert.Contains("Resolved 'localhost' to 127.0.0.1.", debug);
         Assert.Contains(sweep, m => m.StartsWith("Sweeping from the address the routing table picks: 2 probes per host every 0.05 s, timeout 1 s, rate 500 probes/s, at most 65536 hosts in flight; writing all hosts.", StringComparison.Ordinal));
         Assert.Contains(sweep, m => m.StartsWith("Swept 2 hosts: 2 alive, 4 probes sent in ", StringComparison.Ordinal));
+        // Loopback is no Ethernet next hop: the raw socket sent them, and -Verbose says why.
+        Assert.Contains(sweep, m => m.StartsWith("IPv4 send path (this socket, so far): 0 as Ethernet frames (AF_PACKET), ", StringComparison.Ordinal)
+            && m.Contains("through the raw socket (local, broadcast or multicast address: ", StringComparison.Ordinal));
     }
 
     [SkippableFact]

@@ -22,6 +22,22 @@ public sealed class TraceLabFixture : IDisposable
         }
     }
 
+    /// <summary>
+    /// Runs a script with the module imported in a runspace on a thread inside the lab's client namespace
+    /// (UseCurrentThread), so the cmdlets' sockets live there.
+    /// </summary>
+    public (Collection<PSObject> Output, Collection<ErrorRecord> Errors) InClient(string script) => Lab.InClient(() =>
+    {
+        using var runspace = RunspaceFactory.CreateRunspace(InitialSessionState.CreateDefault2());
+        runspace.ThreadOptions = PSThreadOptions.UseCurrentThread;
+        runspace.Open();
+        using var ps = PowerShell.Create();
+        ps.Runspace = runspace;
+        ps.AddScript($"Import-Module '{PowerShellSession.ModuleManifest}'; {script}");
+        var output = ps.Invoke();
+        return (output, ps.Streams.Error.ReadAll());
+    });
+
     public void Dispose()
     {
         if (_lab.IsValueCreated)
@@ -41,18 +57,11 @@ public sealed class TraceIcmpRouteTests(TraceLabFixture fixture) : IClassFixture
     private sealed record Outcome(List<Hop> Hops, Collection<ErrorRecord> Errors, Collection<PSObject> Output);
 
     /// <summary>Runs <paramref name="script"/> in a fresh runspace with the module, in the lab's client namespace.</summary>
-    private Outcome Run(string script) => fixture.Lab.InClient(() =>
+    private Outcome Run(string script)
     {
-        using var runspace = RunspaceFactory.CreateRunspace(InitialSessionState.CreateDefault2());
-        runspace.ThreadOptions = PSThreadOptions.UseCurrentThread;
-        runspace.Open();
-        using var ps = PowerShell.Create();
-        ps.Runspace = runspace;
-        ps.AddScript($"Import-Module '{PowerShellSession.ModuleManifest}'; {script}");
-        var output = ps.Invoke();
-        var hops = output.Select(o => o.BaseObject).OfType<Hop>().ToList();
-        return new Outcome(hops, ps.Streams.Error.ReadAll(), output);
-    });
+        var (output, errors) = fixture.InClient(script);
+        return new Outcome(output.Select(o => o.BaseObject).OfType<Hop>().ToList(), errors, output);
+    }
 
     [SkippableTheory]
     [InlineData("198.18.4.2", "198.18.1.1", "198.18.2.2", "198.18.3.2")]

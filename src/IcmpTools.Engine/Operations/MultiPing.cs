@@ -34,6 +34,12 @@ public sealed class MultiPing : IProbeObserver, IProbeSource, IDisposable
     private readonly HostState?[] _hosts;
     private readonly Stack<int> _freeSlots;
     private readonly System.Collections.Concurrent.ConcurrentQueue<int> _released = new();
+    /// <summary>
+    /// 1 while admission may be waiting for a released place: only then does a release wake the scheduler.
+    /// A dead host of a sparse block frees its place on the receive thread, tens of thousands within one
+    /// timeout at a sweep's end, and a wake-up each cost the scheduler a round for nothing to admit.
+    /// </summary>
+    private int _wantsRoom = 1;
     private readonly Channel<HostState> _finished = Channel.CreateUnbounded<HostState>(new UnboundedChannelOptions { SingleReader = true });
     private readonly Channel<SweepTarget> _lookahead = Channel.CreateBounded<SweepTarget>(
         new BoundedChannelOptions(Lookahead) { SingleReader = true, SingleWriter = true });
@@ -110,6 +116,12 @@ public sealed class MultiPing : IProbeObserver, IProbeSource, IDisposable
     /// <summary>Hosts the sweep will have covered, once every target has been read; null before that.</summary>
     public long? TotalHosts => _allTargetsSeen ? (long)UInt128.Min(_knownTotal, long.MaxValue) : null;
 
+    /// <summary>
+    /// Timestamps (of the sweep's clock) of the first probe sent and of the end of the last send: a sweep
+    /// ought to end one timeout after the last, and the benchmarks measure how close it comes.
+    /// </summary>
+    public (long First, long Last) SendSpan => _scheduler?.SendSpan ?? (0, 0);
+
     /// <summary>Probes per second since the first probe.</summary>
     public double ProbeRate => _scheduler?.ProbeRate ?? 0;
 
@@ -139,8 +151,7 @@ public sealed class MultiPing : IProbeObserver, IProbeSource, IDisposable
                     // The slot frees only once the consumer is done with the result.
                     if (state.Slot >= 0)
                     {
-                        _released.Enqueue(state.Slot);
-                        scheduler.Signal();
+                        ReleasePlace(state.Slot);
                     }
                 }
             }
@@ -231,6 +242,8 @@ public sealed class MultiPing : IProbeObserver, IProbeSource, IDisposable
     /// <summary>The scheduler has room: start up to <paramref name="budget"/> new hosts. Runs on the scheduler's loop only.</summary>
     public bool Admit(ProbeScheduler scheduler, int budget)
     {
+        // Asked for before the queue is read (full fences on both sides): a place released after this wakes us.
+        Interlocked.Exchange(ref _wantsRoom, 1);
         while (_released.TryDequeue(out var released))
         {
             _hosts[released] = null;
@@ -277,6 +290,8 @@ public sealed class MultiPing : IProbeObserver, IProbeSource, IDisposable
 
     private void EndOfInput()
     {
+        // Nothing more to admit: releases need not wake the scheduler any more.
+        Interlocked.Exchange(ref _wantsRoom, 0);
         lock (_endGate)
         {
             _inputDone = true;
@@ -284,6 +299,16 @@ public sealed class MultiPing : IProbeObserver, IProbeSource, IDisposable
             {
                 _finished.Writer.TryComplete();
             }
+        }
+    }
+
+    /// <summary>A host's place is free again (its result taken, or never wanted); wakes admission when it waits for one.</summary>
+    private void ReleasePlace(int slot)
+    {
+        _released.Enqueue(slot);
+        if (Interlocked.Exchange(ref _wantsRoom, 0) == 1)
+        {
+            _scheduler?.Signal();
         }
     }
 
@@ -431,8 +456,7 @@ public sealed class MultiPing : IProbeObserver, IProbeSource, IDisposable
         }
         else
         {
-            _released.Enqueue(state.Slot);
-            _scheduler?.Signal();
+            ReleasePlace(state.Slot);
         }
         lock (_endGate)
         {

@@ -38,6 +38,11 @@ public sealed class ProbeScheduler : IAsyncDisposable
     private readonly IProbeSource? _source;
     private readonly System.Collections.Concurrent.ConcurrentQueue<Item> _incoming = new();
     private readonly PriorityQueue<Item, (long Due, long Order)> _due = new();
+    /// <summary>
+    /// Items due at once (due 0: a sweep's first probes), in arrival order. They would all sort first in
+    /// <see cref="_due"/> in that same order; a queue takes them without moving the large items around a heap.
+    /// </summary>
+    private readonly Queue<Item> _dueNow = new();
     private readonly CancellationTokenSource _stop;
     private readonly Task _loop;
     private TaskCompletionSource? _waiter;
@@ -45,6 +50,7 @@ public sealed class ProbeScheduler : IAsyncDisposable
     private long _order;
     private long _sent;
     private long _firstSend;
+    private long _lastSend;
     private volatile bool _completed;
 
     private readonly record struct Item(Prober Prober, ProbeSpec Spec, IProbeObserver Observer, long Due);
@@ -68,6 +74,9 @@ public sealed class ProbeScheduler : IAsyncDisposable
 
     /// <summary>Probes handed to the sockets so far.</summary>
     public long Sent => Interlocked.Read(ref _sent);
+
+    /// <summary>The clock's timestamp of the first send (0 before it) and of the end of the latest send round.</summary>
+    public (long First, long Last) SendSpan => (Interlocked.Read(ref _firstSend), Interlocked.Read(ref _lastSend));
 
     /// <summary>Probes per second since the first send.</summary>
     public double ProbeRate
@@ -140,7 +149,7 @@ public sealed class ProbeScheduler : IAsyncDisposable
             }
             var room = (int)Math.Min(allowed, (long)MaxBatchesPerRound * Prober.MaxBatch);
             TakeDue(ready, now, room);
-            var nothingDue = !_due.TryPeek(out _, out var head) || head.Due > now;
+            var nothingDue = _dueNow.Count == 0 && (!_due.TryPeek(out _, out var head) || head.Due > now);
             if (ready.Count < room && nothingDue && !sourceDone)
             {
                 sourceDone = !_source!.Admit(this, room - ready.Count);
@@ -156,7 +165,7 @@ public sealed class ProbeScheduler : IAsyncDisposable
                 continue;
             }
 
-            if (_completed && sourceDone && _due.Count == 0 && _incoming.IsEmpty)
+            if (_completed && sourceDone && _due.Count == 0 && _dueNow.Count == 0 && _incoming.IsEmpty)
             {
                 return;
             }
@@ -164,7 +173,12 @@ public sealed class ProbeScheduler : IAsyncDisposable
             // Sleep until the next probe is due, the next token, or a signal (input, room, completion).
             var wait = Timeout.InfiniteTimeSpan;
             var tokenTicks = _rate == 0 ? 0 : Math.Max(1, (long)(_clock.TimestampFrequency / (double)_rate));
-            if (_due.TryPeek(out _, out head))
+            if (_dueNow.Count > 0)
+            {
+                // Due now but no token: the next token.
+                wait = TimeSpan.FromSeconds(Math.Max(1, tokenTicks) / (double)_clock.TimestampFrequency);
+            }
+            else if (_due.TryPeek(out _, out head))
             {
                 var ticks = Math.Max(head.Due - now, allowed > 0 ? 0 : tokenTicks);
                 wait = TimeSpan.FromSeconds(Math.Max(0, ticks) / (double)_clock.TimestampFrequency);
@@ -181,12 +195,23 @@ public sealed class ProbeScheduler : IAsyncDisposable
     {
         while (_incoming.TryDequeue(out var item))
         {
-            _due.Enqueue(item, (item.Due, _order++));
+            if (item.Due == 0)
+            {
+                _dueNow.Enqueue(item);
+            }
+            else
+            {
+                _due.Enqueue(item, (item.Due, _order++));
+            }
         }
     }
 
     private void TakeDue(List<Item> ready, long now, int room)
     {
+        while (ready.Count < room && _dueNow.TryDequeue(out var item))
+        {
+            ready.Add(item);
+        }
         while (ready.Count < room && _due.TryPeek(out _, out var key) && key.Due <= now)
         {
             ready.Add(_due.Dequeue());
@@ -263,11 +288,18 @@ public sealed class ProbeScheduler : IAsyncDisposable
             batches.Clear();
         }
         Interlocked.Add(ref _sent, ready.Count);
+        Interlocked.Exchange(ref _lastSend, _clock.GetTimestamp());
     }
 
     private readonly List<(Prober Prober, IProbeObserver Observer, ProbeSpec[] Specs, int Count)> _batches = new();
     private readonly Stack<ProbeSpec[]> _spare = new();
 
+    /// <summary>
+    /// Sends a round's batches: the scheduler's own thread takes them one by one, and a helper per further core
+    /// takes them too once it runs. On a loaded machine a helper may start late or not at all before the round
+    /// is over; waiting for it to be scheduled cost more than its share of the work (a /16 sent in 6-10 s
+    /// on 1 s of CPU), so the round closes when the batches are taken and waits only for helpers sending one.
+    /// </summary>
     private static async Task SendBatchesAsync(List<(Prober Prober, IProbeObserver Observer, ProbeSpec[] Specs, int Count)> batches,
         CancellationToken cancellationToken)
     {
@@ -275,24 +307,98 @@ public sealed class ProbeScheduler : IAsyncDisposable
         {
             var (prober, observer, specs, count) = batches[0];
             await prober.SendAsync(specs.AsMemory(0, count), observer, cancellationToken).ConfigureAwait(false);
+            return;
         }
-        else
+        var round = new SendRound(batches);
+        for (var lane = 1; lane < Math.Min(Environment.ProcessorCount, batches.Count); lane++)
         {
-            var lanes = Math.Min(Environment.ProcessorCount, batches.Count);
-            var work = new Task[lanes];
-            for (var lane = 0; lane < lanes; lane++)
+            _ = Task.Run(() => round.HelpAsync(cancellationToken), CancellationToken.None);
+        }
+        System.Runtime.ExceptionServices.ExceptionDispatchInfo? failure = null;
+        try
+        {
+            await round.SendAsync(cancellationToken).ConfigureAwait(false);
+        }
+#pragma warning disable CA1031 // Rethrown below, once no helper still reads the round's batches (the caller reuses them).
+        catch (Exception e)
+#pragma warning restore CA1031
+        {
+            failure = System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e);
+        }
+        round.Close();
+        try
+        {
+            await round.Helpers.ConfigureAwait(false);
+        }
+        catch (Exception) when (failure is not null)
+        {
+            // The scheduler's own failure is the one reported.
+        }
+        failure?.Throw();
+    }
+
+    /// <summary>One round's batches, claimed one at a time by whichever lane comes first.</summary>
+    private sealed class SendRound(List<(Prober Prober, IProbeObserver Observer, ProbeSpec[] Specs, int Count)> batches)
+    {
+        private readonly TaskCompletionSource _helpersDone = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private int _next = -1;
+        /// <summary>Helpers inside a claim, plus one for the round until it closes.</summary>
+        private int _active = 1;
+        private Exception? _failure;
+
+        /// <summary>Ends once the round is closed and no helper is sending; faults with a helper's failure.</summary>
+        public Task Helpers => _helpersDone.Task;
+
+        public async Task SendAsync(CancellationToken cancellationToken)
+        {
+            int i;
+            while ((i = Interlocked.Increment(ref _next)) < batches.Count)
             {
-                var first = lane;
-                work[lane] = Task.Run(async () =>
-                {
-                    for (var i = first; i < batches.Count; i += lanes)
-                    {
-                        var (prober, observer, specs, count) = batches[i];
-                        await prober.SendAsync(specs.AsMemory(0, count), observer, cancellationToken).ConfigureAwait(false);
-                    }
-                }, cancellationToken);
+                var (prober, observer, specs, count) = batches[i];
+                await prober.SendAsync(specs.AsMemory(0, count), observer, cancellationToken).ConfigureAwait(false);
             }
-            await Task.WhenAll(work).ConfigureAwait(false);
+        }
+
+        public async Task HelpAsync(CancellationToken cancellationToken)
+        {
+            Interlocked.Increment(ref _active);
+            try
+            {
+                // A closed round has handed out every index; a late helper finds nothing and leaves.
+                await SendAsync(cancellationToken).ConfigureAwait(false);
+            }
+#pragma warning disable CA1031 // Handed to the scheduler's loop, which ends Completion with it.
+            catch (Exception e)
+#pragma warning restore CA1031
+            {
+                Interlocked.CompareExchange(ref _failure, e, null);
+            }
+            finally
+            {
+                Leave();
+            }
+        }
+
+        /// <summary>The scheduler's lane is done: nothing more is handed out.</summary>
+        public void Close()
+        {
+            Interlocked.Exchange(ref _next, int.MaxValue / 2);
+            Leave();
+        }
+
+        private void Leave()
+        {
+            if (Interlocked.Decrement(ref _active) == 0)
+            {
+                if (Volatile.Read(ref _failure) is { } failure)
+                {
+                    _helpersDone.TrySetException(failure);
+                }
+                else
+                {
+                    _helpersDone.TrySetResult();
+                }
+            }
         }
     }
 

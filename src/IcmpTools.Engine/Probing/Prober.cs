@@ -68,7 +68,7 @@ public sealed class Prober : IMessageSink, IDisposable
 
     /// <summary>Guards the deadline queue; senders and the receive loop both take it, briefly.</summary>
     private readonly object _deadlineLock = new();
-    private readonly PriorityQueue<(int Index, uint Serial), long> _deadlines = new();
+    private readonly DeadlineQueue<(int Index, uint Serial)> _deadlines = new();
     private readonly List<(int Index, uint Serial)> _expired = new();
     /// <summary>Entries held by the last compaction's survivors, doubled: the queue is swept again past it.</summary>
     private int _compactAbove = DeadlineCompactionFloor;
@@ -139,6 +139,9 @@ public sealed class Prober : IMessageSink, IDisposable
     public TransportCapabilities Capabilities => _transport.Capabilities;
 
     public TimeProvider Clock => _clock;
+
+    /// <summary>Which way the transport's packets left (Ethernet frames or the raw socket), for -Verbose; null when it has one way only.</summary>
+    public string? SendPathSummary => (_transport as ISendPathReport)?.SendPathSummary;
 
     /// <summary>Set once the receive loop has failed: every pending probe was failed with it, and no send is taken.</summary>
     public Exception? Failure => _failure;
@@ -390,7 +393,7 @@ public sealed class Prober : IMessageSink, IDisposable
                 earliest = Math.Min(earliest, deadline);
             }
             CompactDeadlines();
-            _deadlines.TryPeek(out _, out var head);
+            _deadlines.TryPeek(out var head);
             Interlocked.Exchange(ref _headDeadline, head);
         }
         // The receive loop sleeps until its planned deadline; wake it when ours is sooner.
@@ -857,12 +860,11 @@ public sealed class Prober : IMessageSink, IDisposable
         }
         lock (_deadlineLock)
         {
-            while (_deadlines.TryPeek(out var entry, out var deadline) && deadline <= now)
+            while (_deadlines.TryDequeueDue(now, out var entry))
             {
-                _deadlines.Dequeue();
                 _expired.Add(entry);
             }
-            Interlocked.Exchange(ref _headDeadline, _deadlines.TryPeek(out _, out var head) ? head : long.MaxValue);
+            Interlocked.Exchange(ref _headDeadline, _deadlines.TryPeek(out var head) ? head : long.MaxValue);
         }
         foreach (var (index, serial) in _expired)
         {
@@ -972,7 +974,7 @@ public sealed class Prober : IMessageSink, IDisposable
         {
             _deadlines.Enqueue((index, serial), deadline);
             CompactDeadlines();
-            _deadlines.TryPeek(out _, out var head);
+            _deadlines.TryPeek(out var head);
             Interlocked.Exchange(ref _headDeadline, head);
         }
         if (deadline < Volatile.Read(ref _wakeAt))

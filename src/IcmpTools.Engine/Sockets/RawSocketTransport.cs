@@ -15,7 +15,7 @@ namespace IcmpTools.Engine.Sockets;
 /// and per-packet TTL / traffic class / source through control messages, so one socket per family
 /// serves every operation whatever options each one uses.
 /// </summary>
-public sealed unsafe class RawSocketTransport : IIcmpTransport
+public sealed unsafe class RawSocketTransport : IIcmpTransport, ISendPathReport
 {
     /// <summary>Packets taken per receive call: enough to drain a sweep's burst in few system calls.</summary>
     private const int ReceiveCapacity = 64;
@@ -49,6 +49,8 @@ public sealed unsafe class RawSocketTransport : IIcmpTransport
     private readonly TransmitTimestamps _stamps = new();
     /// <summary>Every send-only socket stamps its packets and the kernel takes per-packet keys (cleared at the first EINVAL).</summary>
     private volatile bool _keyed;
+    /// <summary>The Ethernet send path (packet sockets) where the kernel gives a plain next hop; null where it cannot be had.</summary>
+    private readonly FrameSender? _frames;
     private int _disposed;
 
     /// <summary>
@@ -87,6 +89,11 @@ public sealed unsafe class RawSocketTransport : IIcmpTransport
                 throw new SocketUnavailableException($"eventfd failed (errno {Marshal.GetLastPInvokeError()}).");
             }
             _wake = new SafeFileHandle(wakeFd, ownsHandle: true);
+            // Not with -Interface or -Broadcast: the kernel's lookup then depends on the socket, which frames skip.
+            if (interfaceName is null && !broadcast)
+            {
+                _frames = FrameSender.TryOpen(family, _senders.Length, _keyed);
+            }
         }
         catch
         {
@@ -232,6 +239,12 @@ public sealed unsafe class RawSocketTransport : IIcmpTransport
         }
     }
 
+    /// <summary>The Ethernet send path, for tests; null where it is not taken.</summary>
+    internal FrameSender? Frames => _frames;
+
+    /// <summary>Which path sends took, for -Verbose; null when every packet went through the raw socket by design.</summary>
+    public string? SendPathSummary => _frames?.Describe();
+
     [SkipLocalsInit]
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Send(SendBatch batch)
@@ -242,6 +255,40 @@ public sealed unsafe class RawSocketTransport : IIcmpTransport
         {
             return;
         }
+        if (_frames is null)
+        {
+            SendRaw(batch, 0, count);
+            return;
+        }
+        // Runs of packets that take the same path, in order: a sweep through one gateway is one run of frames.
+        Span<NextHop> hops = stackalloc NextHop[SendBatch.MaxCapacity];
+        Span<bool> framed = stackalloc bool[SendBatch.MaxCapacity];
+        _frames.Classify(batch, hops, framed);
+        var first = 0;
+        while (first < count)
+        {
+            var end = first + 1;
+            while (end < count && framed[end] == framed[first])
+            {
+                end++;
+            }
+            if (framed[first])
+            {
+                _frames.Send(batch, first, end - first, hops, _keyed, _stamps, this);
+            }
+            else
+            {
+                SendRaw(batch, first, end - first);
+            }
+            first = end;
+        }
+    }
+
+    /// <summary>Sends packets [<paramref name="first"/>, <paramref name="first"/>+<paramref name="count"/>) through a raw send-only socket.</summary>
+    [SkipLocalsInit]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void SendRaw(SendBatch batch, int first, int count)
+    {
         // Fixed-size blocks: a batch never holds more than SendBatch.MaxCapacity packets, whoever built it.
         var messages = stackalloc LibC.MMsgHdr[SendBatch.MaxCapacity];
         var iov = stackalloc LibC.IoVec[SendBatch.MaxCapacity];
@@ -257,7 +304,7 @@ public sealed unsafe class RawSocketTransport : IIcmpTransport
         {
             for (var i = 0; i < count; i++)
             {
-                ref var p = ref batch.Packets[i];
+                ref var p = ref batch.Packets[first + i];
                 iov[i].Base = buffer + p.Offset;
                 iov[i].Length = (nuint)p.Length;
                 var name = names + (i * NameSize);
@@ -278,7 +325,7 @@ public sealed unsafe class RawSocketTransport : IIcmpTransport
             var start = 0;
             while (start < count)
             {
-                batch.Stamp(start, count - start);
+                batch.Stamp(first + start, count - start);
                 // Counted before the call: on loopback and veth the answers come back, and the receive loop
                 // reads them, while sendmmsg is still sending; it must know their stamps are there to drain.
                 if (keyed)
@@ -305,7 +352,7 @@ public sealed unsafe class RawSocketTransport : IIcmpTransport
                         StopStamping();
                         for (var i = start; i < count; i++)
                         {
-                            ref var p = ref batch.Packets[i];
+                            ref var p = ref batch.Packets[first + i];
                             var controlLength = WriteSendControl(new Span<byte>(control + (i * SendControlSize), SendControlSize), ref p, keyed: false);
                             messages[i].Header.Control = controlLength == 0 ? null : control + (i * SendControlSize);
                             messages[i].Header.ControlLength = (nuint)controlLength;
@@ -314,7 +361,7 @@ public sealed unsafe class RawSocketTransport : IIcmpTransport
                     }
                     // sendmmsg reports an error only for the first message it could not send; mark it
                     // and go on with the rest, so one unroutable target does not sink the batch.
-                    batch.Packets[start].Error = errno;
+                    batch.Packets[first + start].Error = errno;
                     start++;
                 }
                 else
@@ -333,6 +380,7 @@ public sealed unsafe class RawSocketTransport : IIcmpTransport
             using var hold = SocketHold.Take(sender.SafeHandle, this);
             TransmitTimestamps.Disable(hold.Fd);
         }
+        _frames?.StopStamping(this);
     }
 
     /// <summary>The stamp key first (when the kernel takes one), then the options every ICMP socket sends with.</summary>
@@ -424,6 +472,14 @@ public sealed unsafe class RawSocketTransport : IIcmpTransport
         {
             using var hold = SocketHold.Take(sender.SafeHandle, this);
             _stamps.Drain(hold.Fd, Family, sink);
+        }
+        if (_frames is not null)
+        {
+            foreach (var frames in _frames.Sockets)
+            {
+                using var hold = SocketHold.Take(frames, this);
+                _stamps.Drain(hold.Fd, Family, sink);
+            }
         }
     }
 
@@ -530,6 +586,7 @@ public sealed unsafe class RawSocketTransport : IIcmpTransport
             sender.Dispose();
         }
         _wake.Dispose();
+        _frames?.Dispose();
         _stamps.Dispose();
         // Only the receive loop uses these, and the prober disposes the transport after that loop has ended.
         NativeMemory.Free(_recvMessages);

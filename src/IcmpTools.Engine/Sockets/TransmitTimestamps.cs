@@ -148,7 +148,9 @@ internal sealed unsafe class TransmitTimestamps : IDisposable
                 realtimeNs = (ts.Seconds * 1_000_000_000L) + ts.Nanoseconds;
                 haveStamp = realtimeNs != 0;
             }
-            else if (cmsg.Level == errorLevel && cmsg.Type == errorType && data.Length >= sizeof(LibC.SockExtendedErr))
+            // A packet socket (the Ethernet send path) reports its stamps at its own level.
+            else if (((cmsg.Level == errorLevel && cmsg.Type == errorType) || (cmsg.Level == LibC.SOL_PACKET && cmsg.Type == LibC.PACKET_TX_TIMESTAMP))
+                && data.Length >= sizeof(LibC.SockExtendedErr))
             {
                 var error = MemoryMarshal.Read<LibC.SockExtendedErr>(data);
                 if (error.Origin == LibC.SO_EE_ORIGIN_TIMESTAMPING && error.Info == LibC.SCM_TSTAMP_SND)

@@ -145,6 +145,13 @@ public sealed class InvokeIcmpMultiPingCommand : IcmpCmdletBase
         {
             var seconds = Stopwatch.GetElapsedTime(_started).TotalSeconds;
             WriteVerbose(Format(Strings.VerboseSweepDone, sweep.HostsDone, sweep.HostsAlive, sweep.ProbesSent, seconds, sweep.ProbeRate));
+            foreach (var family in (ReadOnlySpan<IcmpFamily>)[IcmpFamily.IPv4, IcmpFamily.IPv6])
+            {
+                if (ProberFor(family)?.SendPathSummary is { } path)
+                {
+                    WriteVerbose(Format(Strings.VerboseSendPath, family, path));
+                }
+            }
         }
     }
 
