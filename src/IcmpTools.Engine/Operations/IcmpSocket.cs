@@ -37,7 +37,7 @@ public sealed class IcmpSocket : IDisposable
     private readonly IPAddress? _source;
     private long _nextToken;
 
-    private IcmpSocket(ProberLease lease, IcmpFamily family, IPAddress? source, string? interfaceName, bool broadcast)
+    internal IcmpSocket(ProberLease lease, IcmpFamily family, IPAddress? source, string? interfaceName, bool broadcast)
     {
         _lease = lease;
         _source = source;
@@ -77,6 +77,18 @@ public sealed class IcmpSocket : IDisposable
     public bool Broadcast { get; }
     public bool IsClosed => Volatile.Read(ref _lease) is null;
 
+    /// <summary>Requests this socket keeps bookkeeping for (sent and not yet received or expired).</summary>
+    internal int Booked
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _sent.Count;
+            }
+        }
+    }
+
     /// <summary>Sends the request. Its answer (reply, ICMP error) waits here until received.</summary>
     /// <exception cref="SocketUnavailableException">The socket is closed.</exception>
     /// <exception cref="SocketBroadcastException">The destination is a broadcast address and the socket was opened without Broadcast.</exception>
@@ -110,14 +122,32 @@ public sealed class IcmpSocket : IDisposable
             // A handful of requests: afford the index that matches errors quoting only 8 bytes (RFC 792 routers).
             MatchWithoutCookie = true,
         };
+        long previous;
         lock (_gate)
         {
             spec.Token = ++_nextToken;
             _sent[spec.Token] = request;
             // A request sent again (same destination, identifier, sequence) is answered as its latest send.
+            _tokens.TryGetValue(Key(request), out previous);
             _tokens[Key(request)] = spec.Token;
         }
-        prober.Send(new ReadOnlySpan<ProbeSpec>(in spec), _observer);
+        try
+        {
+            prober.Send(new ReadOnlySpan<ProbeSpec>(in spec), _observer);
+        }
+        catch
+        {
+            // Never sent: nothing will answer it, so it must not stay booked, nor hide an earlier send of it.
+            lock (_gate)
+            {
+                Forget(spec.Token);
+                if (previous != 0 && _sent.ContainsKey(previous))
+                {
+                    _tokens.TryAdd(Key(request), previous);
+                }
+            }
+            throw;
+        }
         // A refused send completes at once, on this thread: raise the broadcast refusal as the error it is.
         lock (_gate)
         {

@@ -45,16 +45,49 @@ public static class Traceroute
         return sum is 0 or 0xFFFF ? (ushort)0x5A5A : sum;
     }
 
-    /// <summary>Resolves <paramref name="target"/>, shares the process's socket for its family and traces.</summary>
+    /// <summary>
+    /// Resolves <paramref name="target"/>, shares the process's socket for its family and traces. The sockets
+    /// are taken before the first await, on the thread that starts the enumeration, so they belong to that
+    /// thread's network namespace (a name's lookup resumes on a pool thread, which may be in another).
+    /// </summary>
     public static async IAsyncEnumerable<Hop> TraceAsync(string target, TracerouteOptions? options = null, IcmpFamily? family = null,
         [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         options ??= new TracerouteOptions();
-        var address = await TargetResolver.ResolveAsync(target, family, cancellationToken).ConfigureAwait(false);
-        using var lease = ProberPool.Acquire(TargetResolver.FamilyOf(address));
-        await foreach (var hop in StreamAsync(lease.Prober, address, options, cancellationToken).ConfigureAwait(false))
+        var literal = TargetResolver.TryParseLiteral(target, out var parsed) ? parsed : null;
+        var families = literal is not null ? [TargetResolver.FamilyOf(literal)]
+            : family is { } only ? [only] : new[] { IcmpFamily.IPv4, IcmpFamily.IPv6 };
+        var leases = new List<ProberLease>();
+        try
         {
-            yield return hop;
+            Exception? unavailable = null;
+            foreach (var f in families)
+            {
+                try
+                {
+                    leases.Add(ProberPool.Acquire(f));
+                }
+                catch (SocketUnavailableException e) when (families.Length > 1)
+                {
+                    // A machine without IPv6 still traces names that resolve to IPv4.
+                    unavailable = e;
+                }
+            }
+            // A literal resolves at once (or fails as the wrong family); a name is looked up.
+            var address = await TargetResolver.ResolveAsync(target, family, cancellationToken).ConfigureAwait(false);
+            var lease = leases.Find(l => l.Prober.Family == TargetResolver.FamilyOf(address))
+                ?? throw (unavailable ?? new SocketUnavailableException($"No {TargetResolver.FamilyOf(address)} socket is open."));
+            await foreach (var hop in StreamAsync(lease.Prober, address, options, cancellationToken).ConfigureAwait(false))
+            {
+                yield return hop;
+            }
+        }
+        finally
+        {
+            foreach (var lease in leases)
+            {
+                lease.Dispose();
+            }
         }
     }
 
@@ -249,7 +282,7 @@ public static class Traceroute
         if (wake != long.MaxValue)
         {
             var delay = TimeSpan.FromSeconds(Math.Max(0, wake - clock.GetTimestamp()) / (double)clock.TimestampFrequency);
-            tasks.Add(Task.Delay(delay, clock, wait.Token));
+            tasks.Add(Task.Delay(delay < ProbeScheduler.LongestWait ? delay : ProbeScheduler.LongestWait, clock, wait.Token));
         }
         if (names is not null)
         {

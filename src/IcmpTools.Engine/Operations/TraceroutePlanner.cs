@@ -251,11 +251,9 @@ internal sealed class TraceroutePlanner : ITracePlanner
             return;
         }
         probe.OnWire = true;
-        if (timestamp <= probe.Sent)
-        {
-            return;
-        }
-        probe.Sent = timestamp;
+        // Its wait is decided now, also when it left the moment it was planned: hops beyond may have answered
+        // while it was queued, and OnAnswer shortens the waits of probes on the wire only.
+        probe.Sent = Math.Max(probe.Sent, timestamp);
         var deadline = DeadlineOf(probe);
         probe.Deadline = deadline;
         if (deadline - probe.Sent < _timeoutTicks)

@@ -24,6 +24,12 @@ public interface IProbeSource
 /// </summary>
 public sealed class ProbeScheduler : IAsyncDisposable
 {
+    /// <summary>
+    /// The longest single timer wait. Task.Delay refuses anything over 2^32-2 ms (49.7 days); a longer wait is
+    /// taken in pieces, the loop looking again at what is due after each.
+    /// </summary>
+    internal static readonly TimeSpan LongestWait = TimeSpan.FromDays(1);
+
     /// <summary>Batches sent per round, so admission and new input keep up during a burst.</summary>
     private const int MaxBatchesPerRound = 16;
 
@@ -232,7 +238,7 @@ public sealed class ProbeScheduler : IAsyncDisposable
             return;
         }
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var delay = Task.Delay(wait, _clock, timeout.Token);
+        var delay = Task.Delay(wait < LongestWait ? wait : LongestWait, _clock, timeout.Token);
         await Task.WhenAny(waiter.Task, delay).ConfigureAwait(false);
         await timeout.CancelAsync().ConfigureAwait(false);
         cancellationToken.ThrowIfCancellationRequested();

@@ -264,13 +264,16 @@ public sealed class Prober : IMessageSink, IDisposable
     private bool TryReserve(Span<int> indices, out Task room)
     {
         room = Task.CompletedTask;
-        if (_failure is { } failure)
-        {
-            throw new SocketUnavailableException($"The {Family} ICMP socket failed: {failure.Message}", failure);
-        }
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
         lock (_tableLock)
         {
+            // Checked under the lock FailAll takes after setting the failure: either its scan sees these slots
+            // reserved, or this sees the failure. Checked before the lock, a reservation could slip in after the
+            // scan and leave its probe pending with no receive thread to end it.
+            if (_failure is { } failure)
+            {
+                throw new SocketUnavailableException($"The {Family} ICMP socket failed: {failure.Message}", failure);
+            }
             while (_free.Count < indices.Length && _allocated < MaxSlots)
             {
                 var chunk = _allocated >> ChunkBits;
@@ -455,10 +458,17 @@ public sealed class Prober : IMessageSink, IDisposable
         {
             ref var packet = ref batch.Packets[i];
             ref var slot = ref SlotAt(packet.Tag);
+            // The serial the packet was written for, not the slot's: a re-stamped probe may have been answered
+            // and its slot reused by another sender since, and that probe's times are not ours to write.
+            var serial = packet.Key;
+            if (Volatile.Read(ref slot.Word) != Word(serial, Reserved))
+            {
+                RestampPending(ref slot, serial, in packet);
+                continue;
+            }
             slot.SentTimestamp = packet.SentTimestamp;
             slot.SentRealtimeNs = packet.SentRealtimeNs;
             slot.Deadline = DeadlineOf(packet.SentTimestamp, slot.Timeout);
-            var serial = SerialOf(Volatile.Read(ref slot.Word));
             // Release: every field above is visible to the receive thread once it sees Pending.
             if (Interlocked.CompareExchange(ref slot.Word, Word(serial, Pending), Word(serial, Reserved)) == Word(serial, Reserved))
             {
@@ -466,6 +476,23 @@ public sealed class Prober : IMessageSink, IDisposable
                 // (or its failed send), and can plan the next probe without racing the reply.
                 var handle = new ProbeHandle(this, packet.Tag, serial);
                 slot.Observer?.OnProbeSent(in handle, slot.Token);
+            }
+        }
+    }
+
+    /// <summary>
+    /// A probe sent again by the transport (a partial sendmmsg retried) moves its times, if it is still pending
+    /// under its serial. Under the table lock, so its slot cannot be freed and reserved anew while they are written.
+    /// </summary>
+    private void RestampPending(ref Slot slot, uint serial, in OutgoingPacket packet)
+    {
+        lock (_tableLock)
+        {
+            if (Volatile.Read(ref slot.Word) == Word(serial, Pending))
+            {
+                slot.SentTimestamp = packet.SentTimestamp;
+                slot.SentRealtimeNs = packet.SentRealtimeNs;
+                Volatile.Write(ref slot.Deadline, DeadlineOf(packet.SentTimestamp, slot.Timeout));
             }
         }
     }
@@ -941,12 +968,21 @@ public sealed class Prober : IMessageSink, IDisposable
 
     internal bool SetDeadline(int index, uint serial, long deadline)
     {
-        if (!IsPending(index, serial))
+        if (_chunks[index >> ChunkBits] is null)
         {
             return false;
         }
         ref var slot = ref SlotAt(index);
-        Volatile.Write(ref slot.Deadline, deadline);
+        // Checked and written under the table lock: a slot that finishes meanwhile cannot go back to the free
+        // list (Release takes the lock), so the write never lands on the next probe to reserve it.
+        lock (_tableLock)
+        {
+            if (Volatile.Read(ref slot.Word) != Word(serial, Pending))
+            {
+                return false;
+            }
+            Volatile.Write(ref slot.Deadline, deadline);
+        }
         lock (_deadlineLock)
         {
             _deadlines.Enqueue((index, serial), deadline);

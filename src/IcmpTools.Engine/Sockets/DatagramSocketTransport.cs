@@ -335,8 +335,11 @@ public sealed unsafe class DatagramSocketTransport : IIcmpTransport, IPathMtuSou
                         continue;
                     }
                     if (IsPendingIcmpError(errno) && retries++ < MaxPendingErrorRetries
-                        && (retries <= PendingErrorRetries || ErrorsQueued(hold.Fd)))
+                        && (errno == Emsgsize ? retries == 1 : retries <= PendingErrorRetries || ErrorsQueued(hold.Fd)))
                     {
+                        // EMSGSIZE is tried once more only: a pending one (a Packet Too Big for an earlier probe) is
+                        // consumed by the first failure, while a send too big for the path itself (-DontFragment)
+                        // fails again, each time queueing a local error that "errors are queued" would retry on.
                         // Should a kernel ever hand ICMP errors to a sender (see remarks), the pending error each
                         // leaves fails the next send, consuming it, while the error itself waits in the queue: send
                         // the same message again. A failure of this send (no route) repeats, and gives up soon; under a
@@ -355,6 +358,25 @@ public sealed unsafe class DatagramSocketTransport : IIcmpTransport, IPathMtuSou
                     retries = 0;
                 }
             }
+        }
+    }
+
+    /// <summary>Reads and counts what waits on the receiving socket's error queue (tests: what a send left behind).</summary>
+    internal int DrainErrorQueue()
+    {
+        var count = 0;
+        var data = stackalloc byte[64];
+        var control = stackalloc byte[256];
+        var iov = new LibC.IoVec { Base = data, Length = 64 };
+        using var hold = SocketHold.Take(_socket.SafeHandle, this);
+        while (true)
+        {
+            var message = new LibC.MMsgHdr { Header = new LibC.MsgHdr { Iov = &iov, IovLength = 1, Control = control, ControlLength = 256 } };
+            if (LibC.recvmmsg(hold.Fd, &message, 1, LibC.MSG_ERRQUEUE | LibC.MSG_DONTWAIT, null) <= 0)
+            {
+                return count;
+            }
+            count++;
         }
     }
 

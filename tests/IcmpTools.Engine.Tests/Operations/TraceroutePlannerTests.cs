@@ -366,6 +366,25 @@ public sealed class TraceroutePlannerTests
     }
 
     [Fact]
+    public void AProbeThatLeavesAfterAHopBeyondItAnsweredGetsTheShortWait()
+    {
+        var planner = new TraceroutePlanner("198.18.4.2", IcmpFamily.IPv4, Defaults with { Count = 1, MaxHops = 2 }, Frequency, 0);
+        var due = new List<PlannedProbe>();
+        planner.TakeDue(0, due);
+        var near = due.Single(p => p.Ttl == 1);
+        var far = due.Single(p => p.Ttl == 2);
+
+        planner.OnSent(far.Id, 0);
+        planner.OnAnswer(far.Id, new TraceAnswer(IcmpStatus.Success, "198.18.4.2", 0, 1, 64, -1));
+        // Sent the instant it was planned, but after the hop beyond answered: it waits 20 ms, not 2 s.
+        planner.OnSent(near.Id, 0);
+
+        var retimed = new List<RetimedProbe>();
+        planner.TakeRetimed(retimed);
+        Assert.Equal((long)(TraceroutePlanner.MinAdaptiveWait.TotalSeconds * Frequency), Assert.Single(retimed, r => r.Id == near.Id).Deadline);
+    }
+
+    [Fact]
     public void ALateAnswerAfterTheDeadlineIsIgnored()
     {
         var planner = new TraceroutePlanner("198.18.4.2", IcmpFamily.IPv4, Defaults with { Count = 1, MaxHops = 1 }, Frequency, 0);
