@@ -149,7 +149,7 @@ public sealed class TestIcmpEchoCommand : IcmpCmdletBase
     private async Task<bool> PingAsync(string target)
     {
         var name = (string?)null;
-        if (AsSingleAddress(target) is not { } address)
+        if (OneHostTarget.AsSingleAddress(target, _family, MyInvocation.MyCommand.Name) is not { } address)
         {
             name = TargetResolver.TryParseLiteral(target, out _) ? null : target;
             address = await TargetResolver.ResolveAsync(target, _family, StopToken).ConfigureAwait(false);
@@ -183,42 +183,6 @@ public sealed class TestIcmpEchoCommand : IcmpCmdletBase
             await PostAsync(host).ConfigureAwait(false);
         }
         return host.IsAlive;
-    }
-
-    /// <summary>
-    /// A target written as a block or a range: one address (a /32, a /128) is pinged as that address; more is
-    /// a sweep's job, and the error says so instead of "name could not be resolved".
-    /// </summary>
-    private IPAddress? AsSingleAddress(string target)
-    {
-        if (!target.Contains('/', StringComparison.Ordinal) && !target.Contains('-', StringComparison.Ordinal))
-        {
-            return null;
-        }
-        SweepTarget block;
-        try
-        {
-            block = SweepTarget.Parse(target, includeNetworkAndBroadcast: true, allowHuge: true);
-        }
-        catch (InvalidTargetException) when (!target.Contains('/', StringComparison.Ordinal))
-        {
-            // A name with a hyphen (my-router): the resolver decides.
-            return null;
-        }
-        if (block.Name is not null)
-        {
-            return null;
-        }
-        if (block.Count != 1)
-        {
-            throw new TargetIsBlockException(Format(Strings.TargetIsBlock, target, block.Count));
-        }
-        var address = block.Addresses().First();
-        if (_family is { } wanted && TargetResolver.FamilyOf(address) != wanted)
-        {
-            throw new AddressFamilyMismatchException($"The target '{target}' is an {TargetResolver.FamilyOf(address)} address, but {wanted} was asked for.");
-        }
-        return address;
     }
 
     /// <summary>

@@ -1,4 +1,5 @@
 using System.Management.Automation;
+using IcmpTools.Binding;
 using IcmpTools.Engine.Models;
 using IcmpTools.Engine.Operations;
 
@@ -25,6 +26,7 @@ public sealed class TraceIcmpRouteCommand : IcmpCmdletBase
     [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
     [Alias("ComputerName", "Address", "IPAddress", "Name")]
     [ValidateNotNullOrEmpty]
+    [TargetNameTransformation]
     public string[] TargetName { get; set; } = [];
 
     [Parameter]
@@ -119,7 +121,8 @@ public sealed class TraceIcmpRouteCommand : IcmpCmdletBase
 
     private async Task TraceTargetAsync(string target)
     {
-        var address = await TargetResolver.ResolveAsync(target, _family, StopToken).ConfigureAwait(false);
+        var address = OneHostTarget.AsSingleAddress(target, _family, MyInvocation.MyCommand.Name)
+            ?? await TargetResolver.ResolveAsync(target, _family, StopToken).ConfigureAwait(false);
         if (ProberFor(address, target) is not { } prober)
         {
             return;
