@@ -47,10 +47,11 @@ public sealed class NetLab : IDisposable
     public static NetLab Up()
     {
         int counter = Interlocked.Increment(ref s_counter);
-        // At most 20 characters: "itl" + pid (<= 6 hex) + counter + 4 random hex digits.
+        // At most 20 characters: "itl" + pid (<= 6 hex) + counter + 4 random hex digits. NETLAB_PREFIX
+        // replaces "itl" so that runs sharing one machine tell their namespaces apart (at most 32 in all).
         string name = string.Create(
             CultureInfo.InvariantCulture,
-            $"itl{Environment.ProcessId:x}-{counter:x}-{Random.Shared.Next(0x10000):x4}");
+            $"{Prefix("itl")}{Environment.ProcessId:x}-{counter:x}-{Random.Shared.Next(0x10000):x4}");
         var lab = new NetLab(name);
         Live[name] = lab;
         ScriptResult result;
@@ -72,6 +73,13 @@ public sealed class NetLab : IDisposable
         }
 
         return lab;
+    }
+
+    /// <summary>The NETLAB_PREFIX environment variable (letters and digits, at most 8), else <paramref name="fallback"/>.</summary>
+    internal static string Prefix(string fallback)
+    {
+        var prefix = Environment.GetEnvironmentVariable("NETLAB_PREFIX");
+        return prefix is { Length: > 0 and <= 8 } && prefix.All(char.IsAsciiLetterOrDigit) ? prefix : fallback;
     }
 
     /// <summary>Runs <paramref name="action"/> inside the client namespace (see <see cref="InNamespace{T}"/>).</summary>

@@ -118,7 +118,12 @@ public sealed class IcmpSocket : IDisposable
             _tokens[Key(request)] = spec.Token;
         }
         prober.Send(new ReadOnlySpan<ProbeSpec>(in spec), _observer);
-        // A refused send completes at once, on this thread: raise the broadcast refusal as the error it is.
+        // A refused send completes at once, on this thread: raise the broadcast refusal as the error it is
+        // (EACCES also comes from a prohibit route: that one is received as SendFailed like any refused send).
+        if (Broadcast || !prober.Broadcasts.Contains(destination))
+        {
+            return;
+        }
         lock (_gate)
         {
             for (var node = _arrived.Last; node is not null; node = node.Previous)

@@ -124,9 +124,10 @@ public static class Ping
                         continue;
                     }
                 }
-                if (result is { Status: IcmpStatus.SendFailed, SendError: Eacces } && !options.Broadcast)
+                if (result is { Status: IcmpStatus.SendFailed, SendError: Eacces } && !options.Broadcast && prober.Broadcasts.Contains(address))
                 {
-                    // The kernel refuses a broadcast destination to a socket without SO_BROADCAST (and only that).
+                    // The kernel refuses a broadcast destination to a socket without SO_BROADCAST; it says EACCES for
+                    // a prohibit route too, which stays a SendFailed result like any other refused send.
                     throw new SocketBroadcastException(
                         $"'{destination}' is a broadcast address: ping it with -Broadcast to collect every host's reply.");
                 }

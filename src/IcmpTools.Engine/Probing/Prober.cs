@@ -131,6 +131,9 @@ public sealed class Prober : IMessageSink, IDisposable
 
     public TimeProvider Clock => _clock;
 
+    /// <summary>The broadcast addresses of the namespace the socket opened in: what an EACCES to a destination means.</summary>
+    public LocalBroadcasts Broadcasts { get; init; } = LocalBroadcasts.None;
+
     /// <summary>Set once the receive loop has failed: every pending probe was failed with it, and no send is taken.</summary>
     public Exception? Failure => _failure;
 
