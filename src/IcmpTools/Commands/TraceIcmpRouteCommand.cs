@@ -77,6 +77,11 @@ public sealed class TraceIcmpRouteCommand : IcmpCmdletBase
             ThrowTerminatingError(new ErrorRecord(new ArgumentException(Strings.TraceTtlNotUsed), ErrorIds.ConflictingParameters,
                 ErrorCategory.InvalidArgument, null));
         }
+        if (Multipath && (FastMode || MyInvocation.BoundParameters.ContainsKey(nameof(Count))))
+        {
+            ThrowTerminatingError(new ErrorRecord(new ArgumentException(FastMode ? Strings.MultipathFastMode : Strings.MultipathCount),
+                ErrorIds.ConflictingParameters, ErrorCategory.InvalidArgument, null));
+        }
         _family = RequestedFamily();
         PrepareSource(Source);
         _options = new TracerouteOptions
