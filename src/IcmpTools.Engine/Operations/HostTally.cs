@@ -26,6 +26,7 @@ internal sealed class HostTally
     private List<long>? _duplicates;
     private IcmpStatus _worst = IcmpStatus.TimedOut;
     private string? _worstSource;
+    private int? _worstCode;
     private bool _anyFailure;
 
     public int Sent => Volatile.Read(ref _sent);
@@ -58,9 +59,9 @@ internal sealed class HostTally
             {
                 _anyFailure = true;
                 _worst = result.Status;
-                _worstSource = result.Status is IcmpStatus.TimedOut or IcmpStatus.SendFailed
-                    ? null
-                    : result.Responder.ToAddress(family).ToString();
+                var fromNetwork = result.Status is not (IcmpStatus.TimedOut or IcmpStatus.SendFailed);
+                _worstSource = fromNetwork ? result.Responder.ToAddress(family).ToString() : null;
+                _worstCode = fromNetwork ? result.Code : null;
             }
             return ++_completed;
         }
@@ -92,6 +93,7 @@ internal sealed class HostTally
                 alive ? null : _worstSource)
             {
                 IsPrivileged = isPrivileged,
+                Code = alive ? null : _worstCode,
             };
         }
     }

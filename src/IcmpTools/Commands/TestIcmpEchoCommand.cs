@@ -41,11 +41,20 @@ public sealed class TestIcmpEchoCommand : IcmpCmdletBase
     public int Count { get; set; } = 4;
 
     [Parameter(Mandatory = true, ParameterSetName = ContinuousSet)]
+    [Alias("Repeat")]
     public SwitchParameter Continuous { get; set; }
 
+    /// <summary>Seconds between probes to a target; over an unprivileged socket at least <see cref="UnprivilegedMinimumInterval"/>.</summary>
     [Parameter]
+    [Alias("Delay")]
     [ValidateRange(0.0, 3600.0)]
     public double IntervalSeconds { get; set; } = 1;
+
+    /// <summary>
+    /// The shortest interval a user without CAP_NET_RAW may ask for: iputils ping's floor for non-root (2 ms), so
+    /// an unprivileged user cannot flood a host (-IntervalSeconds 0 sent a million probes in 5.6 s).
+    /// </summary>
+    public const double UnprivilegedMinimumInterval = 0.002;
 
     [Parameter]
     [ValidateRange(0.001, 3600.0)]
@@ -100,6 +109,14 @@ public sealed class TestIcmpEchoCommand : IcmpCmdletBase
         _quiet = Quiet ? new QuietAnswers() : null;
         _debug = DebugWanted;
         OpenProbers(DontFragment, Broadcast);
+        // One probe has no interval to flood with.
+        if (IntervalSeconds < UnprivilegedMinimumInterval && (Continuous || Count > 1)
+            && (ProberFor(IcmpFamily.IPv4)?.Kind == Engine.Sockets.SocketKind.Datagram || ProberFor(IcmpFamily.IPv6)?.Kind == Engine.Sockets.SocketKind.Datagram))
+        {
+            ThrowTerminatingError(new ErrorRecord(new ArgumentOutOfRangeException(nameof(IntervalSeconds), IntervalSeconds,
+                Format(Strings.UnprivilegedInterval, IntervalSeconds, UnprivilegedMinimumInterval)),
+                ErrorIds.InvalidParameterValue, ErrorCategory.InvalidArgument, IntervalSeconds));
+        }
     }
 
     protected override void ProcessRecord()

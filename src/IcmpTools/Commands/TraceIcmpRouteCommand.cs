@@ -64,6 +64,7 @@ public sealed class TraceIcmpRouteCommand : IcmpCmdletBase
     public int FlowId { get; set; }
 
     [Parameter]
+    [Alias("ResolveDestination")]
     public SwitchParameter ResolveNames { get; set; }
 
     [Parameter]
