@@ -67,6 +67,30 @@ public sealed class ConventionTests(LocalSendFailureFixture fixture) : IClassFix
     }
 
     [SkippableFact]
+    public void AZoneScopedLinkLocalTargetIsPingedAsTheHelpSays()
+    {
+        // r1's link-local address on the client's link, with the client's interface as its zone: to-r1 has a hyphen.
+        var linkLocal = fixture.Lab.Exec("r1", "ip -6 -o addr show dev to-c scope link").Split(' ', StringSplitOptions.RemoveEmptyEntries)
+            .First(w => w.StartsWith("fe80:", StringComparison.Ordinal)).Split('/')[0];
+        var (output, errors) = fixture.Lab.InClient(() =>
+        {
+            using var runspace = RunspaceFactory.CreateRunspace(InitialSessionState.CreateDefault2());
+            runspace.ThreadOptions = PSThreadOptions.UseCurrentThread;
+            runspace.Open();
+            using var ps = PowerShell.Create();
+            ps.Runspace = runspace;
+            ps.AddScript($"Import-Module '{PowerShellSession.ModuleManifest}'; " +
+                $"Test-IcmpEcho '{linkLocal}%to-r1' -Count 1; Invoke-IcmpMultiPing '{linkLocal}%to-r1' -Count 1");
+            Collection<PSObject> result = ps.Invoke();
+            return (result, ps.Streams.Error.ReadAll());
+        });
+
+        Assert.Empty(errors);
+        Assert.Equal(2, output.Count);
+        Assert.All(output, o => Assert.True(Assert.IsType<Host>(o.BaseObject).IsAlive));
+    }
+
+    [SkippableFact]
     public void AHostThatAnsweredOrTimedOutHasNoCode()
     {
         LabRequirement.RequireRoot();
