@@ -15,7 +15,7 @@ BeforeAll {
         # Runs $Script in a child pwsh; once it has written $Marker, sends SIGINT. Returns its stdout and
         # whether it exited by itself within $WithinSeconds of the signal (the limit bounds a hang; a
         # working Ctrl+C ends it at once).
-        param([string]$Script, [string]$Marker, [int]$WithinSeconds = 60)
+        param([string]$Script, [string]$Marker, [int]$WithinSeconds = 60, [double]$SettleSeconds = 0.5)
         $file = Join-Path ([IO.Path]::GetTempPath()) ("icmptools-int-{0}.ps1" -f [guid]::NewGuid().ToString('N'))
         Set-Content -LiteralPath $file -Value ("`$PSStyle.OutputRendering = 'PlainText'`nImport-Module '$script:manifest'`n" + $Script)
         $start = [System.Diagnostics.ProcessStartInfo]::new((Get-PwshPath))
@@ -33,7 +33,7 @@ BeforeAll {
                 if ($line -eq $Marker) { break }
             }
             # The marker is written just before the long call: give the call a moment to begin waiting.
-            Start-Sleep -Milliseconds 500
+            Start-Sleep -Seconds $SettleSeconds
             $null = kill -INT $process.Id
             $rest = $process.StandardOutput.ReadToEndAsync()
             $exited = $process.WaitForExit($WithinSeconds * 1000)
@@ -61,5 +61,32 @@ $s.Receive(3600)
 '@
         $run.Exited | Should -BeTrue -Because $run.Stderr
         $run.Stdout | Should -Not -Match 'not reached'
+    }
+}
+
+Describe 'Ctrl+C during a ping' -Skip:(-not $canRun) {
+    # PowerShell writes nothing down a stopped pipeline, so the summary goes to the console, as ping
+    # prints its statistics on Ctrl+C.
+    It 'still prints the summary of what Test-IcmpEcho -Count sent' {
+        $run = Invoke-Interrupted -Marker 'pinging' -SettleSeconds 3 -Script @'
+'pinging'
+Test-IcmpEcho 127.0.0.1 -Count 1000 -IntervalSeconds 0.1
+'@
+        $run.Exited | Should -BeTrue -Because $run.Stderr
+        # -match, not Should -Match: the test reads the groups from $Matches.
+        $run.Stdout -match '127\.0\.0\.1: (\d+) sent, (\d+) received, [\d.]+% loss, rtt min/avg/max ' | Should -BeTrue -Because $run.Stdout
+        [int]$Matches[1] | Should -BeLessThan 1000
+        [int]$Matches[2] | Should -BeGreaterThan 0
+    }
+
+    It 'still prints the summary at the end of -Continuous' {
+        $run = Invoke-Interrupted -Marker 'pinging' -SettleSeconds 3 -Script @'
+'pinging'
+Test-IcmpEcho ::1 -Continuous -IntervalSeconds 0.1 | ForEach-Object { 'REPLY {0}' -f $_.Status }
+'@
+        $run.Exited | Should -BeTrue -Because $run.Stderr
+        $replies = @($run.Stdout -split "`n" | Where-Object { $_ -like 'REPLY *' }).Count
+        $run.Stdout -match '::1: (\d+) sent, (\d+) received' | Should -BeTrue -Because $run.Stdout
+        [int]$Matches[2] | Should -BeGreaterOrEqual $replies
     }
 }

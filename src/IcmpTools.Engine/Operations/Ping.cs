@@ -36,8 +36,16 @@ public static class Ping
             throw new ArgumentException("A broadcast ping yields one reply per answering host, not one host: use StreamAsync.", nameof(options));
         }
         var tally = new HostTally();
-        await foreach (var _ in StreamAsync(prober, address, options, tally, cancellationToken).ConfigureAwait(false))
+        try
         {
+            await foreach (var _ in StreamAsync(prober, address, options, tally, cancellationToken).ConfigureAwait(false))
+            {
+            }
+        }
+        catch (OperationCanceledException e) when (cancellationToken.IsCancellationRequested && e is not PingStoppedException)
+        {
+            // Ctrl+C: the caller may still report what was sent, as ping prints its statistics.
+            throw new PingStoppedException(tally.Build(address.ToString(), name, TargetResolver.FamilyOf(address), prober.Kind == SocketKind.Raw), e);
         }
         return tally.Build(address.ToString(), name, TargetResolver.FamilyOf(address), prober.Kind == SocketKind.Raw);
     }

@@ -25,6 +25,8 @@ public sealed class TestIcmpEchoCommand : IcmpCmdletBase
     private IcmpFamily? _family;
     private QuietAnswers? _quiet;
     private bool _debug;
+    /// <summary>Each stopped target's statistics, printed once the pipeline is stopped (Ctrl+C), as ping prints its own.</summary>
+    private readonly System.Collections.Concurrent.ConcurrentQueue<string> _stoppedSummaries = new();
 
     /// <summary>-Quiet's answer for the target at <paramref name="Index"/> (in input order).</summary>
     private sealed record QuietAnswer(long Index, bool Alive);
@@ -131,6 +133,20 @@ public sealed class TestIcmpEchoCommand : IcmpCmdletBase
 
     protected override void EndProcessing() => DrainToEnd();
 
+    protected override void OnStopped()
+    {
+        // The pings unwind within moments of the stop; a stuck one is not worth holding Ctrl+C up for.
+        WaitForWork(TimeSpan.FromSeconds(1));
+        while (_stoppedSummaries.TryDequeue(out var line))
+        {
+            Host.UI.WriteLine(line);
+        }
+    }
+
+    private static string Summary(string shown, int sent, int received, (double Min, double Avg, double Max)? rtt) =>
+        Format(Strings.StoppedSummary, shown, sent, received, sent == 0 ? 0 : 100.0 * (sent - received) / sent,
+            rtt is { } r ? Format(Strings.StoppedSummaryRtt, r.Min, r.Avg, r.Max) : string.Empty);
+
     protected override void WriteOutput(object value)
     {
         if (value is QuietAnswer answer && _quiet is not null)
@@ -185,15 +201,37 @@ public sealed class TestIcmpEchoCommand : IcmpCmdletBase
             Payload?.Length ?? BufferSize, IntervalSeconds, TimeoutSeconds, Ttl, DontFragment ? Strings.DontFragmentNote : ""));
         if (PerReply || Continuous || Broadcast)
         {
-            var answered = false;
-            await foreach (var reply in Ping.StreamAsync(prober, address, _options, StopToken).ConfigureAwait(false))
+            var (sent, received, min, max, sum) = (0, 0, double.MaxValue, 0.0, 0.0);
+            try
             {
-                answered |= reply.Status == IcmpStatus.Success;
-                await PostAsync(reply).ConfigureAwait(false);
+                await foreach (var reply in Ping.StreamAsync(prober, address, _options, StopToken).ConfigureAwait(false))
+                {
+                    sent++;
+                    if (reply is { Status: IcmpStatus.Success, Rtt: { } rtt })
+                    {
+                        (received, min, max, sum) = (received + 1, Math.Min(min, rtt), Math.Max(max, rtt), sum + rtt);
+                    }
+                    await PostAsync(reply).ConfigureAwait(false);
+                }
             }
-            return answered;
+            catch (OperationCanceledException) when (StopToken.IsCancellationRequested && !Broadcast)
+            {
+                _stoppedSummaries.Enqueue(Summary(shown, sent, received, received == 0 ? null : (min, sum / received, max)));
+                throw;
+            }
+            return received > 0;
         }
-        var host = await Ping.PingAsync(prober, address, name, _options, StopToken).ConfigureAwait(false);
+        Host host;
+        try
+        {
+            host = await Ping.PingAsync(prober, address, name, _options, StopToken).ConfigureAwait(false);
+        }
+        catch (PingStoppedException e) when (e.Partial is { } partial && _quiet is null)
+        {
+            _stoppedSummaries.Enqueue(Summary(shown, partial.PacketsSent, partial.PacketsReceived,
+                partial.AvgRtt is { } avg ? (partial.MinRtt!.Value, avg, partial.MaxRtt!.Value) : null));
+            throw;
+        }
         PostVerbose(Format(Strings.VerbosePingDone, shown, host.PacketsSent, host.PacketsReceived, host.PacketLoss * 100, host.Duplicates));
         if (_quiet is null)
         {
