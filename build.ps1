@@ -10,7 +10,9 @@
     -Clean    removes out/ and every project's bin/ and obj/.
     -Build    runs dotnet build on IcmpTools.sln; the build lays the importable module out in out/IcmpTools.
     -Test     builds, runs the xunit projects (TRX results in tests/<project>/TestResults) and then the
-              Pester suite in tests/Pester in a child pwsh (NUnit XML in tests/Pester/TestResults), and ends
+              Pester suite in tests/Pester in a child pwsh (NUnit XML in tests/Pester/TestResults); on Linux
+              also the Windows tests under Wine (tests/windows/run-wine-tests.sh, results in
+              tests/windows/TestResults); it ends
               with one line 'N passed, N failed, N skipped' counted from those result files. Fails when
               a test failed, when no test ran, or when a test was skipped while running as root (every
               test can run as root, so a skip there means a lab or socket test was lost).
@@ -166,6 +168,15 @@ if ($Test) {
         Invoke-Pester -Configuration $config
     } -args $pester, (Join-Path $root 'tests/Pester'), (Join-Path $pesterResults 'Pester.xml')
     if ($LASTEXITCODE) { $failures.Add("Invoke-Pester exited with $LASTEXITCODE (failed tests, blocks or files)") }
+
+    # The Windows half: the same module in a Windows PowerShell host and the engine's Windows transports,
+    # under Wine (tests/windows/README.md). Results land in tests/windows/TestResults and count below.
+    if ($IsLinux) {
+        $env:ICMPTOOLS_PESTER_MANIFEST = $pester
+        Write-Host '> bash tests/windows/run-wine-tests.sh'
+        bash (Join-Path $root 'tests/windows/run-wine-tests.sh')
+        if ($LASTEXITCODE) { $failures.Add("tests/windows/run-wine-tests.sh exited with $LASTEXITCODE") }
+    }
 
     $totals = Measure-TestResult
     if ($totals.TrxFiles -eq 0 -or $totals.PesterFiles -eq 0 -or $totals.Passed + $totals.Failed -eq 0) {

@@ -16,6 +16,7 @@ public static class ErrorIds
     public const string FamilyMismatch = nameof(FamilyMismatch);
     public const string UnexpectedFailure = nameof(UnexpectedFailure);
     public const string PlatformNotSupported = nameof(PlatformNotSupported);
+    public const string TransportCapabilityMissing = nameof(TransportCapabilityMissing);
     public const string BroadcastNotAllowed = nameof(BroadcastNotAllowed);
     public const string InvalidParameterValue = nameof(InvalidParameterValue);
 }

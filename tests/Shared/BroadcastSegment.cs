@@ -24,7 +24,7 @@ public sealed class BroadcastSegment : IDisposable
     public static BroadcastSegment Up()
     {
         var name = string.Create(CultureInfo.InvariantCulture,
-            $"{NetLab.Prefix("is") + "g"}{Environment.ProcessId:x}-{Interlocked.Increment(ref s_counter):x}-{Random.Shared.Next(0x10000):x4}");
+            $"isg{Environment.ProcessId:x}-{Interlocked.Increment(ref s_counter):x}-{Random.Shared.Next(0x10000):x4}");
         var segment = new BroadcastSegment(name);
         var (code, error) = Run("up", name);
         if (code != 0)

@@ -39,6 +39,9 @@ public sealed class NetLab : IDisposable
 
     private NetLab(string name) => Name = name;
 
+    private static string LabPrefix => Environment.GetEnvironmentVariable("ICMPTOOLS_LAB_PREFIX") is { Length: > 0 and <= 4 } prefix
+        && prefix.All(char.IsAsciiLetterOrDigit) ? prefix : "itl";
+
     /// <summary>The lab name; the namespaces are <c>Name-c</c>, <c>Name-r1</c> ... <c>Name-t</c>.</summary>
     public string Name { get; }
 
@@ -47,11 +50,11 @@ public sealed class NetLab : IDisposable
     public static NetLab Up()
     {
         int counter = Interlocked.Increment(ref s_counter);
-        // At most 20 characters: "itl" + pid (<= 6 hex) + counter + 4 random hex digits. NETLAB_PREFIX
-        // replaces "itl" so that runs sharing one machine tell their namespaces apart (at most 32 in all).
+        // At most 20 characters: a prefix of up to 4 ("itl", or ICMPTOOLS_LAB_PREFIX so that people sharing a
+        // machine can tell their labs apart) + pid (<= 6 hex) + counter + 4 random hex digits.
         string name = string.Create(
             CultureInfo.InvariantCulture,
-            $"{Prefix("itl")}{Environment.ProcessId:x}-{counter:x}-{Random.Shared.Next(0x10000):x4}");
+            $"{LabPrefix}{Environment.ProcessId:x}-{counter:x}-{Random.Shared.Next(0x10000):x4}");
         var lab = new NetLab(name);
         Live[name] = lab;
         ScriptResult result;
@@ -73,13 +76,6 @@ public sealed class NetLab : IDisposable
         }
 
         return lab;
-    }
-
-    /// <summary>The NETLAB_PREFIX environment variable (letters and digits, at most 8), else <paramref name="fallback"/>.</summary>
-    internal static string Prefix(string fallback)
-    {
-        var prefix = Environment.GetEnvironmentVariable("NETLAB_PREFIX");
-        return prefix is { Length: > 0 and <= 8 } && prefix.All(char.IsAsciiLetterOrDigit) ? prefix : fallback;
     }
 
     /// <summary>Runs <paramref name="action"/> inside the client namespace (see <see cref="InNamespace{T}"/>).</summary>

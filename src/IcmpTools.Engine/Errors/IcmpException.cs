@@ -137,3 +137,17 @@ public sealed class IcmpPlatformNotSupportedException : IcmpException
     public IcmpPlatformNotSupportedException(string message) : base(message) { }
     public IcmpPlatformNotSupportedException(string message, Exception innerException) : base(message, innerException) { }
 }
+
+/// <summary>
+/// The operation needs something the open transport cannot do (see <see cref="Sockets.TransportCapabilities"/>):
+/// -Multipath over Windows' iphlpapi, which writes the ICMP header itself. The message says what would work.
+/// </summary>
+public sealed class TransportCapabilityException : IcmpException
+{
+    public TransportCapabilityException() { }
+    public TransportCapabilityException(string message) : base(message) { }
+    public TransportCapabilityException(string message, Exception innerException) : base(message, innerException) { }
+    public TransportCapabilityException(string capability, string message) : base(message) => Capability = capability;
+    /// <summary>The name of the missing <see cref="Sockets.TransportCapabilities"/> property.</summary>
+    public string? Capability { get; }
+}

@@ -93,6 +93,8 @@ public sealed class MultiPing : IProbeObserver, IProbeSource, IDisposable
             Source = options.Source is null ? default : IpKey.FromAddress(options.Source),
             HasSource = options.Source is not null,
             TimeoutTicks = _timeoutTicks,
+            // Under 8 bytes of payload a probe carries no cookie: its answers can be matched only by header.
+            MatchWithoutCookie = options.PayloadSize < ProbeCookie.Size,
         };
     }
 

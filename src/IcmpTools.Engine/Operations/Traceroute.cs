@@ -79,6 +79,14 @@ public static class Traceroute
         {
             SourceAddress.Validate(source, family);
         }
+        if (options.Multipath && !prober.Capabilities.SupportsParis)
+        {
+            // Without a held checksum every probe may take another path, and the stopping rule would count
+            // paths that are not there: refuse rather than report invented load balancers.
+            throw new TransportCapabilityException(nameof(TransportCapabilities.SupportsParis),
+                "-Multipath needs probes whose checksum stays constant per flow, and this transport lets the platform write " +
+                "the ICMP header (Windows without elevation uses iphlpapi). Run elevated for a raw socket, or trace without -Multipath.");
+        }
 
         var clock = prober.Clock;
         var frequency = clock.TimestampFrequency;

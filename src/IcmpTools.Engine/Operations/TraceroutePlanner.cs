@@ -15,7 +15,7 @@ internal readonly record struct RetimedProbe(int Id, long Deadline);
 /// <summary>
 /// Decides which probes one trace sends and what their answers mean; it never touches a socket or a
 /// clock of its own. The driver (<see cref="Traceroute"/>) calls it from one thread: <see cref="TakeDue"/>
-/// for the probes to send, <see cref="OnAnswer"/> / <see cref="OnTimedOut"/> as outcomes arrive,
+/// for the probes to send, <see cref="OnSent"/> as each leaves, <see cref="OnAnswer"/> / <see cref="OnTimedOut"/> as outcomes arrive,
 /// <see cref="Update"/> after each batch of them, then <see cref="TakeFinishedHops"/>,
 /// <see cref="TakeCancelled"/> and <see cref="TakeRetimed"/> (so the prober frees those slots and
 /// times probes out itself). Times are timestamps of the operation's TimeProvider. The planner times
@@ -87,7 +87,10 @@ internal sealed class TraceroutePlanner
         public int Ttl;
         public int Flow;
         public int Round;
+        /// <summary>When it was planned, then when it left once <see cref="OnWire"/>.</summary>
         public long Sent;
+        /// <summary>The driver reported the send: only then does the planner's own expiry run for it.</summary>
+        public bool OnWire;
         public long Deadline;
         public ProbeState State;
         public TraceAnswer Answer;
@@ -143,7 +146,7 @@ internal sealed class TraceroutePlanner
             var wake = long.MaxValue;
             foreach (var probe in _probes)
             {
-                if (probe.State == ProbeState.Pending && probe.Deadline + _expirySlack < wake)
+                if (probe.State == ProbeState.Pending && probe.OnWire && probe.Deadline + _expirySlack < wake)
                 {
                     wake = probe.Deadline + _expirySlack;
                 }
@@ -164,7 +167,11 @@ internal sealed class TraceroutePlanner
         }
     }
 
-    private int Horizon => Math.Min(_end, _frontier + Window);
+    /// <summary>
+    /// The last TTL probed now: the window past the last hop that answered, or the silent run the stop rule
+    /// waits for when that is longer (a window shorter than the run would never let the trace end).
+    /// </summary>
+    private int Horizon => Math.Min(_end, _frontier + Math.Max(Window, _options.MaxSilentHops));
 
     private long ToTicks(TimeSpan span) => (long)Math.Min(span.TotalSeconds * _frequency, long.MaxValue / 4);
 
@@ -217,13 +224,18 @@ internal sealed class TraceroutePlanner
 
     /// <summary>
     /// The probe left at <paramref name="timestamp"/>: the scheduler may send later than planned (a loaded
-    /// machine, a paced rate), and a shortened wait must count from the real send or an answer in time
-    /// would be taken for late.
+    /// machine, a paced rate, a full probe table), and every wait counts from the real send: a probe still
+    /// queued is never timed out, and a shortened wait must not take an answer in time for late.
     /// </summary>
     public void OnSent(int id, long timestamp)
     {
         var probe = _probes[id];
-        if (probe.State != ProbeState.Pending || timestamp <= probe.Sent)
+        if (probe.State != ProbeState.Pending || probe.OnWire)
+        {
+            return;
+        }
+        probe.OnWire = true;
+        if (timestamp <= probe.Sent)
         {
             return;
         }
@@ -272,7 +284,8 @@ internal sealed class TraceroutePlanner
         for (var other = 0; other < _probes.Count; other++)
         {
             var waiting = _probes[other];
-            if (waiting.State == ProbeState.Pending && waiting.Ttl < probe.Ttl)
+            // A probe not sent yet gets its wait when it leaves (OnSent).
+            if (waiting.State == ProbeState.Pending && waiting.OnWire && waiting.Ttl < probe.Ttl)
             {
                 var deadline = DeadlineOf(waiting);
                 if (deadline < waiting.Deadline)
@@ -300,7 +313,7 @@ internal sealed class TraceroutePlanner
     {
         foreach (var probe in _probes)
         {
-            if (probe.State == ProbeState.Pending && probe.Deadline + _expirySlack <= now)
+            if (probe.State == ProbeState.Pending && probe.OnWire && probe.Deadline + _expirySlack <= now)
             {
                 probe.State = ProbeState.TimedOut;
                 _hops[probe.Ttl].Pending--;

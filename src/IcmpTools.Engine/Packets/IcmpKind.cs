@@ -10,4 +10,9 @@ public enum IcmpKind : byte
     TimeExceeded,
     PacketTooBig,
     ParameterProblem,
+    /// <summary>
+    /// Not from the network: a request/response transport reporting that this machine failed the request after
+    /// it was accepted (the probe becomes SendFailed with <see cref="IcmpMessage.LocalError"/>).
+    /// </summary>
+    LocalFailure,
 }

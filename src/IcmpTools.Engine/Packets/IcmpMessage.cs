@@ -36,6 +36,11 @@ public struct IcmpMessage
     public long ReceivedTimestamp;
     /// <summary>Bytes of the ICMP message as ping reports them (the full reply, even when cut to the buffer).</summary>
     public int BytesReceived;
+    /// <summary>
+    /// <see cref="IcmpKind.LocalFailure"/>: the platform's error code for a request that failed on this machine
+    /// after it was accepted (iphlpapi completes with a local IP_STATUS such as IP_GENERAL_FAILURE); 0 otherwise.
+    /// </summary>
+    public int LocalError;
 }
 
 /// <summary>Takes the messages a transport reads; called on the receive loop's thread, must be quick.</summary>

@@ -50,6 +50,9 @@ public sealed class Prober : IMessageSink, IDisposable
     private const int Answered = 3;
     private const int Closed = 4;
 
+    /// <summary>The deadline queue is swept of finished probes' entries once it holds twice its live entries, and at least this many.</summary>
+    internal const int DeadlineCompactionFloor = 1024;
+
     private readonly IIcmpTransport _transport;
     private readonly TimeProvider _clock;
     private readonly double _ticksPerMillisecond;
@@ -67,6 +70,9 @@ public sealed class Prober : IMessageSink, IDisposable
     private readonly object _deadlineLock = new();
     private readonly PriorityQueue<(int Index, uint Serial), long> _deadlines = new();
     private readonly List<(int Index, uint Serial)> _expired = new();
+    /// <summary>Entries held by the last compaction's survivors, doubled: the queue is swept again past it.</summary>
+    private int _compactAbove = DeadlineCompactionFloor;
+    private readonly List<((int Index, uint Serial) Entry, long Deadline)> _liveDeadlines = new();
     /// <summary>The earliest deadline queued (long.MaxValue when none), readable without the lock.</summary>
     private long _headDeadline = long.MaxValue;
     private long _wakeAt = long.MaxValue;
@@ -129,6 +135,9 @@ public sealed class Prober : IMessageSink, IDisposable
 
     public SocketKind Kind => _transport.Kind;
 
+    /// <summary>What the transport can do: planners check it before relying on a feature (Paris, raw error bytes).</summary>
+    public TransportCapabilities Capabilities => _transport.Capabilities;
+
     public TimeProvider Clock => _clock;
 
     /// <summary>The broadcast addresses of the namespace the socket opened in: what an EACCES to a destination means.</summary>
@@ -145,6 +154,18 @@ public sealed class Prober : IMessageSink, IDisposable
             lock (_tableLock)
             {
                 return _allocated - _free.Count;
+            }
+        }
+    }
+
+    /// <summary>Entries in the deadline queue, live or left behind by finished probes and moved deadlines.</summary>
+    internal int DeadlinesQueued
+    {
+        get
+        {
+            lock (_deadlineLock)
+            {
+                return _deadlines.Count;
             }
         }
     }
@@ -333,6 +354,7 @@ public sealed class Prober : IMessageSink, IDisposable
                     probe.HasSource, probe.Ttl, probe.TrafficClass);
                 batch.Packets[packet].Tag = index;
                 batch.Packets[packet].Key = serial;
+                batch.Packets[packet].TimeoutTicks = slot.Timeout;
                 EchoRequestWriter.Write(batch.PacketSpan(packet), Family, slot.Identifier, probe.Sequence,
                     new ProbeCookie(_session, serial), probe.PayloadSize, probe.ExplicitPayload,
                     probe.ExplicitPayload is not null, probe.HoldSum ? probe.Sum : -1);
@@ -367,6 +389,7 @@ public sealed class Prober : IMessageSink, IDisposable
                 _deadlines.Enqueue((packet.Tag, serials[i]), deadline);
                 earliest = Math.Min(earliest, deadline);
             }
+            CompactDeadlines();
             _deadlines.TryPeek(out _, out var head);
             Interlocked.Exchange(ref _headDeadline, head);
         }
@@ -508,13 +531,20 @@ public sealed class Prober : IMessageSink, IDisposable
             foreach (var index in list)
             {
                 ref var slot = ref SlotAt(index);
-                if (message.Kind == IcmpKind.EchoReply && slot.ExpectedPayload is { } expected && !echoed.SequenceEqual(expected))
+                if (slot.ExpectedPayload is { } expected)
                 {
-                    continue;
+                    // An exact payload: a reply echoes it whole; a quote long enough to hold 8 payload bytes starts with it.
+                    if (message.Kind == IcmpKind.EchoReply ? !echoed.SequenceEqual(expected)
+                        : message.HasCookie && !QuoteStartsWith(in message, expected))
+                    {
+                        continue;
+                    }
                 }
-                if (message.Kind == IcmpKind.EchoReply && slot.ExpectedPayload is null && message.HasCookie)
+                else if (message.HasCookie)
                 {
-                    // A cookie probe's own reply carries its cookie; one that came back without it is someone else's.
+                    // A cookie of ours never gets here (it went by the cookie), and a probe of ours either carried
+                    // one or was too short to be quoted with 8 payload bytes: a reply or an error carrying a cookie
+                    // answers another operation's or another process's probe with the same header.
                     continue;
                 }
                 found = index;
@@ -522,6 +552,18 @@ public sealed class Prober : IMessageSink, IDisposable
             }
         }
         return false;
+    }
+
+    /// <summary>The first 8 quoted payload bytes (parsed as a cookie) are the start of <paramref name="expected"/>.</summary>
+    private static bool QuoteStartsWith(in IcmpMessage message, byte[] expected)
+    {
+        if (expected.Length < ProbeCookie.Size)
+        {
+            return false;
+        }
+        Span<byte> quoted = stackalloc byte[ProbeCookie.Size];
+        message.Cookie.WriteTo(quoted);
+        return quoted.SequenceEqual(expected.AsSpan(0, ProbeCookie.Size));
     }
 
     // Hot path of every sweep: compiled fully optimised at once, so the first sweep in a session does not run tier-0 code.
@@ -717,6 +759,7 @@ public sealed class Prober : IMessageSink, IDisposable
             QuotedTtl = message.QuotedTtl,
             Mtu = message.Mtu,
             Pointer = message.Pointer,
+            SendError = message.LocalError,
             TimestampNs = message.KernelRealtimeNs != 0 ? message.KernelRealtimeNs : Sockets.Clock.RealtimeNs(),
         };
         result.EventTimestamp = sent + rttTicks;
@@ -757,6 +800,7 @@ public sealed class Prober : IMessageSink, IDisposable
         IcmpKind.DestinationUnreachable => IcmpStatus.DestinationUnreachable,
         IcmpKind.TimeExceeded => IcmpStatus.TimeExceeded,
         IcmpKind.PacketTooBig => IcmpStatus.PacketTooBig,
+        IcmpKind.LocalFailure => IcmpStatus.SendFailed,
         _ => IcmpStatus.ParameterProblem,
     };
 
@@ -818,6 +862,31 @@ public sealed class Prober : IMessageSink, IDisposable
         _expired.Clear();
     }
 
+    /// <summary>
+    /// Under the deadline lock: drops the entries of probes that finished or whose deadline moved, once they may
+    /// outnumber the live ones. An answered probe's entry otherwise stayed until its deadline, so with a long
+    /// timeout the queue grew with the probes sent within it rather than with the probes in flight.
+    /// </summary>
+    private void CompactDeadlines()
+    {
+        if (_deadlines.Count <= _compactAbove)
+        {
+            return;
+        }
+        foreach (var (entry, deadline) in _deadlines.UnorderedItems)
+        {
+            ref var slot = ref SlotAt(entry.Index);
+            if (Volatile.Read(ref slot.Word) == Word(entry.Serial, Pending) && Volatile.Read(ref slot.Deadline) == deadline)
+            {
+                _liveDeadlines.Add((entry, deadline));
+            }
+        }
+        _deadlines.Clear();
+        _deadlines.EnqueueRange(_liveDeadlines);
+        _liveDeadlines.Clear();
+        _compactAbove = Math.Max(DeadlineCompactionFloor, 2 * _deadlines.Count);
+    }
+
     private static ProbeResult BaseResult(ref Slot slot) => new()
     {
         Token = slot.Token,
@@ -869,6 +938,7 @@ public sealed class Prober : IMessageSink, IDisposable
         lock (_deadlineLock)
         {
             _deadlines.Enqueue((index, serial), deadline);
+            CompactDeadlines();
             _deadlines.TryPeek(out _, out var head);
             Interlocked.Exchange(ref _headDeadline, head);
         }

@@ -3,7 +3,10 @@ using IcmpTools.Engine.Packets;
 
 namespace IcmpTools.Engine.Sockets;
 
-/// <summary>Raw sockets need privilege and see every ICMP message; datagram ("ping") sockets do not and see only their own.</summary>
+/// <summary>
+/// Raw sockets need privilege and see every ICMP message; the unprivileged kind does not and sees only its own
+/// answers: a datagram ("ping") socket on Linux, iphlpapi's request/response API on Windows.
+/// </summary>
 public enum SocketKind
 {
     Raw,
@@ -13,8 +16,11 @@ public enum SocketKind
 /// <summary>
 /// A socket that carries ICMP echo requests out and ICMP messages in. Each transport parses its own
 /// framing into <see cref="IcmpMessage"/>, so the prober knows nothing of the platform: raw sockets,
-/// datagram sockets with an error queue and the test fake all fit here. Send may be called from several
-/// threads at once, each with its own batch; Receive only by the prober's receive loop.
+/// datagram sockets with an error queue, Windows' iphlpapi request/response calls and the test fake all fit
+/// here. Send may be called from several threads at once, each with its own batch; Receive only by the
+/// prober's receive loop. A request/response API completes each request on its own; it turns the completion
+/// into the same message (the request's identifier and sequence, the cookie from the echoed data) and queues
+/// it for Receive, so the prober matches and times it like any other answer.
 /// </summary>
 public interface IIcmpTransport : IDisposable
 {
@@ -27,6 +33,9 @@ public interface IIcmpTransport : IDisposable
     /// port); null when the prober's own identifier goes on the wire.
     /// </summary>
     int? KernelIdentifier { get; }
+
+    /// <summary>What this transport can do, for planners to check (see <see cref="TransportCapabilities"/>).</summary>
+    TransportCapabilities Capabilities => Kind == SocketKind.Datagram ? TransportCapabilities.LinuxDatagram : TransportCapabilities.Full;
 
     /// <summary>
     /// Sends every packet of the batch. Stamps each packet and calls <see cref="SendBatch.BeforeSend"/>

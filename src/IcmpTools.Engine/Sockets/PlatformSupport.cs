@@ -3,18 +3,18 @@ using IcmpTools.Engine.Errors;
 namespace IcmpTools.Engine.Sockets;
 
 /// <summary>
-/// The platform seam: the transports use Linux system calls (sendmmsg/recvmmsg, eventfd, the error queue,
-/// SO_TIMESTAMPNS), so elsewhere they stop at once with a clear error rather than an obscure interop failure.
-/// What macOS and Windows need instead is written down in the README ("Other platforms").
+/// The platform seam: the Linux transports use Linux system calls (sendmmsg/recvmmsg, eventfd, the error queue,
+/// SO_TIMESTAMPNS); Windows has its own (Sockets/Windows: iphlpapi and raw Winsock). Elsewhere the engine stops at
+/// once with a clear error rather than an obscure interop failure; what macOS needs is in the README ("Other platforms").
 /// </summary>
 public static class PlatformSupport
 {
-    public static bool IsSupported => OperatingSystem.IsLinux();
+    public static bool IsSupported => OperatingSystem.IsLinux() || OperatingSystem.IsWindows();
 
-    /// <exception cref="IcmpPlatformNotSupportedException">Not Linux.</exception>
+    /// <exception cref="IcmpPlatformNotSupportedException">Neither Linux nor Windows.</exception>
     public static void ThrowIfUnsupported()
     {
-        if (OperatingSystem.IsLinux())
+        if (IsSupported)
         {
             return;
         }
@@ -25,14 +25,7 @@ public static class PlatformSupport
                 "IP_RECVERR). macOS has datagram ICMP sockets for every user, but with another sockaddr layout, no batched " +
                 "calls and no error queue; see the README's 'Other platforms'.");
         }
-        if (OperatingSystem.IsWindows())
-        {
-            throw new IcmpPlatformNotSupportedException(
-                "IcmpTools does not support Windows yet: raw ICMP sockets there need Administrator and the unprivileged " +
-                "path is IcmpSendEcho2 (iphlpapi), which is not written; see the README's 'Other platforms'. " +
-                "Test-Connection works on Windows meanwhile.");
-        }
         throw new IcmpPlatformNotSupportedException(
-            $"IcmpTools supports Linux only; this is {System.Runtime.InteropServices.RuntimeInformation.OSDescription}.");
+            $"IcmpTools supports Linux and Windows only; this is {System.Runtime.InteropServices.RuntimeInformation.OSDescription}.");
     }
 }

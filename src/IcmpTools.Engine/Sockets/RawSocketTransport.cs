@@ -51,6 +51,12 @@ public sealed unsafe class RawSocketTransport : IIcmpTransport
     private volatile bool _keyed;
     private int _disposed;
 
+    /// <summary>
+    /// The control message type that carries a packet's stamp key. Tests set one no kernel knows, so that this
+    /// kernel refuses the key as a kernel before 6.13 refuses SCM_TS_OPT_ID, and the fallback runs.
+    /// </summary>
+    internal int StampKeyType { get; init; } = LibC.SCM_TS_OPT_ID;
+
     public RawSocketTransport(IcmpFamily family, bool dontFragment, TimeProvider? clock = null, string? interfaceName = null,
         bool broadcast = false)
     {
@@ -70,6 +76,10 @@ public sealed unsafe class RawSocketTransport : IIcmpTransport
                 Configure(_senders[i], dontFragment, receives: false);
                 ConfigureRoute(_senders[i], interfaceName, broadcast);
                 _keyed &= TransmitTimestamps.Enable((int)_senders[i].Handle);
+            }
+            if (!_keyed)
+            {
+                StopStamping();
             }
             var wakeFd = LibC.eventfd(0, LibC.EFD_NONBLOCK | LibC.EFD_CLOEXEC);
             if (wakeFd < 0)
@@ -292,6 +302,7 @@ public sealed unsafe class RawSocketTransport : IIcmpTransport
                         // A kernel before 6.13 refuses the per-packet stamp key: send without it from now on,
                         // keeping the user-space stamp for RTTs, and retry these packets as they are meant.
                         _keyed = keyed = false;
+                        StopStamping();
                         for (var i = start; i < count; i++)
                         {
                             ref var p = ref batch.Packets[i];
@@ -314,10 +325,20 @@ public sealed unsafe class RawSocketTransport : IIcmpTransport
         }
     }
 
+    /// <summary>Sends without stamp keys from now on, on every send-only socket (each sender that falls back does it; it is idempotent).</summary>
+    private void StopStamping()
+    {
+        foreach (var sender in _senders)
+        {
+            using var hold = SocketHold.Take(sender.SafeHandle, this);
+            TransmitTimestamps.Disable(hold.Fd);
+        }
+    }
+
     /// <summary>The stamp key first (when the kernel takes one), then the options every ICMP socket sends with.</summary>
     private int WriteSendControl(Span<byte> control, ref OutgoingPacket packet, bool keyed)
     {
-        var length = keyed ? TransmitTimestamps.WriteKey(control, packet.Key) : 0;
+        var length = keyed ? TransmitTimestamps.WriteKey(control, packet.Key, StampKeyType) : 0;
         return length + SocketOptions.WriteSendControl(control[length..], Family, ref packet);
     }
 
@@ -368,6 +389,29 @@ public sealed unsafe class RawSocketTransport : IIcmpTransport
             }
         }
         return n;
+    }
+
+    /// <summary>Reads and counts what waits on the send-only sockets' error queues (tests: kernel memory left behind).</summary>
+    internal int DrainSendErrorQueues()
+    {
+        var count = 0;
+        var data = stackalloc byte[64];
+        var control = stackalloc byte[256];
+        var iov = new LibC.IoVec { Base = data, Length = 64 };
+        foreach (var sender in _senders)
+        {
+            using var hold = SocketHold.Take(sender.SafeHandle, this);
+            while (true)
+            {
+                var message = new LibC.MMsgHdr { Header = new LibC.MsgHdr { Iov = &iov, IovLength = 1, Control = control, ControlLength = 256 } };
+                if (LibC.recvmmsg(hold.Fd, &message, 1, LibC.MSG_ERRQUEUE | LibC.MSG_DONTWAIT, null) <= 0)
+                {
+                    break;
+                }
+                count++;
+            }
+        }
+        return count;
     }
 
     private void DrainStamps(IMessageSink sink)

@@ -19,6 +19,11 @@ public struct OutgoingPacket
     public int Tag;
     /// <summary>The key the kernel's transmit timestamp comes back with (the prober puts the probe's serial here).</summary>
     public uint Key;
+    /// <summary>
+    /// How long the sender waits for an answer, in ticks of the batch clock: a request/response transport
+    /// (iphlpapi) keeps its request open at least this long; sockets ignore it.
+    /// </summary>
+    public long TimeoutTicks;
     /// <summary>The batch clock's timestamp taken just before this packet was handed to the kernel.</summary>
     public long SentTimestamp;
     /// <summary>Wall clock (Unix ns) taken with <see cref="SentTimestamp"/>, to pair with kernel receive timestamps.</summary>
@@ -105,6 +110,7 @@ public sealed class SendBatch
         p.Ttl = ttl;
         p.TrafficClass = trafficClass;
         p.Error = 0;
+        p.TimeoutTicks = 0;
         p.SentTimestamp = 0;
         p.SentRealtimeNs = 0;
         BytesUsed += maxLength;

@@ -64,13 +64,23 @@ internal sealed unsafe class TransmitTimestamps : IDisposable
         return true;
     }
 
-    /// <summary>Writes the SCM_TS_OPT_ID control message that names the packet's stamp.</summary>
-    public static int WriteKey(Span<byte> control, uint key)
+    /// <summary>
+    /// Stops the kernel stamping packets sent on <paramref name="fd"/>: without keys the stamps cannot be told
+    /// apart, nobody drains them, and each would sit on the error queue until it is full.
+    /// </summary>
+    public static void Disable(int fd)
+    {
+        var flags = 0;
+        _ = LibC.setsockopt(fd, LibC.SOL_SOCKET, LibC.SO_TIMESTAMPING, &flags, sizeof(int));
+    }
+
+    /// <summary>Writes the control message (SCM_TS_OPT_ID, or <paramref name="type"/>) that names the packet's stamp.</summary>
+    public static int WriteKey(Span<byte> control, uint key, int type = LibC.SCM_TS_OPT_ID)
     {
         ref var header = ref MemoryMarshal.AsRef<LibC.CMsgHdr>(control);
         header.Length = (nuint)LibC.CmsgLen(sizeof(uint));
         header.Level = LibC.SOL_SOCKET;
-        header.Type = LibC.SCM_TS_OPT_ID;
+        header.Type = type;
         BinaryPrimitives.WriteUInt32LittleEndian(control[LibC.CmsgAlign(sizeof(LibC.CMsgHdr))..], key);
         return KeySpace;
     }

@@ -8,11 +8,21 @@ namespace IcmpTools.Engine.Sockets;
 public readonly record struct ProberKey(IcmpFamily Family, SocketKind Kind = SocketKind.Raw, bool DontFragment = false,
     string? Interface = null, bool Broadcast = false);
 
-/// <summary>Opens the transport a key asks for, on the calling thread (so in its network namespace).</summary>
+/// <summary>
+/// Opens the transport a key asks for, on the calling thread (so in its network namespace). The platform picks
+/// the strategy: on Windows <see cref="SocketKind.Raw"/> is a raw Winsock socket (Administrator) and
+/// <see cref="SocketKind.Datagram"/>, the unprivileged kind, is iphlpapi's request/response API.
+/// </summary>
 public static class TransportFactory
 {
     public static IIcmpTransport Open(ProberKey key, TimeProvider? clock = null)
     {
+        if (OperatingSystem.IsWindows())
+        {
+            return key.Kind == SocketKind.Raw
+                ? new Windows.WinsockRawTransport(key.Family, key.DontFragment, clock, key.Interface, key.Broadcast)
+                : new Windows.IpHelperTransport(key.Family, key.DontFragment, clock, key.Interface, key.Broadcast);
+        }
         return key.Kind == SocketKind.Raw
             ? new RawSocketTransport(key.Family, key.DontFragment, clock, key.Interface, key.Broadcast)
             : new DatagramSocketTransport(key.Family, key.DontFragment, clock, key.Interface, key.Broadcast);

@@ -1,4 +1,5 @@
 using System.Collections;
+using System.Globalization;
 using System.Management.Automation;
 using System.Management.Automation.Language;
 using System.Net.NetworkInformation;
@@ -27,18 +28,50 @@ public sealed class SourceAddressCompleter : IArgumentCompleter
     internal static string Unquote(string word) => word.Trim('\'', '"');
 }
 
-/// <summary>Tab completion for an interface name (for -Interface, as the socket and sweep cmdlets take it).</summary>
+/// <summary>
+/// Tab completion for -Interface: the interface names; on Windows also the interface indexes (ifIndex), since
+/// Windows users name an interface by alias or by index and the transports take both.
+/// </summary>
 public sealed class InterfaceNameCompleter : IArgumentCompleter
 {
     public IEnumerable<CompletionResult> CompleteArgument(string commandName, string parameterName, string wordToComplete,
         CommandAst commandAst, IDictionary fakeBoundParameters)
     {
         var prefix = SourceAddressCompleter.Unquote(wordToComplete);
-        return NetworkInterface.GetAllNetworkInterfaces()
+        var nics = NetworkInterface.GetAllNetworkInterfaces();
+        var byName = nics
             .Where(nic => nic.Name.StartsWith(prefix, StringComparison.OrdinalIgnoreCase))
             .OrderBy(nic => nic.Name, StringComparer.Ordinal)
-            .Select(nic => new CompletionResult(nic.Name, nic.Name, CompletionResultType.ParameterValue,
-                $"{nic.Name} ({nic.NetworkInterfaceType}, {nic.OperationalStatus})"))
-            .ToList();
+            .Select(nic => new CompletionResult(Quote(nic.Name), nic.Name, CompletionResultType.ParameterValue,
+                $"{nic.Name} ({nic.NetworkInterfaceType}, {nic.OperationalStatus})"));
+        if (!OperatingSystem.IsWindows())
+        {
+            return byName.ToList();
+        }
+        var byIndex = nics
+            .Select(nic => (Nic: nic, Index: IndexOf(nic)))
+            .Where(n => n.Index > 0)
+            .Select(n => (n.Nic, Text: n.Index.ToString(CultureInfo.InvariantCulture)))
+            .Where(n => n.Text.StartsWith(prefix, StringComparison.Ordinal))
+            .OrderBy(n => n.Text.Length).ThenBy(n => n.Text, StringComparer.Ordinal)
+            .Select(n => new CompletionResult(n.Text, n.Text, CompletionResultType.ParameterValue, $"{n.Text}: {n.Nic.Name}"));
+        return byName.Concat(byIndex).ToList();
+    }
+
+    // Windows aliases often hold spaces ("Ethernet 2", "Wi-Fi"): completion must give a value that binds as one word.
+    private static string Quote(string name) =>
+        name.Any(char.IsWhiteSpace) ? "'" + name.Replace("'", "''", StringComparison.Ordinal) + "'" : name;
+
+    private static int IndexOf(NetworkInterface nic)
+    {
+        try
+        {
+            var properties = nic.GetIPProperties();
+            return properties.GetIPv4Properties()?.Index ?? properties.GetIPv6Properties()?.Index ?? -1;
+        }
+        catch (NetworkInformationException)
+        {
+            return -1;
+        }
     }
 }

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Globalization;
 using System.Management.Automation;
 using System.Net;
@@ -22,7 +23,10 @@ public abstract class IcmpCmdletBase : PSCmdlet, IDisposable
     private readonly CancellationTokenSource _stopping = new();
     private readonly Channel<PipelineItem> _items = Channel.CreateUnbounded<PipelineItem>(
         new UnboundedChannelOptions { SingleReader = true });
-    private readonly List<Task> _work = new();
+    /// <summary>Background work still running: each removes itself as it ends, so no list is rescanned per target.</summary>
+    private readonly ConcurrentDictionary<Task, byte> _work = new();
+    private int _running;
+    private TaskCompletionSource? _roomFreed;
     private ProberLease? _v4;
     private ProberLease? _v6;
     private Exception? _v6Failure;
@@ -158,7 +162,12 @@ public abstract class IcmpCmdletBase : PSCmdlet, IDisposable
 
     private static string Describe(ProberLease? lease) => lease is null
         ? string.Empty
-        : $"{lease.Prober.Family} ({lease.Prober.Kind.ToString().ToLowerInvariant()})";
+        : $"{lease.Prober.Family} ({TransportName(lease.Prober.Kind)})";
+
+    /// <summary>The transport a socket kind stands for, as the help names it: on Windows, raw Winsock or iphlpapi.</summary>
+    private static string TransportName(SocketKind kind) => OperatingSystem.IsWindows()
+        ? (kind == SocketKind.Raw ? Strings.TransportWindowsRaw : Strings.TransportWindowsIpHelper)
+        : kind.ToString().ToLowerInvariant();
 
     /// <summary>How -Source reads in verbose messages.</summary>
     protected string SourceDescription => SourceAddressValue?.ToString() ?? Strings.SourceDefault;
@@ -260,6 +269,7 @@ public abstract class IcmpCmdletBase : PSCmdlet, IDisposable
             InvalidTargetException { Reason: InvalidTargetReason.ReversedRange } => (ErrorIds.InvalidRange, ErrorCategory.InvalidArgument),
             InvalidTargetException { Reason: InvalidTargetReason.TooLarge } => (ErrorIds.BlockTooLarge, ErrorCategory.LimitsExceeded),
             InvalidTargetException => (ErrorIds.InvalidTarget, ErrorCategory.InvalidArgument),
+            TransportCapabilityException => (ErrorIds.TransportCapabilityMissing, ErrorCategory.InvalidOperation),
             _ => (null, ErrorCategory.NotSpecified),
         };
         if (id is null)
@@ -270,10 +280,21 @@ public abstract class IcmpCmdletBase : PSCmdlet, IDisposable
         return true;
     }
 
+    /// <summary>
+    /// Targets whose work may run at once; null for no bound. Past it the pipeline thread waits (writing output
+    /// meanwhile), so piped input is read only as room frees.
+    /// </summary>
+    protected virtual int? TargetsInFlightLimit => null;
+
     /// <summary>Runs background work for one target; a bug surfaces as a terminating error, never silently.</summary>
     protected void Track(string target, Func<Task> work)
     {
-        _work.Add(Task.Run(async () =>
+        if (!WaitForTargetRoom())
+        {
+            return;
+        }
+        Interlocked.Increment(ref _running);
+        var task = Task.Run(async () =>
         {
             try
             {
@@ -292,8 +313,40 @@ public abstract class IcmpCmdletBase : PSCmdlet, IDisposable
                     new InvalidOperationException(Format(Strings.UnexpectedFailure, target, e.Message), e),
                     ErrorIds.UnexpectedFailure, ErrorCategory.NotSpecified, target), true));
             }
-        }));
-        _work.RemoveAll(t => t.IsCompleted);
+            finally
+            {
+                Interlocked.Decrement(ref _running);
+                Interlocked.Exchange(ref _roomFreed, null)?.TrySetResult();
+            }
+        });
+        _work.TryAdd(task, 0);
+        _ = task.ContinueWith(static (t, work) => ((ConcurrentDictionary<Task, byte>)work!).TryRemove(t, out _), _work,
+            CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+    }
+
+    /// <summary>Waits on the pipeline thread, writing output, until a target may start; false when stopped.</summary>
+    private bool WaitForTargetRoom()
+    {
+        if (TargetsInFlightLimit is not { } limit)
+        {
+            return true;
+        }
+        while (Volatile.Read(ref _running) >= limit)
+        {
+            // Publish the waiter, then look again: a target that ended before it was published was counted out.
+            var freed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            Interlocked.Exchange(ref _roomFreed, freed);
+            if (Volatile.Read(ref _running) < limit)
+            {
+                break;
+            }
+            DrainUntil(freed.Task);
+            if (_stopping.IsCancellationRequested)
+            {
+                return false;
+            }
+        }
+        return true;
     }
 
     /// <summary>Writes whatever the background work has posted so far, without waiting.</summary>
@@ -309,7 +362,7 @@ public abstract class IcmpCmdletBase : PSCmdlet, IDisposable
     /// <summary>Writes everything until all background work has finished (or the pipeline is stopped).</summary>
     protected void DrainToEnd()
     {
-        _ = Task.WhenAll(_work).ContinueWith(_ => _items.Writer.TryComplete(), TaskScheduler.Default);
+        _ = Task.WhenAll(_work.Keys).ContinueWith(_ => _items.Writer.TryComplete(), TaskScheduler.Default);
         try
         {
             while (_items.Reader.WaitToReadAsync(_stopping.Token).AsTask().GetAwaiter().GetResult())
@@ -364,7 +417,7 @@ public abstract class IcmpCmdletBase : PSCmdlet, IDisposable
     }
 
     /// <summary>Waits (at most <paramref name="limit"/>) for the cancelled background work to unwind.</summary>
-    protected void WaitForWork(TimeSpan limit) => Task.WaitAll(_work.Where(t => !t.IsCompleted).ToArray(), limit);
+    protected void WaitForWork(TimeSpan limit) => Task.WaitAll(_work.Keys.Where(t => !t.IsCompleted).ToArray(), limit);
 
     /// <summary>Called on the pipeline thread after each batch of writes (progress reporting hooks in here).</summary>
     protected virtual void OnDrained()
@@ -425,7 +478,7 @@ public abstract class IcmpCmdletBase : PSCmdlet, IDisposable
         }
         _stopping.Cancel();
         // Let cancelled work unwind before the sockets close under it; it only has to notice the token.
-        Task.WaitAll(_work.Where(t => !t.IsCompleted).ToArray(), TimeSpan.FromMilliseconds(200));
+        Task.WaitAll(_work.Keys.Where(t => !t.IsCompleted).ToArray(), TimeSpan.FromMilliseconds(200));
         _v4?.Dispose();
         _v6?.Dispose();
         _stopping.Dispose();

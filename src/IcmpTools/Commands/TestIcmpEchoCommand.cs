@@ -21,6 +21,12 @@ public sealed class TestIcmpEchoCommand : IcmpCmdletBase
     private const string QuietSet = "Quiet";
     private const string ContinuousSet = "Continuous";
 
+    /// <summary>
+    /// Targets pinged at once (a task and a scheduler each); further piped targets are read as these finish, as
+    /// the sweep reads its targets. -Continuous pings never finish, so they are not bounded.
+    /// </summary>
+    internal const int MaxTargetsInFlight = 1024;
+
     private PingOptions _options = new();
     private IcmpFamily? _family;
     private QuietAnswers? _quiet;
@@ -120,6 +126,8 @@ public sealed class TestIcmpEchoCommand : IcmpCmdletBase
                 ErrorIds.InvalidParameterValue, ErrorCategory.InvalidArgument, IntervalSeconds));
         }
     }
+
+    protected override int? TargetsInFlightLimit => Continuous ? null : MaxTargetsInFlight;
 
     protected override void ProcessRecord()
     {

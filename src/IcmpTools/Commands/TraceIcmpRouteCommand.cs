@@ -112,6 +112,27 @@ public sealed class TraceIcmpRouteCommand : IcmpCmdletBase
                 ErrorIds.InvalidParameterValue, ErrorCategory.InvalidArgument, e.ActualValue));
         }
         OpenProbers(dontFragment: false);
+        WarnIfFlowNotHeld();
+    }
+
+    /// <summary>
+    /// A transport that writes the ICMP header itself (Windows' iphlpapi) cannot keep a trace on one path
+    /// behind a per-flow balancer; -Multipath refuses in the engine, a plain trace goes on and says so once.
+    /// </summary>
+    private void WarnIfFlowNotHeld()
+    {
+        if (Multipath)
+        {
+            return;
+        }
+        foreach (var family in new[] { IcmpFamily.IPv4, IcmpFamily.IPv6 })
+        {
+            if (ProberFor(family) is { Capabilities: { SupportsParis: false } capabilities })
+            {
+                WriteWarning(Format(Strings.TraceFlowNotHeld, capabilities.Limits()[0]));
+                return;
+            }
+        }
     }
 
     protected override void ProcessRecord()

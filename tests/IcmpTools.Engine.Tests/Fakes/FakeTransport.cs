@@ -32,6 +32,14 @@ public sealed class FakeTransport : IIcmpTransport
     private long _order;
     private bool _woken;
     private bool _disposed;
+    /// <summary>
+    /// The receive loop is asleep in <see cref="Receive"/> with nothing due and nothing to wake it: it has
+    /// handled everything the clock's last move made due. True before any receive loop runs.
+    /// </summary>
+    private bool _receiverIdle = true;
+
+    /// <summary>Every fake on a clock, so <see cref="VirtualTime"/> can tell when all of them have caught up with it.</summary>
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<FakeTimeProvider, List<FakeTransport>> OnClock = new();
 
     public FakeTransport(Func<SentEcho, IEnumerable<Delivery>>? network = null, IcmpFamily family = IcmpFamily.IPv4,
         FakeTimeProvider? clock = null)
@@ -39,6 +47,34 @@ public sealed class FakeTransport : IIcmpTransport
         Family = family;
         Clock = clock ?? new FakeTimeProvider(DateTimeOffset.UnixEpoch.AddYears(56));
         Network = network ?? (echo => [Reply(echo, TimeSpan.FromMilliseconds(1))]);
+        var fakes = OnClock.GetOrCreateValue(Clock);
+        lock (fakes)
+        {
+            fakes.Add(this);
+        }
+    }
+
+    /// <summary>Whether the receive loop of every fake on <paramref name="clock"/> sleeps with nothing left to do now.</summary>
+    public static bool AllIdle(FakeTimeProvider clock)
+    {
+        if (!OnClock.TryGetValue(clock, out var fakes))
+        {
+            return true;
+        }
+        lock (fakes)
+        {
+            foreach (var fake in fakes)
+            {
+                lock (fake._gate)
+                {
+                    if (!fake._disposed && !fake._receiverIdle)
+                    {
+                        return false;
+                    }
+                }
+            }
+        }
+        return true;
     }
 
     /// <summary>The virtual clock: give it to the prober, and advance it (or use <see cref="VirtualTime"/>) to let time pass.</summary>
@@ -61,6 +97,8 @@ public sealed class FakeTransport : IIcmpTransport
     public IcmpFamily Family { get; }
     public SocketKind Kind => SocketKind.Raw;
     public int? KernelIdentifier => null;
+    /// <summary>What the fake claims to do: a test sets less to play a request/response transport (iphlpapi).</summary>
+    public TransportCapabilities Capabilities { get; set; } = TransportCapabilities.Full;
     public bool MoreQueued { get; private set; }
 
     /// <summary>Sends the transport took so far; <see cref="WaitForSent"/> waits for a count.</summary>
@@ -138,6 +176,7 @@ public sealed class FakeTransport : IIcmpTransport
                 {
                     _queue.Enqueue(delivery, (now + TicksOf(delivery.Delay), _order++));
                 }
+                _receiverIdle = false;
                 Monitor.PulseAll(_gate);
             }
         }
@@ -171,14 +210,17 @@ public sealed class FakeTransport : IIcmpTransport
                 var until = Math.Min(deadline, _queue.TryPeek(out _, out head) ? head.Due : long.MaxValue);
                 if (until <= now)
                 {
+                    _receiverIdle = false;
                     return 0;
                 }
                 // Virtual time passes only when the test advances the clock: a timer on that clock wakes us.
                 using var timer = until == long.MaxValue
                     ? null
                     : Clock.CreateTimer(_ => Pulse(), null, Clock.GetElapsedTime(now, until), Timeout.InfiniteTimeSpan);
+                _receiverIdle = true;
                 Monitor.Wait(_gate, 100);
             }
+            _receiverIdle = false;
             _woken = false;
             while (taken.Count < ReceiveCapacity && _queue.TryPeek(out var delivery, out var key) && key.Due <= Now)
             {
@@ -203,6 +245,7 @@ public sealed class FakeTransport : IIcmpTransport
     {
         lock (_gate)
         {
+            _receiverIdle = false;
             Monitor.PulseAll(_gate);
         }
     }
@@ -212,6 +255,7 @@ public sealed class FakeTransport : IIcmpTransport
         lock (_gate)
         {
             _woken = true;
+            _receiverIdle = false;
             Monitor.PulseAll(_gate);
         }
     }
@@ -320,12 +364,17 @@ public sealed class FakeTransport : IIcmpTransport
 }
 
 /// <summary>
-/// Lets virtual time pass while an operation runs: advances the clock in steps until the task ends. The
-/// outcome depends only on virtual time (a delivery's arrival is its due time, deadlines are on the same
-/// clock), not on how fast this machine runs the loop; the real-time limit only stops a hung test.
+/// Lets virtual time pass while an operation runs: advances the clock a step at a time, and between steps
+/// waits until the engine has caught up with the clock (every fake's receive loop asleep with nothing due,
+/// no work queued on the thread pool), never a fixed real-time pause. So virtual time runs as fast as the
+/// machine allows on an idle machine, and a loaded machine only makes each step wait longer: the outcome
+/// depends on virtual time alone. The real-time limit only stops a hung test.
 /// </summary>
 public static class VirtualTime
 {
+    /// <summary>How long one settle waits at most for a machine busy with other work (other tests' pool items).</summary>
+    private static readonly TimeSpan SettleLimit = TimeSpan.FromMilliseconds(200);
+
     public static async Task<T> Run<T>(FakeTimeProvider clock, Task<T> operation, TimeSpan? step = null, TimeSpan? realLimit = null)
     {
         await Run(clock, (Task)operation, step, realLimit);
@@ -334,17 +383,59 @@ public static class VirtualTime
 
     public static async Task Run(FakeTimeProvider clock, Task operation, TimeSpan? step = null, TimeSpan? realLimit = null)
     {
-        var until = DateTime.UtcNow + (realLimit ?? TimeSpan.FromSeconds(60));
+        var limit = realLimit ?? TimeSpan.FromSeconds(60);
+        var until = DateTime.UtcNow + limit;
         var advance = step ?? TimeSpan.FromMilliseconds(1);
         while (!operation.IsCompleted)
         {
             if (DateTime.UtcNow > until)
             {
-                throw new TimeoutException($"The operation did not finish within {realLimit ?? TimeSpan.FromSeconds(60)} of real time (virtual now {clock.GetUtcNow():O}).");
+                throw new TimeoutException($"The operation did not finish within {limit} of real time (virtual now {clock.GetUtcNow():O}).");
             }
-            clock.Advance(advance);
-            await Task.WhenAny(operation, Task.Delay(1));
+            await Settle(clock, operation);
+            if (!operation.IsCompleted)
+            {
+                clock.Advance(advance);
+            }
         }
         await operation;
+    }
+
+    /// <summary>
+    /// Advances the clock by <paramref name="span"/> in <paramref name="step"/>s, letting the engine catch up
+    /// after each: what a test does before asserting that nothing happened in that time.
+    /// </summary>
+    public static async Task Pass(FakeTimeProvider clock, TimeSpan span, TimeSpan step)
+    {
+        for (var passed = TimeSpan.Zero; passed < span; passed += step)
+        {
+            clock.Advance(step);
+            await Settle(clock);
+        }
+    }
+
+    /// <summary>
+    /// Waits until the engine has done everything the clock's position makes due: the fakes' receive loops
+    /// (which fire deadlines) asleep and the thread pool's queue empty, seen twice in a row across a yield so
+    /// a continuation that was running has had its turn. Returns early when <paramref name="operation"/> ends.
+    /// </summary>
+    public static async Task Settle(FakeTimeProvider clock, Task? operation = null)
+    {
+        var started = System.Diagnostics.Stopwatch.StartNew();
+        var quiet = 0;
+        while (quiet < 2 && started.Elapsed < SettleLimit && operation?.IsCompleted != true)
+        {
+            if (FakeTransport.AllIdle(clock) && ThreadPool.PendingWorkItemCount == 0)
+            {
+                quiet++;
+                await Task.Yield();
+            }
+            else
+            {
+                // Someone is still working, maybe on this very core: step aside rather than spin against it.
+                quiet = 0;
+                await Task.Delay(1);
+            }
+        }
     }
 }

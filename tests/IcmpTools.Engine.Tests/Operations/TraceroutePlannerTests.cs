@@ -45,6 +45,7 @@ public sealed class TraceroutePlannerTests
             foreach (var probe in due)
             {
                 sent++;
+                planner.OnSent(probe.Id, now);
                 if (network.Answer(probe.Ttl, probe.Flow) is { } answer)
                 {
                     arrivals.Enqueue((probe.Id, answer), now + (long)(answer.RttMilliseconds * Frequency / 1000));
@@ -157,6 +158,20 @@ public sealed class TraceroutePlannerTests
         var run = Trace(network, Defaults with { Timeout = TimeSpan.FromSeconds(1), MaxSilentHops = 2 });
 
         Assert.Equal([1, 2, 3], run.Hops.Select(h => h.Hop.Distance));
+    }
+
+    [Fact]
+    public void ASilentRunLongerThanTheWindowStillEndsTheTrace()
+    {
+        // Issue 14 (1): the window stopped 16 TTLs past the last answer while the stop rule waited for 20.
+        var network = new FakeRouterNetwork("198.18.13.7", 0.4, new FakeHop(new FakeRouter("198.18.1.1", 0.1)))
+        { DestinationSilent = true };
+
+        var run = Trace(network, Defaults with { Timeout = TimeSpan.FromSeconds(1), MaxSilentHops = 20, MaxHops = 30 });
+
+        Assert.Equal(Enumerable.Range(1, 21), run.Hops.Select(h => h.Hop.Distance));
+        Assert.All(run.Hops.Skip(1), h => Assert.Equal(IcmpStatus.TimedOut, h.Hop.Status));
+        Assert.InRange(run.EndMilliseconds, 1000, 1200);
     }
 
     [Theory]
@@ -367,11 +382,33 @@ public sealed class TraceroutePlannerTests
     }
 
     [Fact]
+    public void AProbeStillQueuedIsNotTimedOutAndWaitsFromItsSend()
+    {
+        var planner = new TraceroutePlanner("198.18.4.2", IcmpFamily.IPv4, Defaults with { Count = 1, MaxHops = 1 }, Frequency, 0);
+        var due = new List<PlannedProbe>();
+        planner.TakeDue(0, due);
+
+        // A paced scheduler holds it for 3 s, longer than the 2 s timeout.
+        planner.Update(3 * Frequency);
+        Assert.False(planner.IsDone);
+        Assert.Equal(long.MaxValue, planner.NextWake);
+
+        planner.OnSent(due[0].Id, 3 * Frequency);
+        planner.OnAnswer(due[0].Id, new TraceAnswer(IcmpStatus.Success, "198.18.4.2", 0, 1, 64, -1));
+        planner.Update(3 * Frequency + 1000);
+
+        var hops = new List<Hop>();
+        planner.TakeFinishedHops(hops);
+        Assert.Equal(IcmpStatus.Success, Assert.Single(hops).Status);
+    }
+
+    [Fact]
     public void ALateAnswerAfterTheDeadlineIsIgnored()
     {
         var planner = new TraceroutePlanner("198.18.4.2", IcmpFamily.IPv4, Defaults with { Count = 1, MaxHops = 1 }, Frequency, 0);
         var due = new List<PlannedProbe>();
         planner.TakeDue(0, due);
+        planner.OnSent(due[0].Id, 0);
         planner.Update(3 * Frequency);
         planner.OnAnswer(due[0].Id, new TraceAnswer(IcmpStatus.TimeExceeded, "198.18.1.1", 0, 2500, 64, 1));
         planner.Update(3 * Frequency);

@@ -1,8 +1,10 @@
 using System.Net;
+using IcmpTools.Engine.Errors;
 using IcmpTools.Engine.Models;
 using IcmpTools.Engine.Operations;
 using IcmpTools.Engine.Packets;
 using IcmpTools.Engine.Probing;
+using IcmpTools.Engine.Sockets;
 using IcmpTools.Engine.Tests.Fakes;
 using Xunit;
 
@@ -62,6 +64,25 @@ public sealed class TracerouteTests
     }
 
     [Fact]
+    public async Task MultipathOverATransportThatCannotHoldAFlowIsRefusedWithTheCapabilityNamed()
+    {
+        using var fake = new FakeTransport(null, IcmpFamily.IPv4) { Capabilities = TransportCapabilities.Full with { SupportsParis = false } };
+        fake.Network = echo => ThreeRouters(echo, IcmpFamily.IPv4);
+        using var prober = new Prober(fake, fake.Clock);
+
+        var error = await Assert.ThrowsAsync<TransportCapabilityException>(() =>
+            VirtualTime.Run(fake.Clock, Collect(Traceroute.StreamAsync(prober, IPAddress.Parse("192.0.2.9"), new TracerouteOptions { Multipath = true }))));
+
+        Assert.Equal(nameof(TransportCapabilities.SupportsParis), error.Capability);
+        Assert.Equal(0, fake.SentCount);
+        // Without -Multipath the same transport still traces: the limit is a warning there, not a failure.
+        var hops = await VirtualTime.Run(fake.Clock, Collect(Traceroute.StreamAsync(prober, IPAddress.Parse("192.0.2.9"), new TracerouteOptions())));
+        Assert.Equal(IcmpStatus.Success, hops[^1].Status);
+        Assert.NotEmpty(fake.Capabilities.Limits());
+        Assert.Empty(TransportCapabilities.Full.Limits());
+    }
+
+    [Fact]
     public async Task EveryProbeOfAFlowHoldsOneIdentifierAndChecksumAndFlowsDiffer()
     {
         using var fake = new FakeTransport(null, IcmpFamily.IPv4);
@@ -115,6 +136,51 @@ public sealed class TracerouteTests
         Assert.Equal(IcmpStatus.TimedOut, hops[1].Status);
         // Hops beyond answered within 4 ms: the silent one waits 10 x 4 ms (virtual), not 30 s.
         Assert.True(took < TimeSpan.FromSeconds(1), $"took {took} of virtual time");
+    }
+
+    [Fact]
+    public async Task UnderARateTheWaitCountsFromTheSendNotFromThePlan()
+    {
+        // Issue 14 (3): eight routers, the destination at 9, 10 probes a second. The 48 probes of the window take
+        // 4.8 s to leave, so the probes to TTL 9 go out after 2.4 s: the planner must not time them out before.
+        using var fake = new FakeTransport(null, IcmpFamily.IPv4);
+        fake.Network = echo => echo.Ttl <= 8
+            ? [FakeTransport.Error(echo, TimeSpan.FromMilliseconds(echo.Ttl), IPAddress.Parse($"198.51.100.{echo.Ttl}"), 11, 0)]
+            : [FakeTransport.Reply(echo, TimeSpan.FromMilliseconds(9))];
+        using var prober = new Prober(fake, fake.Clock);
+
+        var hops = await VirtualTime.Run(fake.Clock,
+            Collect(Traceroute.StreamAsync(prober, IPAddress.Parse("192.0.2.9"), new TracerouteOptions { Rate = 10 })),
+            step: TimeSpan.FromMilliseconds(5), realLimit: TimeSpan.FromMinutes(3));
+
+        Assert.Equal(Enumerable.Range(1, 9), hops.Select(h => h.Distance));
+        Assert.Equal(IcmpStatus.Success, hops[8].Status);
+        Assert.Equal("192.0.2.9", hops[8].Address);
+        Assert.All(hops, h => Assert.Equal(0, h.PacketLoss));
+    }
+
+    [Fact]
+    public async Task TwoProcessesTracingOneTargetKeepTheirOwnErrors()
+    {
+        // Issue 14 (4): another process traces the same target with the same flow, and its sequences collide
+        // with ours; the routers' errors about its probes (its cookie) reach our raw socket first.
+        using var fake = new FakeTransport(null, IcmpFamily.IPv4);
+        fake.Network = echo =>
+        {
+            var ours = ThreeRouters(echo, IcmpFamily.IPv4).ToList();
+            if (echo.Ttl > 3)
+            {
+                return ours;
+            }
+            var theirs = echo with { Payload = echo.Payload.Select((b, i) => i < 4 ? (byte)~b : b).ToArray() };
+            return [FakeTransport.Error(theirs, TimeSpan.FromMilliseconds(0.5), IPAddress.Parse("198.51.100.66"), 11, 0), .. ours];
+        };
+        using var prober = new Prober(fake, fake.Clock);
+
+        var hops = await VirtualTime.Run(fake.Clock, Collect(Traceroute.StreamAsync(prober, IPAddress.Parse("192.0.2.9"), new TracerouteOptions())));
+
+        Assert.Equal(["198.51.100.1", "198.51.100.2", "198.51.100.3", "192.0.2.9"], hops.Select(h => h.Address));
+        Assert.All(hops, h => Assert.Single(h.Addresses));
     }
 
     [Fact]

@@ -55,7 +55,8 @@ public sealed class EngineCoreTests
         var ping = Ping.PingAsync(prober, Target, null, Options(count, timeoutSeconds: 0.5));
         // The clock stands still, so nothing times out: the table fills, and then the sender waits.
         fake.WaitForSent(Prober.MaxSlots, TimeSpan.FromMinutes(2));
-        await Task.Delay(200);
+        // Settled: the sender has had every chance to send more, and is parked waiting for room.
+        await VirtualTime.Settle(fake.Clock);
         Assert.Equal(Prober.MaxSlots, fake.SentCount);
         Assert.Equal(Prober.MaxSlots, prober.InFlight);
         Assert.False(ping.IsCompleted);
@@ -206,11 +207,7 @@ public sealed class EngineCoreTests
 
         Assert.True(await VirtualTime.Run(fake.Clock, results.MoveNextAsync().AsTask()));
         // The consumer holds its first result and takes no more while a lot of time passes.
-        for (var i = 0; i < 50; i++)
-        {
-            fake.Clock.Advance(TimeSpan.FromMilliseconds(100));
-            await Task.Delay(1);
-        }
+        await VirtualTime.Pass(fake.Clock, TimeSpan.FromSeconds(5), TimeSpan.FromMilliseconds(100));
 
         Assert.InRange(fake.SentCount, 1, 32);
         await results.DisposeAsync();
@@ -244,11 +241,7 @@ public sealed class EngineCoreTests
             }
         });
         fake.WaitForSent(1);
-        for (var i = 0; i < 20; i++)
-        {
-            fake.Clock.Advance(TimeSpan.FromDays(1));
-            await Task.Delay(1);
-        }
+        await VirtualTime.Pass(fake.Clock, TimeSpan.FromDays(20), TimeSpan.FromDays(1));
         await cts.CancelAsync();
 
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => run.WaitAsync(TimeSpan.FromSeconds(30)));
@@ -354,6 +347,37 @@ public sealed class EngineCoreTests
         Assert.Equal(4, replies.Single(r => r.Sequence == 1).Rtt!.Value, 6);
     }
 
+    [Fact]
+    public async Task TheDeadlineQueueFollowsProbesInFlightNotProbesSentWithinTheTimeout()
+    {
+        // Issue 14 (5): an hour's timeout, every probe answered at once: the queue kept an entry per probe sent.
+        using var fake = new FakeTransport(echo => [FakeTransport.Reply(echo, TimeSpan.Zero)]);
+        using var prober = new Prober(fake, fake.Clock);
+        var recorder = new Recorder();
+        var batch = new ProbeSpec[64];
+        const int Rounds = 320;
+        for (var round = 0; round < Rounds; round++)
+        {
+            for (var i = 0; i < batch.Length; i++)
+            {
+                batch[i] = Spec(fake, Target, TimeSpan.FromHours(1), (ushort)((round * batch.Length) + i));
+            }
+            prober.Send(batch, recorder);
+            var answered = (round + 1) * batch.Length;
+            var limit = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+            while (recorder.CompletedCount < answered)
+            {
+                Assert.True(DateTime.UtcNow < limit, $"{recorder.CompletedCount} of {answered} answered");
+                await Task.Delay(1);
+            }
+        }
+
+        Assert.All(recorder.Completed, r => Assert.Equal(IcmpStatus.Success, r.Status));
+        Assert.Equal(0, prober.InFlight);
+        // 20,480 probes sent within the timeout, never more than 64 in flight.
+        Assert.InRange(prober.DeadlinesQueued, 0, 2 * Prober.DeadlineCompactionFloor);
+    }
+
     private sealed class Recorder : IProbeObserver
     {
         public readonly List<ProbeResult> Completed = new();
@@ -417,7 +441,7 @@ public sealed class EngineCoreTests
         {
             Assert.True(DateTime.UtcNow < limit, "the condition never came true");
             fake.Clock.Advance(step);
-            await Task.Delay(1);
+            await VirtualTime.Settle(fake.Clock);
         }
     }
 
@@ -434,7 +458,8 @@ public sealed class EngineCoreTests
         Assert.True(handle.Cancel());
         Assert.False(handle.Cancel());
         fake.Clock.Advance(TimeSpan.FromSeconds(5));
-        await Task.Delay(50);
+        // Settled: the receive loop has fired every deadline up to now and gone back to sleep.
+        await VirtualTime.Settle(fake.Clock);
 
         Assert.Equal(0, recorder.CompletedCount);
         Assert.Equal(0, prober.InFlight);

@@ -199,6 +199,64 @@ public sealed class ProberTests
         Assert.Equal(Router.ToString(), host.StatusSource);
     }
 
+    /// <summary>The probe as another process would have sent it: the same header, its own cookie.</summary>
+    private static SentEcho Foreign(SentEcho echo) =>
+        echo with { Payload = echo.Payload.Select((b, i) => i < 4 ? (byte)(b ^ 0x5A) : b).ToArray() };
+
+    [Fact]
+    public async Task AForgedTimeExceededWithAForeignCookieDoesNotTurnALiveHostDead()
+    {
+        // Issue 14 (4): the error quotes our identifier and sequence but a cookie that is not ours.
+        using var fake = new FakeTransport(echo =>
+        [
+            FakeTransport.Error(Foreign(echo), TimeSpan.FromMilliseconds(1), Router, 11, 0),
+            FakeTransport.Reply(echo, TimeSpan.FromMilliseconds(2)),
+        ]);
+        using var prober = new Prober(fake, fake.Clock);
+
+        var host = await PingVirtual(fake, prober, Fast(3) with { Identifier = 777 });
+
+        Assert.Equal(3, host.PacketsReceived);
+        Assert.Equal(IcmpStatus.Success, host.Status);
+        Assert.All(host.Rtts, rtt => Assert.Equal(2, rtt, 6));
+    }
+
+    [Fact]
+    public async Task TwoProcessesPingingWithOneIdKeepTheirOwnErrors()
+    {
+        // Another process pings the same target with the same -Id and sequences; the router's errors about its
+        // probes reach our raw socket too. Ours are refused (Destination Unreachable) a little later.
+        using var fake = new FakeTransport(echo =>
+        [
+            FakeTransport.Error(Foreign(echo), TimeSpan.FromMilliseconds(1), Router, 11, 0),
+            FakeTransport.Error(echo, TimeSpan.FromMilliseconds(3), Router, 3, 13),
+        ]);
+        using var prober = new Prober(fake, fake.Clock);
+
+        var replies = await Stream(fake, prober, Fast(2) with { Identifier = 777 });
+
+        Assert.Equal(2, replies.Count);
+        Assert.All(replies, r => Assert.Equal(IcmpStatus.DestinationUnreachable, r.Status));
+    }
+
+    [Fact]
+    public async Task AnErrorQuotingAnExactPayloadIsMatchedByItsBytes()
+    {
+        // An exact payload carries no cookie, but its first 8 bytes, quoted, read as one: they must still match.
+        var payload = Enumerable.Range(1, 16).Select(i => (byte)i).ToArray();
+        using var fake = new FakeTransport(echo =>
+        [
+            FakeTransport.Error(Foreign(echo), TimeSpan.FromMilliseconds(1), Router, 11, 0),
+            FakeTransport.Error(echo, TimeSpan.FromMilliseconds(2), Router, 3, 1),
+        ]);
+        using var prober = new Prober(fake, fake.Clock);
+
+        var host = await PingVirtual(fake, prober, Fast(1) with { Payload = payload });
+
+        Assert.Equal(IcmpStatus.DestinationUnreachable, host.Status);
+        Assert.Equal(Router.ToString(), host.StatusSource);
+    }
+
     [Fact]
     public async Task AnExactPayloadWithoutCookieIsMatchedByItsEcho()
     {

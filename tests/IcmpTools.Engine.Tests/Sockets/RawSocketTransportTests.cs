@@ -34,6 +34,37 @@ public sealed partial class RawSocketTransportTests
         return batch;
     }
 
+    // Issue 14 (7): before Linux 6.13 the kernel refuses SCM_TS_OPT_ID; the fallback sent without keys but left
+    // SO_TIMESTAMPING on, so every packet's stamp piled up on error queues nobody read (up to 8 MB a socket).
+    [SkippableTheory]
+    [InlineData(IcmpFamily.IPv4, "127.0.0.1")]
+    [InlineData(IcmpFamily.IPv6, "::1")]
+    public void WhereTheKernelRefusesStampKeysTheSendSocketsStopStampingAndQueueNothing(IcmpFamily family, string address)
+    {
+        LabRequirement.RequireRoot();
+        // A control message type no kernel knows: this kernel refuses it with EINVAL, as an older one refuses the key.
+        using var transport = new RawSocketTransport(family, dontFragment: false) { StampKeyType = 0x7FFF };
+        var recorder = new Recorder();
+        const int Batches = 8;
+
+        for (var round = 0; round < Batches; round++)
+        {
+            var batch = Batch(family, IPAddress.Parse(address), SendBatch.MaxCapacity, (uint)(5000 + (round * SendBatch.MaxCapacity)));
+            transport.Send(batch);
+            Assert.All(batch.Packets.Take(batch.Count), p => Assert.Equal(0, p.Error));
+        }
+        var until = DateTime.UtcNow + TimeSpan.FromSeconds(20);
+        while (recorder.Messages.Count(m => m.Kind == IcmpKind.EchoReply && m.Identifier == 999) < Batches * SendBatch.MaxCapacity
+            && DateTime.UtcNow < until)
+        {
+            transport.Receive(200, recorder);
+        }
+
+        Assert.Equal(Batches * SendBatch.MaxCapacity, recorder.Messages.Count(m => m.Kind == IcmpKind.EchoReply && m.Identifier == 999));
+        Assert.Empty(recorder.Stamps);
+        Assert.Equal(0, transport.DrainSendErrorQueues());
+    }
+
     // Issue 7 item 9: one stamp per 64-packet sendmmsg put the kernel's work for earlier packets into later RTTs.
     [SkippableTheory]
     [InlineData(IcmpFamily.IPv4, "127.0.0.1")]

@@ -1,0 +1,97 @@
+using System.Buffers;
+using System.Collections.Concurrent;
+using IcmpTools.Engine.Packets;
+
+namespace IcmpTools.Engine.Sockets.Windows;
+
+/// <summary>
+/// The hand-off from where Windows delivers answers (a thread-pool wait for an iphlpapi completion, the raw
+/// socket's receive thread) to the prober's receive loop, which alone may call the sink. Echoed payloads are
+/// copied into pooled buffers, given back once the sink has seen them.
+/// </summary>
+internal sealed class AnswerQueue : IDisposable
+{
+    private readonly ConcurrentQueue<Entry> _entries = new();
+    private readonly SemaphoreSlim _signal = new(0);
+    private int _disposed;
+
+    private readonly record struct Entry(IcmpMessage Message, byte[]? Payload, int Length);
+
+    public bool IsEmpty => _entries.IsEmpty;
+
+    /// <summary>Queues one message; any thread.</summary>
+    public void Add(in IcmpMessage message, ReadOnlySpan<byte> echoedPayload)
+    {
+        byte[]? copy = null;
+        if (!echoedPayload.IsEmpty)
+        {
+            copy = ArrayPool<byte>.Shared.Rent(echoedPayload.Length);
+            echoedPayload.CopyTo(copy);
+        }
+        _entries.Enqueue(new Entry(message, copy, echoedPayload.Length));
+        Signal();
+    }
+
+    /// <summary>Makes a waiting or the next <see cref="Drain"/> return; safe after Dispose.</summary>
+    public void Signal()
+    {
+        if (Volatile.Read(ref _disposed) == 0)
+        {
+            try
+            {
+                _signal.Release();
+            }
+            catch (ObjectDisposedException)
+            {
+                // Disposed between the check and the release: nobody waits any more.
+            }
+        }
+    }
+
+    /// <summary>
+    /// Waits up to <paramref name="timeoutMilliseconds"/> for a message or a signal, then hands up to
+    /// <paramref name="max"/> queued messages to <paramref name="sink"/>. Returns how many.
+    /// </summary>
+    public int Drain(int timeoutMilliseconds, IMessageSink sink, int max)
+    {
+        if (_entries.IsEmpty && !_signal.Wait(timeoutMilliseconds))
+        {
+            return 0;
+        }
+        var count = 0;
+        while (count < max && _entries.TryDequeue(out var entry))
+        {
+            try
+            {
+                var payload = entry.Payload is null ? ReadOnlySpan<byte>.Empty : entry.Payload.AsSpan(0, entry.Length);
+                var message = entry.Message;
+                sink.OnMessage(in message, payload);
+            }
+            finally
+            {
+                if (entry.Payload is not null)
+                {
+                    ArrayPool<byte>.Shared.Return(entry.Payload);
+                }
+            }
+            count++;
+        }
+        if (_entries.IsEmpty)
+        {
+            // Every signal so far was for a message now handed over, or a wake this return answers: without
+            // this, each would make a later wait return at once, empty.
+            while (_signal.Wait(0))
+            {
+            }
+        }
+        return count;
+    }
+
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) == 0)
+        {
+            _signal.Dispose();
+        }
+    }
+}

@@ -1,0 +1,289 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Runtime.Versioning;
+using IcmpTools.Engine.Errors;
+using IcmpTools.Engine.Models;
+using IcmpTools.Engine.Packets;
+
+namespace IcmpTools.Engine.Sockets.Windows;
+
+/// <summary>
+/// The elevated Windows transport: a raw Winsock ICMP or ICMPv6 socket (Administrator only), which writes the
+/// whole echo request and sees every ICMP message, so it does all a Linux raw socket does: Paris traceroute,
+/// -Multipath, exact error bytes. Windows' rules, from Microsoft's "TCP/IP Raw Sockets" and dotnet/runtime's
+/// Ping.RawSocket.cs: the socket is bound before it receives (a raw socket that is not bound fails its receives
+/// with WSAEINVAL); IPv4 datagrams arrive with their IP header, ICMPv6 messages without one (no IP_HDRINCL for
+/// IPv6: the stack writes the header and the ICMPv6 checksum); the TTL / hop limit is a socket option, set
+/// before each send that needs another (sends are serialised for it).
+/// </summary>
+/// <remarks>
+/// <para>One thread blocks in the socket's receive, stamps and parses each datagram and queues it for the
+/// prober's loop (<see cref="AnswerQueue"/>): Windows cannot wait on a socket and a wake event in one call
+/// the way Linux polls a socket and an eventfd. RTT: Stopwatch stamps before the send call and after the
+/// receive call returns (no kernel timestamps).</para>
+/// <para>IPv6 hop limit of answers: Windows gives it through WSARecvMsg's IPV6_HOPLIMIT control message, which
+/// .NET's ReceiveMessageFrom does not hand out; answers carry -1 (unknown), as Linux datagram sockets' do.</para>
+/// <para>Wine 8 opens no raw ICMPv6 socket (WSAEPROTONOSUPPORT); its raw IPv4 socket is a Linux raw socket, so
+/// under Wine the bind is not needed, but it is kept for Windows.</para>
+/// </remarks>
+[SupportedOSPlatform("windows")]
+public sealed class WinsockRawTransport : IIcmpTransport
+{
+    /// <summary>IP_UNICAST_IF / IPV6_UNICAST_IF (ws2ipdef.h): the interface unicast sends leave by.</summary>
+    private const int UnicastInterface = 31;
+    /// <summary>IPV6_DONTFRAG (ws2ipdef.h).</summary>
+    private const int Ipv6DontFragment = 14;
+    private const int DefaultTtl = 128;
+    private const int ReceiveCapacity = 64;
+    private const int ReceiveBufferBytes = 4 << 20;
+
+    private readonly Socket _socket;
+    private readonly TimeProvider _clock;
+    private readonly AnswerQueue _answers = new();
+    private readonly object _sendLock = new();
+    private readonly Dictionary<IpKey, Socket> _sourceSenders = new();
+    private readonly bool _dontFragment;
+    private readonly int _interfaceIndex = -1;
+    private readonly Thread _receiver;
+    private volatile Exception? _failure;
+    private int _currentTtl = -1;
+    private int _disposed;
+
+    /// <exception cref="SocketPermissionException">Not elevated: Windows opens raw sockets for Administrators only.</exception>
+    public WinsockRawTransport(IcmpFamily family, bool dontFragment = false, TimeProvider? clock = null, string? interfaceName = null,
+        bool broadcast = false)
+    {
+        Family = family;
+        _clock = clock ?? TimeProvider.System;
+        _dontFragment = dontFragment;
+        var bindTo = family == IcmpFamily.IPv4 ? IPAddress.Any : IPAddress.IPv6Any;
+        if (!string.IsNullOrEmpty(interfaceName))
+        {
+            (_interfaceIndex, bindTo) = WindowsInterface.Resolve(interfaceName, family);
+        }
+        _socket = Open(family);
+        try
+        {
+            Configure(_socket, bindTo);
+            if (broadcast && family == IcmpFamily.IPv4)
+            {
+                _socket.EnableBroadcast = true;
+            }
+            _socket.ReceiveBufferSize = ReceiveBufferBytes;
+            if (family == IcmpFamily.IPv6)
+            {
+                // ReceiveMessageFrom (WSARecvMsg) reports the destination address and interface of each answer.
+                _socket.SetSocketOption(SocketOptionLevel.IPv6, SocketOptionName.PacketInformation, true);
+            }
+        }
+        catch (SocketException e)
+        {
+            _socket.Dispose();
+            throw new SocketUnavailableException($"Could not set up the raw {family} ICMP socket: {e.Message}", e);
+        }
+        _receiver = new Thread(ReceiveLoop) { IsBackground = true, Name = $"IcmpTools Winsock receive ({family})" };
+        _receiver.Start();
+    }
+
+    public IcmpFamily Family { get; }
+    public SocketKind Kind => SocketKind.Raw;
+    public int? KernelIdentifier => null;
+
+    /// <summary>
+    /// Everything but the traffic class: Windows ignores IP_TOS on its sockets (Microsoft: set TOS through the QoS
+    /// API instead), and IPV6_TCLASS is not there for raw sockets.
+    /// </summary>
+    public TransportCapabilities Capabilities { get; } = TransportCapabilities.Full with { CanSetTrafficClass = false };
+
+    public bool MoreQueued => !_answers.IsEmpty;
+
+    private static Socket Open(IcmpFamily family)
+    {
+        try
+        {
+            return family == IcmpFamily.IPv4
+                ? new Socket(AddressFamily.InterNetwork, SocketType.Raw, ProtocolType.Icmp)
+                : new Socket(AddressFamily.InterNetworkV6, SocketType.Raw, ProtocolType.IcmpV6);
+        }
+        catch (SocketException e) when (e.SocketErrorCode is SocketError.AccessDenied)
+        {
+            throw new SocketPermissionException(
+                "Raw ICMP sockets on Windows need an elevated session (Run as Administrator); without one IcmpTools " +
+                "uses iphlpapi, which needs no privilege.", e);
+        }
+        catch (SocketException e)
+        {
+            throw new SocketUnavailableException($"Could not open a raw {family} ICMP socket: {e.Message}", e);
+        }
+    }
+
+    /// <summary>Binds (Windows: before any receive) and sets what every socket of the transport shares.</summary>
+    private void Configure(Socket socket, IPAddress bindTo)
+    {
+        if (_interfaceIndex >= 0)
+        {
+            // IP_UNICAST_IF takes the index in network byte order, IPV6_UNICAST_IF in host order (ws2ipdef.h).
+            if (Family == IcmpFamily.IPv4)
+            {
+                socket.SetSocketOption(SocketOptionLevel.IP, (SocketOptionName)UnicastInterface, IPAddress.HostToNetworkOrder(_interfaceIndex));
+            }
+            else
+            {
+                socket.SetSocketOption(SocketOptionLevel.IPv6, (SocketOptionName)UnicastInterface, _interfaceIndex);
+            }
+        }
+        socket.Bind(new IPEndPoint(bindTo, 0));
+        if (_dontFragment)
+        {
+            if (Family == IcmpFamily.IPv4)
+            {
+                socket.DontFragment = true;
+            }
+            else
+            {
+                socket.SetSocketOption(SocketOptionLevel.IPv6, (SocketOptionName)Ipv6DontFragment, 1);
+            }
+        }
+    }
+
+    public void Send(SendBatch batch)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        if (_failure is { } failure)
+        {
+            throw new SocketUnavailableException($"The raw {Family} ICMP socket failed: {failure.Message}", failure);
+        }
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        lock (_sendLock)
+        {
+            for (var i = 0; i < batch.Count; i++)
+            {
+                ref var packet = ref batch.Packets[i];
+                try
+                {
+                    var socket = packet.HasSource ? SenderFor(packet.Source) : _socket;
+                    var ttl = packet.Ttl > 0 ? Math.Min(packet.Ttl, 255) : DefaultTtl;
+                    if (socket != _socket || ttl != _currentTtl)
+                    {
+                        // Socket.Ttl sets IP_TTL or IPV6_UNICAST_HOPS, whichever the family needs.
+                        socket.Ttl = (short)ttl;
+                        if (socket == _socket)
+                        {
+                            _currentTtl = ttl;
+                        }
+                    }
+                    var destination = new IPEndPoint(packet.Destination.ToAddress(Family), 0);
+                    batch.Stamp(i, 1);
+                    socket.SendTo(batch.PacketSpan(i), SocketFlags.None, destination);
+                }
+                catch (SocketException e)
+                {
+                    if (packet.SentTimestamp == 0)
+                    {
+                        batch.Stamp(i, 1);
+                    }
+                    packet.Error = (int)e.SocketErrorCode;
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// A send-only socket bound to a per-probe source (-Source): Windows sets a raw socket's source by its bind.
+    /// It receives nothing useful (its buffer is kept at zero), the main socket sees the answers.
+    /// </summary>
+    private Socket SenderFor(in IpKey source)
+    {
+        if (_sourceSenders.TryGetValue(source, out var sender))
+        {
+            return sender;
+        }
+        sender = Open(Family);
+        try
+        {
+            sender.ReceiveBufferSize = 0;
+            Configure(sender, source.ToAddress(Family));
+        }
+        catch
+        {
+            sender.Dispose();
+            throw;
+        }
+        _sourceSenders[source] = sender;
+        return sender;
+    }
+
+    private void ReceiveLoop()
+    {
+        var buffer = new byte[65536];
+        var any = Family == IcmpFamily.IPv4 ? IPAddress.Any : IPAddress.IPv6Any;
+        try
+        {
+            while (Volatile.Read(ref _disposed) == 0)
+            {
+                EndPoint remote = new IPEndPoint(any, 0);
+                int length;
+                if (Family == IcmpFamily.IPv4)
+                {
+                    length = _socket.ReceiveFrom(buffer, ref remote);
+                }
+                else
+                {
+                    var flags = SocketFlags.None;
+                    length = _socket.ReceiveMessageFrom(buffer, ref flags, ref remote, out _);
+                }
+                var received = _clock.GetTimestamp();
+                var source = IpKey.FromAddress(((IPEndPoint)remote).Address);
+                if (RawFraming.TryRead(Family, buffer.AsSpan(0, length), length, source, -1, 0, received, out var message, out var echoed))
+                {
+                    _answers.Add(in message, echoed);
+                }
+            }
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        {
+            if (Volatile.Read(ref _disposed) == 0)
+            {
+                // The prober's next Receive fails with it, and fails the probes in flight.
+                _failure = e;
+                _answers.Signal();
+            }
+        }
+    }
+
+    public int Receive(int timeoutMilliseconds, IMessageSink sink)
+    {
+        ArgumentNullException.ThrowIfNull(sink);
+        var count = _answers.Drain(timeoutMilliseconds, sink, ReceiveCapacity);
+        if (count == 0 && _failure is { } failure)
+        {
+            throw new SocketUnavailableException($"The raw {Family} ICMP socket failed: {failure.Message}", failure);
+        }
+        return count;
+    }
+
+    public void Wake() => _answers.Signal();
+
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+        // Closing the socket ends the blocked receive; the thread then sees the flag and leaves.
+        _socket.Dispose();
+        lock (_sendLock)
+        {
+            foreach (var sender in _sourceSenders.Values)
+            {
+                sender.Dispose();
+            }
+            _sourceSenders.Clear();
+        }
+        if (Thread.CurrentThread != _receiver)
+        {
+            _receiver.Join();
+        }
+        _answers.Dispose();
+    }
+}
