@@ -83,7 +83,10 @@ public sealed partial class Hop
     public bool IsRateLimited { get; }
     /// <summary>The flow the hop was measured on (constant identifier and checksum); null with -Multipath, which uses many.</summary>
     public int? FlowId { get; }
-    /// <summary>Which responder at the distance before leads to which here, as the flows showed it; Export-Csv writes "a>b a>c".</summary>
+    /// <summary>
+    /// Which responder at the distance before leads to which here, as the flows showed it; Export-Csv writes "a>b a>c".
+    /// With -Multipath a silent router on a branch is the node "*" ("a>*", "*>c"), so the branch behind it still shows.
+    /// </summary>
     public HopLinkList Links { get; }
 
     // ICMP extensions and path MTU (issue 15): set by the planner, kept together so Hop's constructor stays as it was.

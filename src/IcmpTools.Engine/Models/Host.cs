@@ -44,6 +44,8 @@ public sealed class Host
     public IcmpStatus Status { get; }
     /// <summary>Who sent the ICMP error behind <see cref="Status"/>, when one did.</summary>
     public string? StatusSource { get; }
+    /// <summary>The ICMP code of the error behind <see cref="Status"/> (13: administratively prohibited); null when none was received.</summary>
+    public int? Code { get; init; }
     /// <summary>True when a raw socket carried the probes; false for an unprivileged datagram ("ping") socket.</summary>
     public bool IsPrivileged { get; init; }
     /// <summary>The MTU the error behind <see cref="Status"/> named (Fragmentation Needed, Packet Too Big); null otherwise.</summary>

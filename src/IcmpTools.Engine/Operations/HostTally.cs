@@ -29,6 +29,7 @@ internal sealed class HostTally
     private int _worstRank;
     private int _worstMtu;
     private int _worstPointer = -1;
+    private int? _worstCode;
     private bool _anyFailure;
 
     public int Sent => Volatile.Read(ref _sent);
@@ -65,6 +66,7 @@ internal sealed class HostTally
                 _worstSource = ReplyFactory.HasResponder(in result) ? result.Responder.ToAddress(family).ToString() : null;
                 _worstMtu = result.Mtu;
                 _worstPointer = result.Pointer;
+                _worstCode = result.Status is not (IcmpStatus.TimedOut or IcmpStatus.SendFailed) ? result.Code : null;
             }
             return ++_completed;
         }
@@ -98,6 +100,7 @@ internal sealed class HostTally
                 IsPrivileged = isPrivileged,
                 Mtu = !alive && _worstMtu > 0 ? _worstMtu : null,
                 Pointer = !alive && _worst == IcmpStatus.ParameterProblem && _worstPointer >= 0 ? _worstPointer : null,
+                Code = alive ? null : _worstCode,
             };
         }
     }

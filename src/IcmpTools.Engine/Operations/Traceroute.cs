@@ -151,6 +151,9 @@ public static class Traceroute
         var retimed = new List<RetimedProbe>();
         var responders = new List<string>();
         var ready = new Queue<Hop>();
+        // The local stack refused a send (a prohibit or unreachable route): no probe of this trace can leave.
+        var refused = false;
+        var nextDistance = options.MinHops;
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         await using var scheduler = new ProbeScheduler(clock, options.Rate, null, stop.Token);
         try
@@ -167,7 +170,7 @@ public static class Traceroute
                     else
                     {
                         handles.Remove(item.Id);
-                        Record(planner, item, family);
+                        refused |= Record(planner, item, family, prober, address);
                     }
                 }
                 var now = clock.GetTimestamp();
@@ -217,10 +220,18 @@ public static class Traceroute
                 {
                     ready.Enqueue(hop);
                 }
-                while (ready.TryPeek(out var head) && (names is null || names.IsSettled(head.Address)))
+                while (ready.TryPeek(out var head) && (refused || names is null || names.IsSettled(head.Address)))
                 {
                     ready.Dequeue();
+                    nextDistance = head.Distance + 1;
                     yield return names is null ? head : WithName(head, names.NameOf(head.Address));
+                }
+                if (refused)
+                {
+                    // Said where it happened, as ping says it, instead of a run of silent routers.
+                    yield return new Hop(target, family, nextDistance, [], null, [], 1, IcmpStatus.SendFailed, null, null, null,
+                        false, options.Multipath ? null : options.FlowId, []);
+                    yield break;
                 }
                 if (planner.IsDone && ready.Count == 0)
                 {
@@ -246,7 +257,8 @@ public static class Traceroute
         }
     }
 
-    private static void Record(ITracePlanner planner, in TraceItem item, IcmpFamily family)
+    /// <summary>Hands one outcome to the planner; true when the local stack refused the send for good.</summary>
+    private static bool Record(ITracePlanner planner, in TraceItem item, IcmpFamily family, Prober prober, IPAddress address)
     {
         var result = item.Result;
         if (result.Failure is { } failure)
@@ -255,6 +267,11 @@ public static class Traceroute
         }
         switch (result.Status)
         {
+            case IcmpStatus.SendFailed when result.SendError == Eacces && prober.Broadcasts.Contains(address):
+                throw new SocketBroadcastException($"'{address}' is a broadcast address: a trace follows the path to one host.");
+            case IcmpStatus.SendFailed when !IsTransient(result.SendError):
+                planner.Stop();
+                return true;
             case IcmpStatus.TimedOut:
             case IcmpStatus.SendFailed:
                 planner.OnTimedOut(item.Id);
@@ -268,7 +285,16 @@ public static class Traceroute
                     result.RttMilliseconds, result.Ttl, result.QuotedTtl) { Extensions = result.Extensions });
                 break;
         }
+        return false;
     }
+
+    private const int Eintr = 4;
+    private const int Eagain = 11;
+    private const int Eacces = 13;
+    private const int Enobufs = 105;
+
+    /// <summary>A full buffer or an interrupted call: the next send may pass, so the probe counts as lost, not the route as refused.</summary>
+    private static bool IsTransient(int errno) => errno is Eintr or Eagain or Enobufs;
 
     private static async Task WaitAsync(TraceObserver observer, ProbeScheduler scheduler, NameLookups? names, TimeProvider clock,
         long wake, CancellationToken cancellationToken)

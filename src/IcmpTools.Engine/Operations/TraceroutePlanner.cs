@@ -762,6 +762,17 @@ internal sealed class TraceroutePlanner : ITracePlanner
         _ => 2,
     };
 
+    /// <summary>How a link names a silent responder (-Multipath only), as mtr and Paris traceroute draw it.</summary>
+    internal const string SilentNode = "*";
+
+    /// <summary>The probe's place in the path's graph: its responder, <see cref="SilentNode"/> for a silent flow with -Multipath, else none.</summary>
+    private string? NodeOf(Probe probe) => probe.State switch
+    {
+        ProbeState.Answered => probe.Answer.Responder,
+        ProbeState.TimedOut when _options.Multipath => SilentNode,
+        _ => null,
+    };
+
     /// <summary>Pairs of responders at ttl-1 and ttl that one flow (and round) showed.</summary>
     private List<HopLink> LinksInto(int ttl)
     {
@@ -773,10 +784,9 @@ internal sealed class TraceroutePlanner : ITracePlanner
         var before = new Dictionary<(int, int), string>();
         foreach (var id in _hops[ttl - 1].Probes)
         {
-            var probe = _probes[id];
-            if (probe.State == ProbeState.Answered)
+            if (NodeOf(_probes[id]) is { } node)
             {
-                before[(probe.Flow, probe.Round)] = probe.Answer.Responder;
+                before[(_probes[id].Flow, _probes[id].Round)] = node;
             }
         }
         var counts = new Dictionary<(string, string), int>();
@@ -784,9 +794,11 @@ internal sealed class TraceroutePlanner : ITracePlanner
         foreach (var id in _hops[ttl].Probes)
         {
             var probe = _probes[id];
-            if (probe.State == ProbeState.Answered && before.TryGetValue((probe.Flow, probe.Round), out var from))
+            // A silent router on one branch is still a node of the graph: without it the branch behind it vanishes.
+            if (NodeOf(probe) is { } to && before.TryGetValue((probe.Flow, probe.Round), out var from)
+                && !(from == SilentNode && to == SilentNode))
             {
-                var key = (from, probe.Answer.Responder);
+                var key = (from, to);
                 if (counts.TryGetValue(key, out var n))
                 {
                     counts[key] = n + 1;

@@ -148,6 +148,9 @@ public sealed class Prober : IMessageSink, IDisposable
     /// <summary>Which way the transport's packets left (Ethernet frames or the raw socket), for -Verbose; null when it has one way only.</summary>
     public string? SendPathSummary => (_transport as ISendPathReport)?.SendPathSummary;
 
+    /// <summary>The broadcast addresses of the namespace the socket opened in: what an EACCES to a destination means.</summary>
+    public LocalBroadcasts Broadcasts { get; init; } = LocalBroadcasts.None;
+
     /// <summary>Set once the receive loop has failed: every pending probe was failed with it, and no send is taken.</summary>
     public Exception? Failure => _failure;
 

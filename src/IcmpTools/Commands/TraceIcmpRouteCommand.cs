@@ -1,5 +1,6 @@
 using System.Management.Automation;
 using System.Management.Automation.Host;
+using IcmpTools.Binding;
 using IcmpTools.Engine.Models;
 using IcmpTools.Engine.Operations;
 using IcmpTools.Views;
@@ -29,6 +30,7 @@ public sealed class TraceIcmpRouteCommand : IcmpCmdletBase
     [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
     [Alias("ComputerName", "Address", "IPAddress", "Name")]
     [ValidateNotNullOrEmpty]
+    [TargetNameTransformation]
     public string[] TargetName { get; set; } = [];
 
     [Parameter]
@@ -66,6 +68,7 @@ public sealed class TraceIcmpRouteCommand : IcmpCmdletBase
     public int FlowId { get; set; }
 
     [Parameter]
+    [Alias("ResolveDestination")]
     public SwitchParameter ResolveNames { get; set; }
 
     [Parameter]
@@ -126,6 +129,11 @@ public sealed class TraceIcmpRouteCommand : IcmpCmdletBase
         {
             ThrowTerminatingError(new ErrorRecord(new ArgumentException(Strings.TraceMtuInRounds), ErrorIds.ConflictingParameters,
                 ErrorCategory.InvalidArgument, null));
+        }
+        if (Multipath && (FastMode || bound.ContainsKey(nameof(Count))))
+        {
+            ThrowTerminatingError(new ErrorRecord(new ArgumentException(FastMode ? Strings.MultipathFastMode : Strings.MultipathCount),
+                ErrorIds.ConflictingParameters, ErrorCategory.InvalidArgument, null));
         }
         _family = RequestedFamily();
         PrepareSource(Source);
@@ -326,7 +334,8 @@ public sealed class TraceIcmpRouteCommand : IcmpCmdletBase
 
     private async Task TraceTargetAsync(string target)
     {
-        var address = await TargetResolver.ResolveAsync(target, _family, StopToken).ConfigureAwait(false);
+        var address = OneHostTarget.AsSingleAddress(target, _family, MyInvocation.MyCommand.Name)
+            ?? await TargetResolver.ResolveAsync(target, _family, StopToken).ConfigureAwait(false);
         if (ProberFor(address, target) is not { } prober)
         {
             return;
