@@ -83,7 +83,7 @@ function Get-PwshPath {
 }
 
 function Measure-TestResult {
-    <# Counts every TRX (xunit) and NUnit 3 (Pester) result file under tests/. #>
+    <# Counts every TRX (dotnet test, the Windows engine tests) and NUnit 3 (Pester) result file under tests/. #>
     $passed = 0; $failed = 0; $skipped = 0
     $skippedNames = [System.Collections.Generic.List[string]]::new()
     $files = @(Get-ChildItem -Path (Join-Path $root 'tests') -Recurse -File -Include '*.trx', '*.xml' |

@@ -3,14 +3,17 @@
 # tracelb), icmplib and mtr, in one run from the namespace lab's client. Needs root. Installs the
 # peers from Debian apt when missing. Writes bench/results/trace-latest.md.
 # Traffic goes only to the lab this script builds and removes. REPEAT (default 3) runs per tool.
+# It ends with a 10-round report (ROUNDS) beside mtr --report -c 10; ONLY=rounds runs just that.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 OUT="$ROOT/bench/results"
 REPEAT="${REPEAT:-3}"
-LAB="trb$$"
+LAB="${ICMPTOOLS_LAB_PREFIX:-trb}$$"
 mkdir -p "$OUT"
+REPORT="$OUT/trace-latest.md"
+[[ "${ONLY:-}" == rounds ]] && REPORT="$OUT/trace-rounds-latest.md"
 
 need=()
 command -v traceroute >/dev/null || need+=(traceroute)
@@ -35,4 +38,4 @@ echo "== runs (a few minutes: mtr waits its grace time, icmplib and traceroute t
     echo
     echo "Versions: $(traceroute --version 2>&1 | head -1); scamper $(dpkg-query -W -f='${Version}' scamper); icmplib $(/usr/bin/python3 -c 'import icmplib; print(icmplib.__version__)'); mtr $(dpkg-query -W -f='${Version}' mtr-tiny)."
     timeout 900 ip netns exec "$LAB-c" /usr/bin/python3 "$ROOT/bench/trace_bench.py" "$LAB" "$REPEAT"
-} | tee "$OUT/trace-latest.md"
+} | tee "$REPORT"

@@ -59,6 +59,41 @@ def scamper_trace(target):
     return ms, path_of_lines(out, r"^\s*(\d+)\s+(.*)$")
 
 
+def out_echos():
+    """Echo requests this namespace's kernel sent (Icmp OutEchos): every tool counted alike, on the wire."""
+    with open("/proc/net/snmp") as f:
+        icmp = [line.split() for line in f if line.startswith("Icmp:")]
+    return int(icmp[1][icmp[0].index("OutEchos")])
+
+
+MTR_ROW = r"^\s*(\d+)\.\|--\s+(\S+)\s+([\d.]+)%\s+(\d+)\s+[\d.]+\s+([\d.]+)"
+
+
+def mtr_report(target, rounds):
+    before = out_echos()
+    ms, out = run(["mtr", "--report", "-n", "-c", str(rounds), target], limit=300)
+    wire = out_echos() - before
+    rows = [re.match(MTR_ROW, line) for line in out.splitlines()]
+    report = " ".join(f"{m.group(1)}:{m.group(2).replace('???', '*')}:{float(m.group(3)):.1f}%:{m.group(4)}:{float(m.group(5)):.3f}"
+                      for m in rows if m)
+    return ms, wire, report
+
+
+def rounds_scenario(target, rounds):
+    """A report of `rounds` rounds a second apart, one probe a hop a round: IcmpTools beside mtr --report -c."""
+    args = ["dotnet", BENCH, "trace", "--target", target, "--repeat", "1", "--rounds", str(rounds)]
+    _, out = run(args, limit=300)
+    result = [json.loads(line[len("RESULT "):]) for line in out.splitlines() if line.startswith("RESULT ")][-1]
+    m_ms, m_wire, m_report = mtr_report(target, rounds)
+    print(f"\n**{rounds}-round report ({target}): IcmpTools -Rounds {rounds} beside `mtr --report -n -c {rounds}`**\n")
+    print("Both send one probe a hop a round, rounds a second apart. Report: distance:address:loss:sent:avg ms. "
+          "Probes: echo requests the client namespace's kernel counted out (Icmp OutEchos), for both alike.\n")
+    print("| tool | time | probes on the wire | report |")
+    print("|---|---:|---:|---|")
+    print(f"| IcmpTools engine, Rounds {rounds} | {result['ms']:,.0f} ms | {result['wire']} | `{result['report']}` |")
+    print(f"| `mtr --report -n -c {rounds}` | {m_ms:,.0f} ms | {m_wire} | `{m_report}` |")
+
+
 def mtr(target):
     ms, out = run(["mtr", "-r", "-n", "-c", "1", target])
     return ms, path_of_lines(out, r"^\s*(\d+)\.\|--\s+(\S+)")
@@ -170,5 +205,10 @@ def main():
     ]
     table(f"Per-flow diamond ({DIAMOND}): links found", rows)
 
+    rounds_scenario(ANSWERING, int(os.environ.get("ROUNDS", "10")))
+
 if __name__ == "__main__":
+    if os.environ.get("ONLY") == "rounds":
+        rounds_scenario(ANSWERING, int(os.environ.get("ROUNDS", "10")))
+        sys.exit(0)
     main()

@@ -220,7 +220,7 @@ public sealed class CmdletInputTests
         var sweep = ps.Invoke("(Get-Command Invoke-IcmpMultiPing).ParameterSets | ForEach-Object { $_.Name + ':' + (($_.Parameters | Where-Object IsMandatory).Name -join ',') }");
         var quietOutput = ps.Invoke("(Get-Command Test-IcmpEcho).OutputType | Where-Object { $_.Name -eq 'System.Boolean' } | ForEach-Object { 'bool' }");
 
-        Assert.Equal(["Continuous:TargetName,Continuous", "Default:TargetName", "Quiet:TargetName,Quiet"], echo.Select(o => o.ToString()).Order());
+        Assert.Equal(["Continuous:TargetName,Continuous", "Default:TargetName", "MtuSize:TargetName,MtuSize", "Quiet:TargetName,Quiet"], echo.Select(o => o.ToString()).Order());
         Assert.Equal(["Alive:TargetName,Alive", "All:TargetName", "Unreachable:TargetName,Unreachable"], sweep.Select(o => o.ToString()).Order());
         Assert.Single(quietOutput);
     }

@@ -54,6 +54,68 @@ public sealed class IcmpSocketTests
         Assert.Throws<SocketUnavailableException>(() => socket.Receive(0.1));
     }
 
+    [SkippableFact]
+    public void ReceiveTakesATimeSpanAsWellAsSeconds()
+    {
+        LabRequirement.RequireRoot();
+        using var ps = new PowerShellSession();
+
+        var output = ps.Invoke("""
+            $s = New-IcmpSocket
+            try {
+                $a = New-IcmpRequest 127.0.0.1 -Sequence 1
+                $b = New-IcmpRequest 127.0.0.1 -Sequence 2
+                $s.Send($a); $s.Send($b)
+                $s.Receive($a, [timespan]::FromSeconds(2)).Sequence
+                $s.Receive([timespan]'00:00:02').Sequence
+                $s.Send($a)
+                $s.Receive($a, 2).Sequence
+            } finally { $s.Close() }
+            """);
+
+        Assert.Empty(ps.Errors);
+        Assert.Equal([1, 2, 1], output.Select(o => (int)o.BaseObject));
+    }
+
+    [SkippableFact]
+    public void ARequestSentTwiceHasBothRepliesReceivableByThatRequest()
+    {
+        LabRequirement.RequireRoot();
+        using var ps = new PowerShellSession();
+
+        var output = ps.Invoke("""
+            $s = New-IcmpSocket
+            try {
+                $q = New-IcmpRequest 127.0.0.1 -Sequence 7
+                $s.Send($q); $s.Send($q)
+                $s.Receive($q, 2).Status
+                $s.Receive($q, 2).Status
+                try { $s.Receive($q, 0.2) } catch { $_.Exception.InnerException.GetType().Name }
+            } finally { $s.Close() }
+            """);
+
+        Assert.Empty(ps.Errors);
+        Assert.Equal(["Success", "Success", "ArgumentException"], output.Select(o => o.BaseObject.ToString()));
+    }
+
+    [SkippableFact]
+    public void ALongReceiveEndsWhenItsTokenIsCancelled()
+    {
+        LabRequirement.RequireRoot();
+        using var socket = IcmpSocket.Open(IcmpFamily.IPv4);
+        using var cancel = new CancellationTokenSource();
+        var request = new Request("127.0.0.1", IcmpFamily.IPv4, 5, 5, 8, 64, 0, DateTime.UtcNow);
+        socket.Send(request);
+        _ = socket.Receive(request, TimeSpan.FromSeconds(5), CancellationToken.None);
+
+        var waiting = Task.Run(() => socket.Receive(TimeSpan.FromHours(1), cancel.Token));
+        cancel.Cancel();
+
+        // The bound only keeps a broken build from hanging the run; a working cancel ends the wait at once.
+        Assert.True(((IAsyncResult)waiting).AsyncWaitHandle.WaitOne(TimeSpan.FromSeconds(60)), "the receive did not end");
+        Assert.IsAssignableFrom<OperationCanceledException>(waiting.Exception?.InnerException);
+    }
+
     [Theory]
     [InlineData("New-IcmpRequest 127.0.0.1 -Sequence 70000", "ParameterArgumentValidationError")]
     [InlineData("New-IcmpRequest 127.0.0.1 -Ttl 0", "ParameterArgumentValidationError")]

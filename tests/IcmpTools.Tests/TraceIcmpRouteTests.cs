@@ -126,6 +126,8 @@ public sealed class TraceIcmpRouteTests(TraceLabFixture fixture) : IClassFixture
     [InlineData("Trace-IcmpRoute 198.18.4.2 -MinHops 5 -MaxHops 3", "InvalidParameterValue,IcmpTools.Commands.TraceIcmpRouteCommand")]
     [InlineData("Trace-IcmpRoute 198.18.4.2 -BufferSize 4", "InvalidParameterValue,IcmpTools.Commands.TraceIcmpRouteCommand")]
     [InlineData("Trace-IcmpRoute 198.18.4.2 -IPv4 -IPv6", "ConflictingParameters,IcmpTools.Commands.TraceIcmpRouteCommand")]
+    [InlineData("Trace-IcmpRoute 198.18.30.1 -Multipath -FastMode", "ConflictingParameters,IcmpTools.Commands.TraceIcmpRouteCommand")]
+    [InlineData("Trace-IcmpRoute 198.18.30.1 -Multipath -Count 5", "ConflictingParameters,IcmpTools.Commands.TraceIcmpRouteCommand")]
     public void BadParametersStopWithTheirOwnErrorId(string script, string errorId)
     {
         var outcome = Run(script);

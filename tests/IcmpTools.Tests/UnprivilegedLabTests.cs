@@ -82,6 +82,23 @@ public sealed class UnprivilegedLabTests(UnprivilegedLabFixture fixture) : IClas
     }
 
     [SkippableFact]
+    public void AnUnprivilegedPingRefusesAnIntervalUnderTwoMillisecondsAsIputilsDoes()
+    {
+        var fast = InClient("Test-IcmpEcho 198.18.4.2 -Count 2 -IntervalSeconds 0.001");
+        var floor = InClient("Test-IcmpEcho 198.18.4.2 -Count 2 -IntervalSeconds 0.002");
+        var root = InClient("Test-IcmpEcho 198.18.4.2 -Count 2 -IntervalSeconds 0", unprivileged: false);
+
+        Assert.Empty(fast.Objects);
+        var error = Assert.Single(fast.Errors);
+        Assert.StartsWith("InvalidParameterValue,IcmpTools.Commands.TestIcmpEchoCommand", error, StringComparison.Ordinal);
+        Assert.Contains("0.002", error, StringComparison.Ordinal);
+        Assert.True(floor.Errors.Count == 0, floor.ToString());
+        Assert.Equal(2, Assert.Single(floor.Objects).GetProperty("PacketsSent").GetInt32());
+        Assert.True(root.Errors.Count == 0, root.ToString());
+        Assert.Equal(2, Assert.Single(root.Objects).GetProperty("PacketsReceived").GetInt32());
+    }
+
+    [SkippableFact]
     public void RootInTheSameNamespaceGetsRawSockets()
     {
         var run = InClient("Test-IcmpEcho 198.18.4.2 -Count 1 -Verbose", unprivileged: false);

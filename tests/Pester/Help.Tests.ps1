@@ -127,6 +127,31 @@ Describe 'Help for <_>' -ForEach $cmdlets {
         @($help.examples.example).Count | Should -BeGreaterOrEqual 3
     }
 
+    It 'names the aliases each parameter has (Test-Connection users type -Delay, -Repeat)' {
+        foreach ($parameter in $help.parameters.parameter) {
+            $real = @($command.Parameters[$parameter.name].Aliases | Sort-Object)
+            $shown = @(if ($parameter.aliases -ne 'none') { $parameter.aliases -split ',\s*' | Sort-Object })
+            ($shown -join ', ') | Should -Be ($real -join ', ') -Because "-$($parameter.name)'s aliases"
+        }
+    }
+
+    It 'states the range each parameter validates, where its description gives one' {
+        foreach ($parameter in $help.parameters.parameter) {
+            $text = ($parameter.description | ForEach-Object Text) -join ' '
+            $range = $command.Parameters[$parameter.name].Attributes | Where-Object { $_ -is [System.Management.Automation.ValidateRangeAttribute] }
+            if ($range -and $text -match '[Ff]rom (\d[\d,.]*) to (\d[\d,.]*)') {
+                # A documented minimum above the attribute's is enforced later (Trace-IcmpRoute -BufferSize 10).
+                [double]($Matches[1] -replace ',') | Should -BeGreaterOrEqual ([double]$range.MinRange) -Because "-$($parameter.name): $text"
+                [double]($Matches[2] -replace ',') | Should -Be ([double]$range.MaxRange) -Because "-$($parameter.name): $text"
+            }
+        }
+    }
+
+    It 'does not say a raw socket or elevation is required (a datagram socket serves without either)' {
+        $text = (($help.description | ForEach-Object Text) + ($help.alertSet.alert | ForEach-Object Text)) -join ' '
+        $text | Should -Not -Match 'needs a raw socket|run PowerShell elevated|as Administrator'
+    }
+
     It 'says that help ships with the module' {
         # No HelpInfoURI or HelpUri on purpose: Update-Help and -Online have nothing to fetch.
         ($help.alertSet.alert | ForEach-Object Text) -join ' ' | Should -Match 'ships with the module'

@@ -90,3 +90,37 @@ Describe 'The <Kind> table of <Cmdlet>' -ForEach $views {
         }
     }
 }
+
+Describe 'The trace table marks a router that refused to forward as traceroute does' {
+    BeforeAll {
+        function New-RefusingHop([string]$Family, [string]$Status, [int]$Code) {
+            $address = if ($Family -eq 'IPv4') { '198.18.2.2' } else { '2001:db8:2::2' }
+            [IcmpTools.Engine.Models.Hop]::new('198.18.9.9', $Family, 2, [string[]]@($address), $null, [double[]]@(0.5), 1,
+                $Status, $Code, 63, 1, $false, 0, [IcmpTools.Engine.Models.HopLink[]]@())
+        }
+    }
+
+    It 'shows <Mark> for <Family> <Status> code <Code>, not the bare code' -ForEach @(
+        @{ Family = 'IPv4'; Status = 'DestinationUnreachable'; Code = 1; Mark = '!H' }
+        @{ Family = 'IPv4'; Status = 'DestinationUnreachable'; Code = 0; Mark = '!N' }
+        @{ Family = 'IPv4'; Status = 'DestinationUnreachable'; Code = 2; Mark = '!P' }
+        @{ Family = 'IPv4'; Status = 'DestinationUnreachable'; Code = 13; Mark = '!X' }
+        @{ Family = 'IPv4'; Status = 'DestinationUnreachable'; Code = 4; Mark = '!F' }
+        @{ Family = 'IPv6'; Status = 'DestinationUnreachable'; Code = 3; Mark = '!H' }
+        @{ Family = 'IPv6'; Status = 'DestinationUnreachable'; Code = 1; Mark = '!X' }
+        @{ Family = 'IPv6'; Status = 'DestinationUnreachable'; Code = 0; Mark = '!N' }
+        @{ Family = 'IPv6'; Status = 'PacketTooBig'; Code = 0; Mark = '!F' }
+    ) {
+        $hop = New-RefusingHop $Family $Status $Code
+        $hop.Annotation | Should -BeExactly $Mark
+        $row = @(($hop | Out-String -Width 80) -split '\r?\n' | Where-Object { $_ -match '^\s*2 ' })
+        $row | Should -HaveCount 1
+        $row[0] | Should -Match "(?<!\S)$([regex]::Escape($Mark))(?!\S)"
+        $row[0] | Should -Not -Match 'Unreach:'
+    }
+
+    It 'marks nothing on a router that forwarded or on the destination' {
+        (New-RefusingHop 'IPv4' 'TimeExceeded' 0).Annotation | Should -BeNullOrEmpty
+        (New-RefusingHop 'IPv4' 'Success' 0).Annotation | Should -BeNullOrEmpty
+    }
+}

@@ -184,6 +184,43 @@ public sealed class NetLab : IDisposable
         }
     }
 
+    /// <summary>
+    /// While <paramref name="on"/> is true, 198.18.16.1 / 2001:db8:16::1 sit behind a narrow r2 -> r3 link
+    /// (1400 IPv4, 1280 IPv6; r2 says so with Fragmentation Needed / Packet Too Big) and 198.18.17.1 /
+    /// 2001:db8:17::1 behind an as narrow r3 -> t link whose router says nothing (a PMTU black hole).
+    /// Also forgets the path MTUs the client learned, so each test starts from the route's 1500.
+    /// </summary>
+    public void SetPathMtu(bool on)
+    {
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        ScriptResult result = RunScript(ExecTimeout, "pmtu", Name, on ? "on" : "off");
+        if (result.ExitCode != 0)
+        {
+            throw new InvalidOperationException(
+                $"netlab.sh pmtu {Name} failed (exit {result.ExitCode}): {result.Stderr.Trim()}");
+        }
+        ForgetPathMtu();
+    }
+
+    /// <summary>
+    /// While <paramref name="on"/> is true, r2 answers 198.18.18.1-3 / 2001:db8:18::1-3 as an MPLS router would
+    /// (tests/netlab/icmp-ext-responder.py): Time Exceeded with RFC 4884 extensions at TTL 1 (compliant, non-compliant,
+    /// bad checksum), echo replies beyond.
+    /// </summary>
+    public void SetExtensionResponder(bool on)
+    {
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        ScriptResult result = RunScript(ExecTimeout, "ext", Name, on ? "on" : "off");
+        if (result.ExitCode != 0)
+        {
+            throw new InvalidOperationException(
+                $"netlab.sh ext {Name} failed (exit {result.ExitCode}): {result.Stderr.Trim()}");
+        }
+    }
+
+    /// <summary>Drops the client's cached path MTUs (PMTU exceptions), as if no Fragmentation Needed had arrived yet.</summary>
+    public void ForgetPathMtu() => Exec("c", "ip -4 route flush cache && ip -6 route flush cache");
+
     /// <summary>Deletes the lab's namespaces and stops its helper processes. Never throws.</summary>
     public void Dispose()
     {

@@ -7,6 +7,8 @@
 #   netlab.sh silent NAME NODE on|off make NODE send no ICMP errors at all (or again send them)
 #   netlab.sh sparse NAME on|off      make only 1 % of the sweep block answer (or all of it again)
 #   netlab.sh ratelimit NAME NODE on|off  make NODE send only a few Time Exceeded a second
+#   netlab.sh pmtu NAME on|off        a narrow link to the MTU targets and a PMTU black hole (see cmd_pmtu)
+#   netlab.sh ext NAME on|off         r2 answers the extension targets as an MPLS router (see cmd_ext)
 #
 # Needs root (CAP_NET_ADMIN, CAP_SYS_ADMIN), iproute2, nftables, iptables (nft flavour), iputils ping,
 # gcc and libnetfilter-queue-dev.
@@ -17,6 +19,7 @@ readonly HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 readonly BUILD_DIR="$HERE/.build"
 readonly DELAYER_SRC="$HERE/nfq-delay.c"
 readonly DELAYER_BIN="$BUILD_DIR/nfq-delay"
+readonly EXT_RESPONDER="$HERE/icmp-ext-responder.py"
 readonly RUN_ROOT="/run/netlab"
 readonly NODES=(c r1 r2 r3 t r2b)
 readonly DELAY_MS=10
@@ -29,7 +32,7 @@ readonly RATELIMIT_BURST=2
 die() { echo "netlab: $*" >&2; exit 1; }
 
 usage() {
-    sed -n '3,9p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+    sed -n '3,11p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
     exit 2
 }
 
@@ -305,6 +308,7 @@ stop_delayer() {
 cmd_down() {
     local name="$1" node
     stop_delayer "$name"
+    stop_ext "$name"
     for node in "${NODES[@]}"; do
         if ns_exists "$name-$node"; then
             ip netns del "$name-$node" 2>/dev/null || true
@@ -511,6 +515,120 @@ EOF
     esac
 }
 
+# Path MTU scenarios, on their own target addresses so the rest of the lab keeps 1500 everywhere:
+#   198.18.16.1 / 2001:db8:16::1  r2 -> r3 is narrow (1400 IPv4, 1280 IPv6): r2 answers a larger
+#                                 DF probe with Fragmentation Needed / Packet Too Big naming the MTU.
+#   198.18.17.1 / 2001:db8:17::1  r3 -> t is as narrow, and r3 drops the Fragmentation Needed / Packet
+#                                 Too Big it would send: a PMTU black hole, where big probes just vanish.
+# The narrow links are route MTUs (IPv6 forwarding honours only a locked one), so no interface changes.
+readonly PMTU_V4=1400
+readonly PMTU_V6=1280
+cmd_pmtu() {
+    local name="$1" mode="$2"
+    local ns
+    for ns in t r2 r3; do ns_exists "$name-$ns" || die "no namespace $name-$ns"; done
+    case "$mode" in
+    on)
+        ip -n "$name-t" -batch - <<'EOF'
+addr replace 198.18.16.1/32 dev lo
+addr replace 2001:db8:16::1/128 dev lo nodad
+addr replace 198.18.17.1/32 dev lo
+addr replace 2001:db8:17::1/128 dev lo nodad
+EOF
+        ip -n "$name-r2" -batch - <<EOF
+route replace 198.18.16.1/32 via 198.18.3.2 dev to-r3 mtu lock $PMTU_V4
+route replace 2001:db8:16::1/128 via 2001:db8:3::2 dev to-r3 mtu lock $PMTU_V6
+EOF
+        ip -n "$name-r3" -batch - <<EOF
+route replace 198.18.17.1/32 via 198.18.4.2 dev to-t mtu lock $PMTU_V4
+route replace 2001:db8:17::1/128 via 2001:db8:4::2 dev to-t mtu lock $PMTU_V6
+EOF
+        ip netns exec "$name-r3" nft -f - <<'EOF'
+table inet netlab_pmtu
+delete table inet netlab_pmtu
+table inet netlab_pmtu {
+    chain output {
+        type filter hook output priority 0; policy accept;
+        icmp type destination-unreachable icmp code frag-needed counter drop
+        icmpv6 type packet-too-big counter drop
+    }
+}
+EOF
+        ;;
+    off)
+        ip netns exec "$name-r3" nft delete table inet netlab_pmtu 2>/dev/null || true
+        ip -n "$name-r3" route del 198.18.17.1/32 2>/dev/null || true
+        ip -n "$name-r3" -6 route del 2001:db8:17::1/128 2>/dev/null || true
+        ip -n "$name-r2" route del 198.18.16.1/32 2>/dev/null || true
+        ip -n "$name-r2" -6 route del 2001:db8:16::1/128 2>/dev/null || true
+        local a
+        for a in 198.18.16.1/32 2001:db8:16::1/128 198.18.17.1/32 2001:db8:17::1/128; do
+            ip -n "$name-t" addr del "$a" dev lo 2>/dev/null || true
+        done
+        ;;
+    *) die "pmtu: expected on or off, got '$mode'" ;;
+    esac
+}
+
+# ICMP extensions (RFC 4884, 4950, 5837) as MPLS routers send them: r2 drops every packet to 198.18.18.0/24 and
+# 2001:db8:18::/64 before its kernel sees it, and icmp-ext-responder.py (python3-scapy, tapping r2's link from r1)
+# answers them instead: Time Exceeded with extensions at TTL 1, echo replies beyond (targets in the script).
+stop_ext() {
+    local pidfile="$RUN_ROOT/$1/ext.pid" pid i
+    [[ -f "$pidfile" ]] || return 0
+    pid="$(cat "$pidfile" 2>/dev/null || true)"
+    # Only signal a process that is still our responder (the pid may have been reused).
+    if [[ "$pid" =~ ^[0-9]+$ ]] && { tr '\0' ' ' <"/proc/$pid/cmdline"; } 2>/dev/null | grep -q icmp-ext-responder; then
+        kill -TERM "$pid" 2>/dev/null || true
+        for ((i = 0; i < 200; i++)); do
+            running "$pid" || break
+            sleep 0.01
+        done
+        running "$pid" && kill -KILL "$pid" 2>/dev/null || true
+    fi
+    rm -f "$pidfile"
+}
+
+cmd_ext() {
+    local name="$1" mode="$2" dir="$RUN_ROOT/$1" i
+    ns_exists "$name-r2" || die "no namespace $name-r2"
+    case "$mode" in
+    on)
+        /usr/bin/python3 -c 'import scapy' 2>/dev/null || die "python3-scapy is missing (apt-get install python3-scapy)"
+        stop_ext "$name"
+        ip netns exec "$name-r2" nft -f - <<'EOF'
+table inet netlab_ext
+delete table inet netlab_ext
+table inet netlab_ext {
+    chain prerouting {
+        type filter hook prerouting priority -300; policy accept;
+        ip daddr 198.18.18.0/24 drop
+        ip6 daddr 2001:db8:18::/64 drop
+    }
+}
+EOF
+        mkdir -p "$dir"
+        local pidfile="$dir/ext.pid"
+        rm -f "$pidfile"
+        # Bounded: it ends by itself after 15 minutes or 20,000 answers, whichever comes first.
+        setsid ip netns exec "$name-r2" /usr/bin/python3 "$EXT_RESPONDER" --iface to-r1 --pidfile "$pidfile" \
+            --seconds 900 --packets 20000 </dev/null >"$dir/ext.log" 2>&1 &
+        for ((i = 0; i < 1000; i++)); do
+            [[ -s "$pidfile" ]] && return 0
+            running $! || break
+            sleep 0.01
+        done
+        kill -TERM $! 2>/dev/null || true
+        die "extension responder did not start: $(cat "$dir/ext.log" 2>/dev/null)"
+        ;;
+    off)
+        stop_ext "$name"
+        ip netns exec "$name-r2" nft delete table inet netlab_ext 2>/dev/null || true
+        ;;
+    *) die "ext: expected on or off, got '$mode'" ;;
+    esac
+}
+
 main() {
     (($# >= 1)) || usage
     local cmd="$1"
@@ -550,6 +668,16 @@ main() {
         (($# == 2)) || usage
         check_name "$1"
         cmd_sparse "$1" "$2"
+        ;;
+    pmtu)
+        (($# == 2)) || usage
+        check_name "$1"
+        cmd_pmtu "$1" "$2"
+        ;;
+    ext)
+        (($# == 2)) || usage
+        check_name "$1"
+        cmd_ext "$1" "$2"
         ;;
     *) usage ;;
     esac

@@ -45,4 +45,36 @@ public static class IcmpCodes
             (4, _) => "Parameter problem",
             _ => $"ICMPv6 type {type} code {code}",
         };
+
+    /// <summary>
+    /// The mark traceroute prints beside a hop that refused to forward: !N network, !H host, !P protocol,
+    /// !F fragmentation needed (ICMPv6: packet too big), !S source route (ICMPv6: beyond scope), !X
+    /// administratively prohibited (ICMPv6 also: failed policy, reject route), !V / !C precedence, and
+    /// !&lt;code&gt; for any other code, as traceroute writes it. Null for an answer that is no refusal.
+    /// </summary>
+    public static string? Annotation(IcmpFamily family, IcmpStatus status, int? code) => (status, code) switch
+    {
+        (IcmpStatus.PacketTooBig, _) => "!F",
+        (IcmpStatus.DestinationUnreachable, { } c) when family == IcmpFamily.IPv4 => c switch
+        {
+            0 or 6 or 11 => "!N",
+            1 or 7 or 12 => "!H",
+            2 => "!P",
+            4 => "!F",
+            5 => "!S",
+            9 or 10 or 13 => "!X",
+            14 => "!V",
+            15 => "!C",
+            _ => $"!{c}",
+        },
+        (IcmpStatus.DestinationUnreachable, { } c) => c switch
+        {
+            0 => "!N",
+            1 or 5 or 6 => "!X",
+            2 => "!S",
+            3 => "!H",
+            _ => $"!{c}",
+        },
+        _ => null,
+    };
 }

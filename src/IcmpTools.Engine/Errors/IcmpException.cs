@@ -74,7 +74,9 @@ public abstract class IcmpErrorMessageException : IcmpException
     protected IcmpErrorMessageException(string message) : base(message) { }
     protected IcmpErrorMessageException(string message, Exception innerException) : base(message, innerException) { }
     protected IcmpErrorMessageException(Reply reply, string description)
-        : base($"{description} (from {reply.Source}, {reply.Family} type {reply.Type} code {reply.Code})")
+        : base(reply.Type < 0
+            ? $"{description} ({reply.Family}: this machine refused the send, path MTU {reply.Mtu})"
+            : $"{description} (from {reply.Source}, {reply.Family} type {reply.Type} code {reply.Code}{(reply.Mtu is { } mtu ? $", MTU {mtu}" : "")}{(reply.Pointer is { } at ? $", pointer {at}" : "")})")
     {
         Reply = reply;
     }
@@ -82,6 +84,12 @@ public abstract class IcmpErrorMessageException : IcmpException
     public Reply? Reply { get; }
     public IcmpFamily Family => Reply?.Family ?? IcmpFamily.IPv4;
     public int Code => Reply?.Code ?? -1;
+    /// <summary>The MTU a Fragmentation Needed / Packet Too Big named (see <see cref="Models.Reply.Mtu"/>); null otherwise.</summary>
+    public int? Mtu => Reply?.Mtu;
+    /// <summary>A Parameter Problem's pointer; null otherwise.</summary>
+#pragma warning disable CA1720 // "Pointer" is RFC 792's own name for the parameter problem field.
+    public int? Pointer => Reply?.Pointer;
+#pragma warning restore CA1720
 
     /// <summary>Turns an error reply into its exception, for callers that want errors raised (icmplib's raise_for_status).</summary>
     public static IcmpErrorMessageException? FromReply(Reply reply)
@@ -119,7 +127,8 @@ public sealed class PacketTooBigException : IcmpErrorMessageException
     public PacketTooBigException() { }
     public PacketTooBigException(string message) : base(message) { }
     public PacketTooBigException(string message, Exception innerException) : base(message, innerException) { }
-    public PacketTooBigException(Reply reply) : base(reply, IcmpCodes.Describe(reply.Family, reply.Type, reply.Code)) { }
+    public PacketTooBigException(Reply reply)
+        : base(reply, reply?.Type < 0 ? "Packet too big for the path MTU" : IcmpCodes.Describe(reply!.Family, reply.Type, reply.Code)) { }
 }
 
 public sealed class ParameterProblemException : IcmpErrorMessageException

@@ -9,9 +9,11 @@ namespace IcmpTools.Engine.Models;
 /// model's definitions (milliseconds; Jitter is the mean absolute difference of consecutive RTTs), and
 /// they are null when nothing answered, so sorting by AvgRtt never puts a silent hop first.
 /// </summary>
-public sealed class Hop
+public sealed partial class Hop
 {
     private readonly double[] _rtts;
+    /// <summary>The statistics the properties show: of <see cref="Rtts"/>, or of every round with -Rounds (see Hop.Rounds.cs).</summary>
+    private RttSummary _summary;
 
     public Hop(string target, IcmpFamily family, int distance, IReadOnlyList<string> addresses, string? name,
         IReadOnlyList<double> rtts, int packetsSent, IcmpStatus status, int? code, int? replyTtl, int? quotedTtl,
@@ -27,6 +29,7 @@ public sealed class Hop
         Name = name;
         _rtts = [.. rtts];
         Rtts = new RttList(_rtts);
+        _summary = RttSummary.Of(_rtts);
         PacketsSent = packetsSent;
         Status = status;
         Code = code;
@@ -47,47 +50,21 @@ public sealed class Hop
     /// <summary>Every responder seen at this distance, the most seen first.</summary>
     public AddressList Addresses { get; }
     /// <summary>The reverse-DNS name of <see cref="Address"/> (with -ResolveNames); null when unknown.</summary>
-    public string? Name { get; }
+    public string? Name { get; private set; }
     /// <summary>RTTs in milliseconds of the probes answered, in the order they were sent; Export-Csv writes "0.051;0.048" (see <see cref="RttList"/>).</summary>
     public RttList Rtts { get; }
     /// <summary>Probes whose outcome counts: answered or timed out (probes cancelled once the hop was decided are left out).</summary>
     public int PacketsSent { get; }
-    public int PacketsReceived => _rtts.Length;
+    public int PacketsReceived => _summary.Count;
     /// <summary>Fraction of probes with no answer, 0 to 1.</summary>
     public double PacketLoss => PacketsSent == 0 ? 0 : 1.0 - ((double)PacketsReceived / PacketsSent);
-    public double? MinRtt => _rtts.Length == 0 ? null : _rtts.Min();
-    public double? MaxRtt => _rtts.Length == 0 ? null : _rtts.Max();
-    public double? AvgRtt => _rtts.Length == 0 ? null : _rtts.Average();
+    public double? MinRtt => _summary.MinOrNull;
+    public double? MaxRtt => _summary.MaxOrNull;
+    public double? AvgRtt => _summary.AvgOrNull;
     /// <summary>Population standard deviation of the RTTs; null when nothing answered.</summary>
-    public double? StdDev
-    {
-        get
-        {
-            if (_rtts.Length == 0)
-            {
-                return null;
-            }
-            var avg = _rtts.Average();
-            return Math.Sqrt(_rtts.Sum(r => (r - avg) * (r - avg)) / _rtts.Length);
-        }
-    }
+    public double? StdDev => _summary.StdDevOrNull;
     /// <summary>Mean absolute difference between consecutive RTTs; 0 with one RTT, null with none.</summary>
-    public double? Jitter
-    {
-        get
-        {
-            if (_rtts.Length == 0)
-            {
-                return null;
-            }
-            double sum = 0;
-            for (var i = 1; i < _rtts.Length; i++)
-            {
-                sum += Math.Abs(_rtts[i] - _rtts[i - 1]);
-            }
-            return _rtts.Length < 2 ? 0 : sum / (_rtts.Length - 1);
-        }
-    }
+    public double? Jitter => _summary.JitterOrNull;
     /// <summary>
     /// TimeExceeded for a router, Success for the destination, DestinationUnreachable (see <see cref="Code"/>)
     /// for a router that refused to go on, TimedOut for a silent hop.
@@ -106,8 +83,29 @@ public sealed class Hop
     public bool IsRateLimited { get; }
     /// <summary>The flow the hop was measured on (constant identifier and checksum); null with -Multipath, which uses many.</summary>
     public int? FlowId { get; }
-    /// <summary>Which responder at the distance before leads to which here, as the flows showed it; Export-Csv writes "a>b a>c".</summary>
+    /// <summary>
+    /// Which responder at the distance before leads to which here, as the flows showed it; Export-Csv writes "a>b a>c".
+    /// With -Multipath a silent router on a branch is the node "*" ("a>*", "*>c"), so the branch behind it still shows.
+    /// </summary>
     public HopLinkList Links { get; }
+
+    // ICMP extensions and path MTU (issue 15): set by the planner, kept together so Hop's constructor stays as it was.
+    /// <summary>The MPLS label stack the hop's router reported (RFC 4950), top first; empty when none.</summary>
+    public MplsLabelList Mpls { get; init; } = IcmpExtensions.Empty.Mpls;
+    /// <summary>The interfaces the hop's router described (RFC 5837); empty when none.</summary>
+    public InterfaceInfoList InterfaceInfo { get; init; } = IcmpExtensions.Empty.InterfaceInfo;
+    /// <summary>Other RFC 4884 extension objects, as class, C-Type and bytes; empty when none.</summary>
+    public IcmpExtensionObjectList OtherExtensions { get; init; } = IcmpExtensions.Empty.Other;
+    /// <summary>With -Mtu: the MTU of the path up to this hop (tracepath's pmtu column); null otherwise.</summary>
+    public int? Mtu { get; private set; }
+
+    /// <summary>The same hop with the path MTU up to it; every other field, present and future, carried as is.</summary>
+    internal Hop WithMtu(int? mtu)
+    {
+        var copy = (Hop)MemberwiseClone();
+        copy.Mtu = mtu;
+        return copy;
+    }
 
     public override string ToString() =>
         $"{Distance} {Address ?? "*"} {Status} loss={PacketLoss.ToString("P0", CultureInfo.InvariantCulture)}" +

@@ -44,8 +44,16 @@ public sealed class Host
     public IcmpStatus Status { get; }
     /// <summary>Who sent the ICMP error behind <see cref="Status"/>, when one did.</summary>
     public string? StatusSource { get; }
+    /// <summary>The ICMP code of the error behind <see cref="Status"/> (13: administratively prohibited); null when none was received.</summary>
+    public int? Code { get; init; }
     /// <summary>True when a raw socket carried the probes; false for an unprivileged datagram ("ping") socket.</summary>
     public bool IsPrivileged { get; init; }
+    /// <summary>The MTU the error behind <see cref="Status"/> named (Fragmentation Needed, Packet Too Big); null otherwise.</summary>
+    public int? Mtu { get; init; }
+    /// <summary>The Parameter Problem pointer behind <see cref="Status"/>; null otherwise.</summary>
+#pragma warning disable CA1720 // "Pointer" is RFC 792's own name for the parameter problem field.
+    public int? Pointer { get; init; }
+#pragma warning restore CA1720
     /// <summary>Every RTT in milliseconds, in the order the probes were sent; its text form (Export-Csv) is ';'-joined.</summary>
     public RttList Rtts => _rttView;
     /// <summary>Fastest RTT in milliseconds; null when nothing answered.</summary>

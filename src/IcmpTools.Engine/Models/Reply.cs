@@ -51,6 +51,25 @@ public sealed class Reply
     public bool IsPrivileged { get; init; }
 
     /// <summary>
+    /// The MTU the path allows: from IPv4 Fragmentation Needed (type 3 code 4) or ICMPv6 Packet Too Big, or,
+    /// for a DontFragment probe the kernel refused to send (Status PacketTooBig, no Source), the path MTU it
+    /// had already learned; null otherwise.
+    /// </summary>
+    public int? Mtu { get; init; }
+
+    /// <summary>Parameter Problem: the offset of the offending byte in the probe (RFC 792, RFC 4443); null otherwise.</summary>
+#pragma warning disable CA1720 // "Pointer" is RFC 792's own name for the parameter problem field.
+    public int? Pointer { get; init; }
+#pragma warning restore CA1720
+
+    /// <summary>The MPLS label stack a router reported with its error (RFC 4950), top first; empty when none.</summary>
+    public MplsLabelList Mpls { get; init; } = IcmpExtensions.Empty.Mpls;
+    /// <summary>The interfaces a router described with its error (RFC 5837); empty when none.</summary>
+    public InterfaceInfoList InterfaceInfo { get; init; } = IcmpExtensions.Empty.InterfaceInfo;
+    /// <summary>Other RFC 4884 extension objects, as class, C-Type and bytes; empty when none.</summary>
+    public IcmpExtensionObjectList OtherExtensions { get; init; } = IcmpExtensions.Empty.Other;
+
+    /// <summary>
     /// Throws the typed exception of an ICMP error answer (icmplib's raise_for_status): DestinationUnreachable,
     /// TimeExceeded, PacketTooBig or ParameterProblem, for IPv4 and IPv6, carrying this reply. An echo reply, a
     /// timeout and a refused send are not ICMP errors and return normally.
@@ -65,5 +84,5 @@ public sealed class Reply
 
     public override string ToString() => Status == IcmpStatus.Success
         ? $"{Source} seq={Sequence} ttl={Ttl} rtt={Rtt:0.###} ms"
-        : $"{Destination} seq={Sequence} {Status}{(Source is null ? "" : " from " + Source)}";
+        : $"{Destination} seq={Sequence} {Status}{(Source is null ? "" : " from " + Source)}{(Mtu is { } mtu ? $" mtu={mtu}" : "")}";
 }

@@ -26,6 +26,10 @@ internal sealed class HostTally
     private List<long>? _duplicates;
     private IcmpStatus _worst = IcmpStatus.TimedOut;
     private string? _worstSource;
+    private int _worstRank;
+    private int _worstMtu;
+    private int _worstPointer = -1;
+    private int? _worstCode;
     private bool _anyFailure;
 
     public int Sent => Volatile.Read(ref _sent);
@@ -54,13 +58,15 @@ internal sealed class HostTally
                 _answered++;
             }
             // An ICMP error says more than a send failure, which says more than silence.
-            else if (!_anyFailure || Rank(result.Status) > Rank(_worst))
+            else if (!_anyFailure || Rank(in result) > _worstRank)
             {
                 _anyFailure = true;
                 _worst = result.Status;
-                _worstSource = result.Status is IcmpStatus.TimedOut or IcmpStatus.SendFailed
-                    ? null
-                    : result.Responder.ToAddress(family).ToString();
+                _worstRank = Rank(in result);
+                _worstSource = ReplyFactory.HasResponder(in result) ? result.Responder.ToAddress(family).ToString() : null;
+                _worstMtu = result.Mtu;
+                _worstPointer = result.Pointer;
+                _worstCode = result.Status is not (IcmpStatus.TimedOut or IcmpStatus.SendFailed) ? result.Code : null;
             }
             return ++_completed;
         }
@@ -92,14 +98,20 @@ internal sealed class HostTally
                 alive ? null : _worstSource)
             {
                 IsPrivileged = isPrivileged,
+                Mtu = !alive && _worstMtu > 0 ? _worstMtu : null,
+                Pointer = !alive && _worst == IcmpStatus.ParameterProblem && _worstPointer >= 0 ? _worstPointer : null,
+                Code = alive ? null : _worstCode,
             };
         }
     }
 
-    private static int Rank(IcmpStatus status) => status switch
+    /// <summary>An ICMP error from the network beats the kernel's own refusal to send a packet larger than the path MTU it
+    /// learned from one, which beats any other failed send, which beats silence.</summary>
+    private static int Rank(in ProbeResult result) => result.Status switch
     {
         IcmpStatus.TimedOut => 0,
         IcmpStatus.SendFailed => 1,
-        _ => 2,
+        _ when result.Type < 0 => 2,
+        _ => 3,
     };
 }

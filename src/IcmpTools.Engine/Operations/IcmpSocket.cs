@@ -25,10 +25,14 @@ public sealed class IcmpSocket : IDisposable
     /// <summary>How long after its send an answer is still taken (the probe's deadline in the prober).</summary>
     public static readonly TimeSpan AnswerWindow = TimeSpan.FromSeconds(60);
 
+    /// <summary>Waits longer than this also end on Ctrl+C: PowerShell cannot stop a .NET method it is inside of.</summary>
+    private static readonly TimeSpan InterruptibleAfter = TimeSpan.FromSeconds(1);
+
     private const int EACCES = 13;
     private readonly object _gate = new();
     private readonly Dictionary<long, Request> _sent = new();
-    private readonly Dictionary<(string Destination, int Identifier, int Sequence), long> _tokens = new();
+    /// <summary>The sends of each request not yet received, oldest first: a request sent twice is answered twice.</summary>
+    private readonly Dictionary<(string Destination, int Identifier, int Sequence), List<long>> _tokens = new();
     private readonly LinkedList<(long Token, ProbeResult Result)> _arrived = new();
     /// <summary>Requests still waiting in the prober, to cancel on Close.</summary>
     private readonly Dictionary<long, ProbeHandle> _handles = new();
@@ -37,7 +41,7 @@ public sealed class IcmpSocket : IDisposable
     private readonly IPAddress? _source;
     private long _nextToken;
 
-    private IcmpSocket(ProberLease lease, IcmpFamily family, IPAddress? source, string? interfaceName, bool broadcast)
+    internal IcmpSocket(ProberLease lease, IcmpFamily family, IPAddress? source, string? interfaceName, bool broadcast)
     {
         _lease = lease;
         _source = source;
@@ -77,6 +81,18 @@ public sealed class IcmpSocket : IDisposable
     public bool Broadcast { get; }
     public bool IsClosed => Volatile.Read(ref _lease) is null;
 
+    /// <summary>Requests this socket keeps bookkeeping for (sent and not yet received or expired).</summary>
+    internal int Booked
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _sent.Count;
+            }
+        }
+    }
+
     /// <summary>Sends the request. Its answer (reply, ICMP error) waits here until received.</summary>
     /// <exception cref="SocketUnavailableException">The socket is closed.</exception>
     /// <exception cref="SocketBroadcastException">The destination is a broadcast address and the socket was opened without Broadcast.</exception>
@@ -114,11 +130,32 @@ public sealed class IcmpSocket : IDisposable
         {
             spec.Token = ++_nextToken;
             _sent[spec.Token] = request;
-            // A request sent again (same destination, identifier, sequence) is answered as its latest send.
-            _tokens[Key(request)] = spec.Token;
+            // A request sent again (same destination, identifier, sequence): each send's answer is received in turn.
+            if (!_tokens.TryGetValue(Key(request), out var sends))
+            {
+                _tokens[Key(request)] = sends = [];
+            }
+            sends.Add(spec.Token);
         }
-        prober.Send(new ReadOnlySpan<ProbeSpec>(in spec), _observer);
-        // A refused send completes at once, on this thread: raise the broadcast refusal as the error it is.
+        try
+        {
+            prober.Send(new ReadOnlySpan<ProbeSpec>(in spec), _observer);
+        }
+        catch
+        {
+            // Never sent: nothing will answer it, so it must not stay booked (an earlier send of it stays receivable).
+            lock (_gate)
+            {
+                Forget(spec.Token);
+            }
+            throw;
+        }
+        // A refused send completes at once, on this thread: raise the broadcast refusal as the error it is
+        // (EACCES also comes from a prohibit route: that one is received as SendFailed like any refused send).
+        if (Broadcast || !prober.Broadcasts.Contains(destination))
+        {
+            return;
+        }
         lock (_gate)
         {
             for (var node = _arrived.Last; node is not null; node = node.Previous)
@@ -134,32 +171,86 @@ public sealed class IcmpSocket : IDisposable
         }
     }
 
-    /// <summary>Waits up to <paramref name="timeoutSeconds"/> for the answer to <paramref name="request"/>.</summary>
+    /// <summary>
+    /// Waits up to <paramref name="timeoutSeconds"/> for the answer to <paramref name="request"/> (for a request
+    /// sent more than once, the oldest answer not yet received). A wait over a second also ends on Ctrl+C.
+    /// </summary>
     /// <exception cref="TimeoutExceededException">Nothing answered in time.</exception>
     /// <exception cref="ArgumentException">The request was not sent on this socket (or its answer was already received).</exception>
+    /// <exception cref="OperationCanceledException">Ctrl+C was pressed during the wait.</exception>
     public Reply Receive(Request request, double timeoutSeconds = 2)
     {
         ArgumentNullException.ThrowIfNull(request);
-        return Take(timeoutSeconds, request);
+        return Take(Seconds(timeoutSeconds), request, CancellationToken.None);
     }
 
     /// <summary>Waits up to <paramref name="timeoutSeconds"/> for the next answer to any request sent on this socket.</summary>
     /// <exception cref="TimeoutExceededException">Nothing answered in time.</exception>
-    public Reply Receive(double timeoutSeconds = 2) => Take(timeoutSeconds, null);
+    /// <exception cref="OperationCanceledException">Ctrl+C was pressed during the wait.</exception>
+    public Reply Receive(double timeoutSeconds = 2) => Take(Seconds(timeoutSeconds), null, CancellationToken.None);
 
-    private Reply Take(double timeoutSeconds, Request? request)
+    /// <summary>Waits up to <paramref name="timeout"/> for the answer to <paramref name="request"/>, or until cancelled.</summary>
+    /// <exception cref="TimeoutExceededException">Nothing answered in time.</exception>
+    /// <exception cref="ArgumentException">The request was not sent on this socket (or its answer was already received).</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled, or Ctrl+C pressed.</exception>
+    public Reply Receive(Request request, TimeSpan timeout, CancellationToken cancellationToken = default)
     {
-        if (!(timeoutSeconds >= 0) || timeoutSeconds > int.MaxValue / 1000.0)
+        ArgumentNullException.ThrowIfNull(request);
+        return Take(timeout, request, cancellationToken);
+    }
+
+    /// <summary>Waits up to <paramref name="timeout"/> for the next answer to any request, or until cancelled.</summary>
+    /// <exception cref="TimeoutExceededException">Nothing answered in time.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled, or Ctrl+C pressed.</exception>
+    public Reply Receive(TimeSpan timeout, CancellationToken cancellationToken = default) => Take(timeout, null, cancellationToken);
+
+    private static TimeSpan Seconds(double timeoutSeconds) =>
+        timeoutSeconds >= 0 && timeoutSeconds <= int.MaxValue / 1000.0
+            ? TimeSpan.FromSeconds(timeoutSeconds)
+            : throw new ArgumentOutOfRangeException(nameof(timeoutSeconds), timeoutSeconds, "The timeout is in seconds, from 0 on.");
+
+    private Reply Take(TimeSpan timeout, Request? request, CancellationToken cancellationToken)
+    {
+        if (timeout < TimeSpan.Zero || timeout.TotalMilliseconds > int.MaxValue)
         {
-            throw new ArgumentOutOfRangeException(nameof(timeoutSeconds), timeoutSeconds, "The timeout is in seconds, from 0 on.");
+            throw new ArgumentOutOfRangeException(nameof(timeout), timeout, "The timeout is from 0 to about 24 days.");
         }
         _ = Prober();
-        var timeout = TimeSpan.FromSeconds(timeoutSeconds);
-        var deadline = Stopwatch.GetTimestamp() + (long)(timeoutSeconds * Stopwatch.Frequency);
+        if (timeout <= InterruptibleAfter)
+        {
+            return TakeOrWait(timeout, request, cancellationToken);
+        }
+        // The console's Ctrl+C handler (PowerShell's among them) runs first and stops the pipeline; this one
+        // ends the wait the pipeline is stuck in.
+        using var interrupt = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        ConsoleCancelEventHandler onCtrlC = (_, _) => interrupt.Cancel();
+        Console.CancelKeyPress += onCtrlC;
+        try
+        {
+            return TakeOrWait(timeout, request, interrupt.Token);
+        }
+        finally
+        {
+            Console.CancelKeyPress -= onCtrlC;
+        }
+    }
+
+    /// <summary>Hands out the first waiting answer that fits, else waits for one until the deadline or the token.</summary>
+    private Reply TakeOrWait(TimeSpan timeout, Request? request, CancellationToken cancellationToken)
+    {
+        var deadline = Stopwatch.GetTimestamp() + (long)(timeout.TotalSeconds * Stopwatch.Frequency);
+        // Registered outside the gate: disposing a registration waits for its callback, which takes the gate.
+        using var wake = cancellationToken.Register(() =>
+        {
+            lock (_gate)
+            {
+                Monitor.PulseAll(_gate);
+            }
+        });
         lock (_gate)
         {
-            long token = 0;
-            if (request is not null && !_tokens.TryGetValue(Key(request), out token))
+            List<long>? tokens = null;
+            if (request is not null && !_tokens.TryGetValue(Key(request), out tokens))
             {
                 throw new ArgumentException(
                     $"No request to {request.Destination} with identifier {request.Identifier} and sequence {request.Sequence} waits on this socket.",
@@ -170,7 +261,7 @@ public sealed class IcmpSocket : IDisposable
                 for (var node = _arrived.First; node is not null; node = node.Next)
                 {
                     // A timeout inside the prober means the answer window closed: not an answer to hand out.
-                    if ((request is null || node.Value.Token == token) && node.Value.Result.Status != IcmpStatus.TimedOut)
+                    if ((tokens is null || tokens.Contains(node.Value.Token)) && node.Value.Result.Status != IcmpStatus.TimedOut)
                     {
                         _arrived.Remove(node);
                         var sent = _sent[node.Value.Token];
@@ -187,6 +278,7 @@ public sealed class IcmpSocket : IDisposable
                 {
                     throw new SocketUnavailableException("The socket was closed while receiving.");
                 }
+                cancellationToken.ThrowIfCancellationRequested();
                 if (remaining <= 0)
                 {
                     throw new TimeoutExceededException(timeout);
@@ -201,7 +293,8 @@ public sealed class IcmpSocket : IDisposable
     /// <summary>Drops a finished request's bookkeeping. Caller holds the gate.</summary>
     private void Forget(long token)
     {
-        if (_sent.Remove(token, out var request) && _tokens.TryGetValue(Key(request), out var latest) && latest == token)
+        if (_sent.Remove(token, out var request) && _tokens.TryGetValue(Key(request), out var sends)
+            && sends.Remove(token) && sends.Count == 0)
         {
             _tokens.Remove(Key(request));
         }

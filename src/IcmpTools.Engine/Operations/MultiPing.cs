@@ -214,6 +214,13 @@ public sealed class MultiPing : IProbeObserver, IProbeSource, IDisposable
                     _finished.Writer.TryWrite(new HostState { Target = text!, Error = e });
                     continue;
                 }
+                if (parsed.Family is { } family && FamilyError(text!, family) is { } wrongFamily)
+                {
+                    // Every address of a block shares its family: one error for the target, not one per address.
+                    Interlocked.Increment(ref _hostsDone);
+                    _finished.Writer.TryWrite(new HostState { Target = text!, Error = wrongFamily });
+                    continue;
+                }
                 _knownTotal = UInt128.MaxValue - _knownTotal < parsed.Count ? UInt128.MaxValue : _knownTotal + parsed.Count;
                 await _lookahead.Writer.WriteAsync(parsed, cancellationToken).ConfigureAwait(false);
                 _scheduler?.Signal();
@@ -345,17 +352,26 @@ public sealed class MultiPing : IProbeObserver, IProbeSource, IDisposable
         return spec;
     }
 
+    /// <summary>Why a target of <paramref name="family"/> cannot be swept with these options (-IPv4/-IPv6, -Source); null when it can.</summary>
+    private IcmpException? FamilyError(string target, IcmpFamily family)
+    {
+        if (_options.Family is { } wanted && wanted != family)
+        {
+            return new AddressFamilyMismatchException($"The target '{target}' is {family}, but {wanted} was asked for.");
+        }
+        if (_options.Source is { } source && TargetResolver.FamilyOf(source) != family)
+        {
+            return new SocketAddressException(source, $"it is {TargetResolver.FamilyOf(source)} and the target '{target}' is {family}.");
+        }
+        return null;
+    }
+
     private void Bind(HostState state, IPAddress address)
     {
         state.Family = TargetResolver.FamilyOf(address);
-        if (_options.Family is { } wanted && wanted != state.Family)
+        if (FamilyError(state.Target, state.Family) is { } wrongFamily)
         {
-            state.Error = new AddressFamilyMismatchException($"The target '{state.Target}' is {state.Family}, but {wanted} was asked for.");
-            return;
-        }
-        if (_options.Source is { } source && TargetResolver.FamilyOf(source) != state.Family)
-        {
-            state.Error = new SocketAddressException(source, $"it is {TargetResolver.FamilyOf(source)} and the target '{state.Target}' is {state.Family}.");
+            state.Error = wrongFamily;
             return;
         }
         try

@@ -36,8 +36,16 @@ public static class Ping
             throw new ArgumentException("A broadcast ping yields one reply per answering host, not one host: use StreamAsync.", nameof(options));
         }
         var tally = new HostTally();
-        await foreach (var _ in StreamAsync(prober, address, options, tally, cancellationToken).ConfigureAwait(false))
+        try
         {
+            await foreach (var _ in StreamAsync(prober, address, options, tally, cancellationToken).ConfigureAwait(false))
+            {
+            }
+        }
+        catch (OperationCanceledException e) when (cancellationToken.IsCancellationRequested && e is not PingStoppedException)
+        {
+            // Ctrl+C: the caller may still report what was sent, as ping prints its statistics.
+            throw new PingStoppedException(tally.Build(address.ToString(), name, TargetResolver.FamilyOf(address), prober.Kind == SocketKind.Raw), e);
         }
         return tally.Build(address.ToString(), name, TargetResolver.FamilyOf(address), prober.Kind == SocketKind.Raw);
     }
@@ -124,9 +132,10 @@ public static class Ping
                         continue;
                     }
                 }
-                if (result is { Status: IcmpStatus.SendFailed, SendError: Eacces } && !options.Broadcast)
+                if (result is { Status: IcmpStatus.SendFailed, SendError: Eacces } && !options.Broadcast && prober.Broadcasts.Contains(address))
                 {
-                    // The kernel refuses a broadcast destination to a socket without SO_BROADCAST (and only that).
+                    // The kernel refuses a broadcast destination to a socket without SO_BROADCAST; it says EACCES for
+                    // a prohibit route too, which stays a SendFailed result like any other refused send.
                     throw new SocketBroadcastException(
                         $"'{destination}' is a broadcast address: ping it with -Broadcast to collect every host's reply.");
                 }

@@ -9,7 +9,7 @@ internal static class ReplyFactory
 {
     public static Reply Create(in ProbeResult result, string destination, IcmpFamily family, bool isPrivileged) => new(
         destination,
-        result.Status is IcmpStatus.TimedOut or IcmpStatus.SendFailed ? null : result.Responder.ToAddress(family).ToString(),
+        HasResponder(in result) ? result.Responder.ToAddress(family).ToString() : null,
         family,
         result.Identifier,
         result.Sequence,
@@ -22,5 +22,17 @@ internal static class ReplyFactory
         result.Status)
     {
         IsPrivileged = isPrivileged,
+        Mtu = result.Mtu > 0 ? result.Mtu : null,
+        Pointer = result.Status == IcmpStatus.ParameterProblem && result.Pointer >= 0 ? result.Pointer : null,
+        Mpls = (result.Extensions ?? IcmpExtensions.Empty).Mpls,
+        InterfaceInfo = (result.Extensions ?? IcmpExtensions.Empty).InterfaceInfo,
+        OtherExtensions = (result.Extensions ?? IcmpExtensions.Empty).Other,
     };
+
+    /// <summary>
+    /// Something on the network answered: not a timeout, not a failed send, and not a DontFragment send the
+    /// kernel refused against a path MTU it already knew (PacketTooBig with no ICMP type).
+    /// </summary>
+    public static bool HasResponder(in ProbeResult result) =>
+        result.Status is not (IcmpStatus.TimedOut or IcmpStatus.SendFailed) && result.Type >= 0;
 }

@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Net;
 using System.Net.Sockets;
 using IcmpTools.Engine.Errors;
+using IcmpTools.Engine.Models;
 
 namespace IcmpTools.Engine.Operations;
 
@@ -32,6 +33,9 @@ public sealed class SweepTarget
     /// <summary>A name still to resolve; null for addresses, blocks and ranges.</summary>
     public string? Name { get; }
 
+    /// <summary>The family of its addresses; null for a name, whose family is known only once resolved.</summary>
+    public IcmpFamily? Family => _first is null ? null : TargetResolver.FamilyOf(_first);
+
     /// <summary>How many addresses it stands for (1 for a name); ::/0's 2^128 reads as <see cref="UInt128.MaxValue"/>.</summary>
     public UInt128 Count => _lastOffset == UInt128.MaxValue ? UInt128.MaxValue : _lastOffset + 1;
 
@@ -53,14 +57,15 @@ public sealed class SweepTarget
         {
             target = ParseBlock(text, trimmed, includeNetworkAndBroadcast);
         }
+        // An address before a range: a zone may name an interface with a hyphen (fe80::1%to-r1).
+        else if (TargetResolver.TryParseLiteral(trimmed, out var single))
+        {
+            target = new SweepTarget(text, null, single, 0);
+        }
         else if (trimmed.Contains('-', StringComparison.Ordinal) && trimmed.Split('-') is [var a, var b]
             && TargetResolver.TryParseLiteral(a.Trim(), out var start))
         {
             target = ParseRange(text, start, b.Trim());
-        }
-        else if (TargetResolver.TryParseLiteral(trimmed, out var single))
-        {
-            target = new SweepTarget(text, null, single, 0);
         }
         else if (Uri.CheckHostName(trimmed) == UriHostNameType.Dns)
         {

@@ -45,22 +45,57 @@ public static class Traceroute
         return sum is 0 or 0xFFFF ? (ushort)0x5A5A : sum;
     }
 
-    /// <summary>Resolves <paramref name="target"/>, shares the process's socket for its family and traces.</summary>
+    /// <summary>
+    /// Resolves <paramref name="target"/>, shares the process's socket for its family and traces. The sockets
+    /// are taken before the first await, on the thread that starts the enumeration, so they belong to that
+    /// thread's network namespace (a name's lookup resumes on a pool thread, which may be in another).
+    /// </summary>
     public static async IAsyncEnumerable<Hop> TraceAsync(string target, TracerouteOptions? options = null, IcmpFamily? family = null,
         [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         options ??= new TracerouteOptions();
-        var address = await TargetResolver.ResolveAsync(target, family, cancellationToken).ConfigureAwait(false);
-        using var lease = ProberPool.Acquire(TargetResolver.FamilyOf(address));
-        await foreach (var hop in StreamAsync(lease.Prober, address, options, cancellationToken).ConfigureAwait(false))
+        var literal = TargetResolver.TryParseLiteral(target, out var parsed) ? parsed : null;
+        var families = literal is not null ? [TargetResolver.FamilyOf(literal)]
+            : family is { } only ? [only] : new[] { IcmpFamily.IPv4, IcmpFamily.IPv6 };
+        var leases = new List<ProberLease>();
+        try
         {
-            yield return hop;
+            Exception? unavailable = null;
+            foreach (var f in families)
+            {
+                try
+                {
+                    leases.Add(ProberPool.Acquire(f));
+                }
+                catch (SocketUnavailableException e) when (families.Length > 1)
+                {
+                    // A machine without IPv6 still traces names that resolve to IPv4.
+                    unavailable = e;
+                }
+            }
+            // A literal resolves at once (or fails as the wrong family); a name is looked up.
+            var address = await TargetResolver.ResolveAsync(target, family, cancellationToken).ConfigureAwait(false);
+            var lease = leases.Find(l => l.Prober.Family == TargetResolver.FamilyOf(address))
+                ?? throw (unavailable ?? new SocketUnavailableException($"No {TargetResolver.FamilyOf(address)} socket is open."));
+            await foreach (var hop in StreamAsync(lease.Prober, address, options, cancellationToken).ConfigureAwait(false))
+            {
+                yield return hop;
+            }
+        }
+        finally
+        {
+            foreach (var lease in leases)
+            {
+                lease.Dispose();
+            }
         }
     }
 
     /// <summary>
     /// Traces <paramref name="address"/> over <paramref name="prober"/> (on the prober's clock) and yields each
-    /// hop once it and every hop below it are final. Network outcomes are data in the hops; only a failure of
+    /// hop once it and every hop below it are final. In rounds (<see cref="TracerouteOptions.Rounds"/>,
+    /// <see cref="TracerouteOptions.Continuous"/>) it yields, as each round ends, a snapshot of every distance
+    /// the round reached over all rounds so far: a distance's latest snapshot is its report. Network outcomes are data in the hops; only a failure of
     /// the tool (a broken socket) throws.
     /// </summary>
     public static async IAsyncEnumerable<Hop> StreamAsync(Prober prober, IPAddress address, TracerouteOptions options,
@@ -92,8 +127,10 @@ public static class Traceroute
         var frequency = clock.TimestampFrequency;
         var target = address.ToString();
         var observer = new TraceObserver(clock);
-        var planner = new TraceroutePlanner(target, family, options, frequency, clock.GetTimestamp(),
-            (long)(ExpirySlack.TotalSeconds * frequency));
+        var expirySlack = (long)(ExpirySlack.TotalSeconds * frequency);
+        ITracePlanner planner = options.InRounds
+            ? new TraceRoundsPlanner(target, family, options, frequency, clock.GetTimestamp(), clock.GetUtcNow(), expirySlack)
+            : new TraceroutePlanner(target, family, options, frequency, clock.GetTimestamp(), expirySlack);
         var names = options.ResolveNames ? new NameLookups(clock) : null;
         var template = new ProbeSpec
         {
@@ -114,6 +151,9 @@ public static class Traceroute
         var retimed = new List<RetimedProbe>();
         var responders = new List<string>();
         var ready = new Queue<Hop>();
+        // The local stack refused a send (a prohibit or unreachable route): no probe of this trace can leave.
+        var refused = false;
+        var nextDistance = options.MinHops;
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         await using var scheduler = new ProbeScheduler(clock, options.Rate, null, stop.Token);
         try
@@ -130,7 +170,7 @@ public static class Traceroute
                     else
                     {
                         handles.Remove(item.Id);
-                        Record(planner, item, family);
+                        refused |= Record(planner, item, family, prober, address);
                     }
                 }
                 var now = clock.GetTimestamp();
@@ -180,10 +220,18 @@ public static class Traceroute
                 {
                     ready.Enqueue(hop);
                 }
-                while (ready.TryPeek(out var head) && (names is null || names.IsSettled(head.Address)))
+                while (ready.TryPeek(out var head) && (refused || names is null || names.IsSettled(head.Address)))
                 {
                     ready.Dequeue();
+                    nextDistance = head.Distance + 1;
                     yield return names is null ? head : WithName(head, names.NameOf(head.Address));
+                }
+                if (refused)
+                {
+                    // Said where it happened, as ping says it, instead of a run of silent routers.
+                    yield return new Hop(target, family, nextDistance, [], null, [], 1, IcmpStatus.SendFailed, null, null, null,
+                        false, options.Multipath ? null : options.FlowId, []);
+                    yield break;
                 }
                 if (planner.IsDone && ready.Count == 0)
                 {
@@ -209,7 +257,8 @@ public static class Traceroute
         }
     }
 
-    private static void Record(TraceroutePlanner planner, in TraceItem item, IcmpFamily family)
+    /// <summary>Hands one outcome to the planner; true when the local stack refused the send for good.</summary>
+    private static bool Record(ITracePlanner planner, in TraceItem item, IcmpFamily family, Prober prober, IPAddress address)
     {
         var result = item.Result;
         if (result.Failure is { } failure)
@@ -218,16 +267,34 @@ public static class Traceroute
         }
         switch (result.Status)
         {
+            case IcmpStatus.SendFailed when result.SendError == Eacces && prober.Broadcasts.Contains(address):
+                throw new SocketBroadcastException($"'{address}' is a broadcast address: a trace follows the path to one host.");
+            case IcmpStatus.SendFailed when !IsTransient(result.SendError):
+                planner.Stop();
+                return true;
             case IcmpStatus.TimedOut:
             case IcmpStatus.SendFailed:
                 planner.OnTimedOut(item.Id);
                 break;
+            case IcmpStatus.PacketTooBig when result.Type < 0:
+                // Refused by this machine against a path MTU it knew: no router answered at this distance.
+                planner.OnTimedOut(item.Id);
+                break;
             default:
                 planner.OnAnswer(item.Id, new TraceAnswer(result.Status, result.Responder.ToAddress(family).ToString(), result.Code,
-                    result.RttMilliseconds, result.Ttl, result.QuotedTtl));
+                    result.RttMilliseconds, result.Ttl, result.QuotedTtl) { Extensions = result.Extensions });
                 break;
         }
+        return false;
     }
+
+    private const int Eintr = 4;
+    private const int Eagain = 11;
+    private const int Eacces = 13;
+    private const int Enobufs = 105;
+
+    /// <summary>A full buffer or an interrupted call: the next send may pass, so the probe counts as lost, not the route as refused.</summary>
+    private static bool IsTransient(int errno) => errno is Eintr or Eagain or Enobufs;
 
     private static async Task WaitAsync(TraceObserver observer, ProbeScheduler scheduler, NameLookups? names, TimeProvider clock,
         long wake, CancellationToken cancellationToken)
@@ -241,7 +308,7 @@ public static class Traceroute
         if (wake != long.MaxValue)
         {
             var delay = TimeSpan.FromSeconds(Math.Max(0, wake - clock.GetTimestamp()) / (double)clock.TimestampFrequency);
-            tasks.Add(Task.Delay(delay, clock, wait.Token));
+            tasks.Add(Task.Delay(delay < ProbeScheduler.LongestWait ? delay : ProbeScheduler.LongestWait, clock, wait.Token));
         }
         if (names is not null)
         {
@@ -258,9 +325,7 @@ public static class Traceroute
         }
     }
 
-    private static Hop WithName(Hop hop, string? name) => name is null ? hop
-        : new Hop(hop.Target, hop.Family, hop.Distance, hop.Addresses, name, hop.Rtts, hop.PacketsSent, hop.Status, hop.Code,
-            hop.ReplyTtl, hop.QuotedTtl, hop.IsRateLimited, hop.FlowId, hop.Links);
+    private static Hop WithName(Hop hop, string? name) => name is null ? hop : hop.WithName(name);
 
     /// <summary>A probe went out (<see cref="Handle"/> set, <see cref="SentAt"/> right after the send) or finished (<see cref="Result"/>).</summary>
     private readonly record struct TraceItem(int Id, ProbeHandle? Handle, long SentAt, ProbeResult Result);

@@ -6,10 +6,15 @@ namespace IcmpTools.Engine.Operations;
 public sealed record TracerouteOptions
 {
     public const int MaxFlowId = 0x7FFF;
+    public const int MaxRounds = 1_000_000;
 
     /// <summary>Probes per hop (per flow per hop with <see cref="Multipath"/>, which sends one).</summary>
     public int Count { get; init; } = 3;
-    /// <summary>Time between the rounds of probes to one hop; 0 sends every round at once.</summary>
+    /// <summary>
+    /// Time between the rounds of probes to one hop; 0 sends every round at once. With <see cref="Rounds"/> or
+    /// <see cref="Continuous"/>: the least time from one round's start to the next (a round that takes longer is
+    /// followed at once).
+    /// </summary>
     public TimeSpan Interval { get; init; } = TimeSpan.Zero;
     /// <summary>Longest wait for a probe's answer; a silent hop waits less once hops beyond it answered.</summary>
     public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(2);
@@ -31,6 +36,16 @@ public sealed record TracerouteOptions
     public bool ResolveNames { get; init; }
     /// <summary>Probes per second over the whole operation; 0 sends as fast as the window allows.</summary>
     public int Rate { get; init; }
+
+    /// <summary>
+    /// Trace in this many rounds (mtr's report cycles): every hop probed each round (<see cref="Count"/> probes),
+    /// rounds at least <see cref="Interval"/> apart, statistics accumulated over the rounds; 0: one pass.
+    /// </summary>
+    public int Rounds { get; init; }
+    /// <summary>Trace in rounds until cancelled (mtr, Trippy).</summary>
+    public bool Continuous { get; init; }
+    /// <summary>The trace runs in rounds (<see cref="Rounds"/> or <see cref="Continuous"/>).</summary>
+    public bool InRounds => Rounds > 0 || Continuous;
 
     /// <summary>Probes the least payload must hold: the cookie and the two bytes that keep the checksum constant.</summary>
     public const int MinPayloadSize = 10;
@@ -56,5 +71,15 @@ public sealed record TracerouteOptions
         ArgumentOutOfRangeException.ThrowIfNegative(FlowId, nameof(FlowId));
         ArgumentOutOfRangeException.ThrowIfGreaterThan(FlowId, MaxFlowId, nameof(FlowId));
         ArgumentOutOfRangeException.ThrowIfNegative(Rate, nameof(Rate));
+        ArgumentOutOfRangeException.ThrowIfNegative(Rounds, nameof(Rounds));
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(Rounds, MaxRounds, nameof(Rounds));
+        if (Continuous && Rounds > 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(Rounds), Rounds, "Rounds and Continuous exclude each other: Continuous runs until cancelled.");
+        }
+        if (InRounds && Multipath)
+        {
+            throw new ArgumentOutOfRangeException(nameof(Multipath), Multipath, "Multipath traces one pass; it cannot run in rounds.");
+        }
     }
 }

@@ -4,7 +4,11 @@ namespace IcmpTools.Engine.Operations;
 
 /// <summary>What came back for one traceroute probe, as the planner needs it.</summary>
 internal readonly record struct TraceAnswer(IcmpStatus Status, string Responder, int Code, double RttMilliseconds,
-    int ReplyTtl, int QuotedTtl);
+    int ReplyTtl, int QuotedTtl)
+{
+    /// <summary>RFC 4884 extensions the answer carried; null when none.</summary>
+    public IcmpExtensions? Extensions { get; init; }
+}
 
 /// <summary>A probe the planner wants on the wire now: its id (the probe's token), TTL, flow and how long it may wait.</summary>
 internal readonly record struct PlannedProbe(int Id, int Ttl, int Flow, long TimeoutTicks);
@@ -35,7 +39,7 @@ internal readonly record struct RetimedProbe(int Id, long Deadline);
 /// flows per TTL grows by the MDA stopping rule until, for every responder at d-1, the flows through it
 /// rule out one more next hop at d at 95 % confidence.
 /// </summary>
-internal sealed class TraceroutePlanner
+internal sealed class TraceroutePlanner : ITracePlanner
 {
     /// <summary>TTLs probed beyond the last hop that answered.</summary>
     internal const int Window = 16;
@@ -107,6 +111,10 @@ internal sealed class TraceroutePlanner
         public int Answered;
         public double MaxRtt = double.NaN;
         public bool Emitted;
+        /// <summary>Multipath: repeats of one flow sent to tell a per-packet balancer from a per-flow one (rounds 1, 2, ...).</summary>
+        public int ConfirmWanted;
+        public int ConfirmCreated;
+        public int ConfirmFlow;
     }
 
     public TraceroutePlanner(string target, IcmpFamily family, TracerouteOptions options, long timestampFrequency, long start,
@@ -131,6 +139,9 @@ internal sealed class TraceroutePlanner
         _end = options.MaxHops;
         _nextToEmit = options.MinHops;
     }
+
+    /// <summary>Told each answer the planner counts (not the late ones it ignores): the rounds planner tallies responders from it.</summary>
+    public Action<int, TraceAnswer>? Accepted { get; init; }
 
     /// <summary>Every hop has been handed out (or the trace ended): nothing more will be sent or emitted.</summary>
     public bool IsDone => _nextToEmit > _end;
@@ -198,6 +209,11 @@ internal sealed class TraceroutePlanner
                     into.Add(Create(ttl, _options.FlowId + hop.Created, 0, now));
                     hop.Created++;
                 }
+                while (hop.ConfirmCreated < hop.ConfirmWanted)
+                {
+                    hop.ConfirmCreated++;
+                    into.Add(Create(ttl, hop.ConfirmFlow, hop.ConfirmCreated, now));
+                }
             }
             else
             {
@@ -235,11 +251,9 @@ internal sealed class TraceroutePlanner
             return;
         }
         probe.OnWire = true;
-        if (timestamp <= probe.Sent)
-        {
-            return;
-        }
-        probe.Sent = timestamp;
+        // Its wait is decided now, also when it left the moment it was planned: hops beyond may have answered
+        // while it was queued, and OnAnswer shortens the waits of probes on the wire only.
+        probe.Sent = Math.Max(probe.Sent, timestamp);
         var deadline = DeadlineOf(probe);
         probe.Deadline = deadline;
         if (deadline - probe.Sent < _timeoutTicks)
@@ -258,6 +272,7 @@ internal sealed class TraceroutePlanner
         }
         probe.State = ProbeState.Answered;
         probe.Answer = answer;
+        Accepted?.Invoke(id, answer);
         var hop = _hops[probe.Ttl];
         hop.Pending--;
         hop.Answered++;
@@ -409,7 +424,7 @@ internal sealed class TraceroutePlanner
         }
         if (_options.Multipath)
         {
-            return hop.Created >= hop.Wanted;
+            return hop.Created >= hop.Wanted && hop.ConfirmCreated >= hop.ConfirmWanted;
         }
         return hop.Created >= _options.Count || (_options.FastMode && hop.Answered > 0);
     }
@@ -462,7 +477,64 @@ internal sealed class TraceroutePlanner
                 wanted = Math.Max(wanted, FlowsForPredecessors(d));
             }
             Want(d, wanted);
+            ConfirmIfBalanced(d, responders.Count);
         }
+    }
+
+    /// <summary>Repeats of one flow at a distance with several responders: a per-flow balancer answers them all alike.</summary>
+    internal const int BalancerConfirmations = 10;
+
+    /// <summary>
+    /// Once the MDA wants no more flows at <paramref name="d"/> and found several responders there, sends one
+    /// flow again <see cref="BalancerConfirmations"/> times, as scamper's tracelb does: a per-flow balancer
+    /// keeps the flow on its path (the same responder every time); a per-packet one moves it, and the chance
+    /// that ten repeats all land where the first went is 2^-10 behind a two-way balancer.
+    /// </summary>
+    private void ConfirmIfBalanced(int d, int responders)
+    {
+        var hop = _hops[d];
+        if (responders < 2 || hop.ConfirmWanted > 0 || hop.Wanted > hop.Created)
+        {
+            return;
+        }
+        foreach (var id in hop.Probes)
+        {
+            if (_probes[id] is { State: ProbeState.Answered, Round: 0 } probe)
+            {
+                hop.ConfirmFlow = probe.Flow;
+                hop.ConfirmWanted = BalancerConfirmations;
+                return;
+            }
+        }
+    }
+
+    /// <summary>What the repeats of one flow showed at <paramref name="ttl"/>; null when none were sent or none answered.</summary>
+    private LoadBalancing? BalancingAt(int ttl)
+    {
+        var hop = _hops[ttl];
+        if (hop.ConfirmWanted == 0)
+        {
+            return null;
+        }
+        string? first = null;
+        var repeats = 0;
+        var varied = false;
+        foreach (var id in hop.Probes)
+        {
+            var probe = _probes[id];
+            if (probe.Flow != hop.ConfirmFlow || probe.State != ProbeState.Answered)
+            {
+                continue;
+            }
+            if (first is null)
+            {
+                first = probe.Answer.Responder;
+                continue;
+            }
+            repeats++;
+            varied |= probe.Answer.Responder != first;
+        }
+        return repeats == 0 ? null : varied ? LoadBalancing.PerPacket : LoadBalancing.PerFlow;
     }
 
     private int FlowsForPredecessors(int d)
@@ -513,7 +585,8 @@ internal sealed class TraceroutePlanner
         foreach (var id in _hops[ttl].Probes)
         {
             var probe = _probes[id];
-            if (probe.State is ProbeState.Answered or ProbeState.TimedOut)
+            // Repeats of a flow (Round above 0) only tell the balancer's kind, not where the flow goes.
+            if ((probe.State is ProbeState.Answered or ProbeState.TimedOut) && probe.Round == 0)
             {
                 map[probe.Flow] = probe.State == ProbeState.Answered ? probe.Answer.Responder : null;
             }
@@ -557,7 +630,7 @@ internal sealed class TraceroutePlanner
             {
                 return;
             }
-            _finished.Add(Build(ttl, rateLimited));
+            _finished.Add(Build(ttl, rateLimited).WithBalancing(BalancingAt(ttl)));
             _hops[ttl].Emitted = true;
             _nextToEmit++;
         }
@@ -650,6 +723,7 @@ internal sealed class TraceroutePlanner
         }
         // Most seen first; ties keep the order of first sight, so a stable path reads the same every run.
         var addresses = order.OrderByDescending(a => seen[a]).ToList();
+        var extensions = ExtensionsOf(ttl, addresses.Count == 0 ? null : addresses[0]) ?? IcmpExtensions.Empty;
         return new Hop(_target, _family, ttl, addresses, null, rtts, sent,
             telling?.Answer.Status ?? IcmpStatus.TimedOut,
             telling?.Answer.Code,
@@ -657,7 +731,27 @@ internal sealed class TraceroutePlanner
             telling is { Answer.QuotedTtl: >= 0 } ? telling.Answer.QuotedTtl : null,
             rateLimited,
             _options.Multipath ? null : _options.FlowId,
-            LinksInto(ttl));
+            LinksInto(ttl))
+        {
+            Mpls = extensions.Mpls,
+            InterfaceInfo = extensions.InterfaceInfo,
+            OtherExtensions = extensions.Other,
+        };
+    }
+
+    /// <summary>The extensions of the hop's main responder: from its last answer that carried any.</summary>
+    private IcmpExtensions? ExtensionsOf(int ttl, string? responder)
+    {
+        IcmpExtensions? found = null;
+        foreach (var id in _hops[ttl].Probes)
+        {
+            var probe = _probes[id];
+            if (probe.State == ProbeState.Answered && probe.Answer.Extensions is { } extensions && probe.Answer.Responder == responder)
+            {
+                found = extensions;
+            }
+        }
+        return found;
     }
 
     /// <summary>The destination's echo reply tells most, then a refusal, then Time Exceeded.</summary>
@@ -666,6 +760,17 @@ internal sealed class TraceroutePlanner
         IcmpStatus.Success => 3,
         IcmpStatus.TimeExceeded => 1,
         _ => 2,
+    };
+
+    /// <summary>How a link names a silent responder (-Multipath only), as mtr and Paris traceroute draw it.</summary>
+    internal const string SilentNode = "*";
+
+    /// <summary>The probe's place in the path's graph: its responder, <see cref="SilentNode"/> for a silent flow with -Multipath, else none.</summary>
+    private string? NodeOf(Probe probe) => probe.State switch
+    {
+        ProbeState.Answered => probe.Answer.Responder,
+        ProbeState.TimedOut when _options.Multipath => SilentNode,
+        _ => null,
     };
 
     /// <summary>Pairs of responders at ttl-1 and ttl that one flow (and round) showed.</summary>
@@ -679,10 +784,9 @@ internal sealed class TraceroutePlanner
         var before = new Dictionary<(int, int), string>();
         foreach (var id in _hops[ttl - 1].Probes)
         {
-            var probe = _probes[id];
-            if (probe.State == ProbeState.Answered)
+            if (NodeOf(_probes[id]) is { } node)
             {
-                before[(probe.Flow, probe.Round)] = probe.Answer.Responder;
+                before[(_probes[id].Flow, _probes[id].Round)] = node;
             }
         }
         var counts = new Dictionary<(string, string), int>();
@@ -690,9 +794,11 @@ internal sealed class TraceroutePlanner
         foreach (var id in _hops[ttl].Probes)
         {
             var probe = _probes[id];
-            if (probe.State == ProbeState.Answered && before.TryGetValue((probe.Flow, probe.Round), out var from))
+            // A silent router on one branch is still a node of the graph: without it the branch behind it vanishes.
+            if (NodeOf(probe) is { } to && before.TryGetValue((probe.Flow, probe.Round), out var from)
+                && !(from == SilentNode && to == SilentNode))
             {
-                var key = (from, probe.Answer.Responder);
+                var key = (from, to);
                 if (counts.TryGetValue(key, out var n))
                 {
                     counts[key] = n + 1;

@@ -30,6 +30,8 @@ public struct IcmpMessage
 #pragma warning disable CA1720 // "Pointer" is RFC 792's own name for the parameter problem field.
     public int Pointer;
 #pragma warning restore CA1720
+    /// <summary>RFC 4884 extensions an error carried (MPLS labels, interface information); null when none or malformed.</summary>
+    public Models.IcmpExtensions? Extensions;
     /// <summary>Kernel receive time, Unix nanoseconds; 0 when the platform gave none.</summary>
     public long KernelRealtimeNs;
     /// <summary>The prober clock's timestamp taken when the message was read (or, on a fake network, arrived).</summary>

@@ -15,7 +15,12 @@ public static class IcmpParser
     private const int IPv6HeaderLength = 40;
     private const int IPv6FragmentHeaderLength = 8;
     private const byte ProtocolIcmp = 1;
+    private const byte NextHeaderHopByHop = 0;
+    private const byte NextHeaderRouting = 43;
     private const byte NextHeaderFragment = 44;
+    private const byte NextHeaderDestinationOptions = 60;
+    /// <summary>Extension headers walked in a quote at most: a real chain has a few; a forged loop ends here.</summary>
+    private const int MaxQuotedExtensionHeaders = 8;
     private const byte NextHeaderIcmpV6 = 58;
 
     /// <summary>An IPv4 datagram, header first (Linux raw IPv4 sockets); the ICMP checksum is verified.</summary>
@@ -203,18 +208,40 @@ public static class IcmpParser
         }
         var nextHeader = quoted[6];
         var echo = quoted[IPv6HeaderLength..];
-        if (nextHeader == NextHeaderFragment)
+        // Extension headers may stand before the echo request: the kernel's Fragment header on a probe larger
+        // than the path MTU, a Hop-by-Hop, Routing or Destination Options header some hop or host added.
+        for (var headers = 0; nextHeader != NextHeaderIcmpV6; headers++)
         {
-            // A probe larger than the path MTU leaves as fragments (the only extension header the kernel
-            // adds to ours), and only the first fragment carries the ICMPv6 header.
-            if (echo.Length < IPv6FragmentHeaderLength || (BinaryPrimitives.ReadUInt16BigEndian(echo[2..]) & 0xFFF8) != 0)
+            if (headers == MaxQuotedExtensionHeaders || echo.Length < 8)
+            {
+                return false;
+            }
+            int length;
+            if (nextHeader == NextHeaderFragment)
+            {
+                // Only the first fragment carries the ICMPv6 header.
+                if ((BinaryPrimitives.ReadUInt16BigEndian(echo[2..]) & 0xFFF8) != 0)
+                {
+                    return false;
+                }
+                length = IPv6FragmentHeaderLength;
+            }
+            else if (nextHeader is NextHeaderHopByHop or NextHeaderRouting or NextHeaderDestinationOptions)
+            {
+                length = (echo[1] + 1) * 8;
+            }
+            else
+            {
+                return false;
+            }
+            if (length > echo.Length)
             {
                 return false;
             }
             nextHeader = echo[0];
-            echo = echo[IPv6FragmentHeaderLength..];
+            echo = echo[length..];
         }
-        return nextHeader == NextHeaderIcmpV6 && ReadQuotedEcho(echo, IcmpTypes.V6EchoRequest, ref result);
+        return ReadQuotedEcho(echo, IcmpTypes.V6EchoRequest, ref result);
     }
 
     private static bool ReadQuotedEcho(ReadOnlySpan<byte> echo, byte requestType, ref IcmpParseResult result)

@@ -24,6 +24,12 @@ public interface IProbeSource
 /// </summary>
 public sealed class ProbeScheduler : IAsyncDisposable
 {
+    /// <summary>
+    /// The longest single timer wait. Task.Delay refuses anything over 2^32-2 ms (49.7 days); a longer wait is
+    /// taken in pieces, the loop looking again at what is due after each.
+    /// </summary>
+    internal static readonly TimeSpan LongestWait = TimeSpan.FromDays(1);
+
     /// <summary>Batches sent per round, so admission and new input keep up during a burst.</summary>
     private const int MaxBatchesPerRound = 16;
 
@@ -238,7 +244,7 @@ public sealed class ProbeScheduler : IAsyncDisposable
         // Task.Delay counts whole milliseconds and returns at once for less: a next probe due in 100 µs
         // (-IntervalSeconds 0.0001) made this loop spin until it was due, a core busy on a real clock and
         // forever on a virtual one. Waking a little late costs no probe: all that fell due goes out at once.
-        var delay = Task.Delay(wait < MinimumWait ? MinimumWait : wait, _clock, timeout.Token);
+        var delay = Task.Delay(wait < MinimumWait ? MinimumWait : wait < LongestWait ? wait : LongestWait, _clock, timeout.Token);
         await Task.WhenAny(waiter.Task, delay).ConfigureAwait(false);
         await timeout.CancelAsync().ConfigureAwait(false);
         cancellationToken.ThrowIfCancellationRequested();

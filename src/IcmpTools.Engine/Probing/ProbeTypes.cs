@@ -68,6 +68,8 @@ public struct ProbeResult
 #pragma warning disable CA1720 // "Pointer" is RFC 792's own name for the parameter problem field.
     public int Pointer;
 #pragma warning restore CA1720
+    /// <summary>RFC 4884 extensions of the ICMP error that answered; null when none.</summary>
+    public IcmpExtensions? Extensions;
     /// <summary>Collect mode: answers seen before the deadline.</summary>
     public int Answers;
     /// <summary>Wall-clock time of the outcome, Unix nanoseconds.</summary>

@@ -44,6 +44,8 @@ public sealed class Prober : IMessageSink, IDisposable
     private const int ChunkBits = 12;
     private const int ChunkSize = 1 << ChunkBits;
 
+    private const int Emsgsize = 90;
+
     private const int Free = 0;
     private const int Reserved = 1;
     private const int Pending = 2;
@@ -133,6 +135,9 @@ public sealed class Prober : IMessageSink, IDisposable
 
     public IcmpFamily Family => _transport.Family;
 
+    /// <summary>The path MTU this machine holds for the destination (see <see cref="IPathMtuSource"/>); 0 when the transport cannot say.</summary>
+    public int KnownPathMtu(in IpKey destination) => _transport is IPathMtuSource source ? source.PathMtu(destination) : 0;
+
     public SocketKind Kind => _transport.Kind;
 
     /// <summary>What the transport can do: planners check it before relying on a feature (Paris, raw error bytes).</summary>
@@ -142,6 +147,9 @@ public sealed class Prober : IMessageSink, IDisposable
 
     /// <summary>Which way the transport's packets left (Ethernet frames or the raw socket), for -Verbose; null when it has one way only.</summary>
     public string? SendPathSummary => (_transport as ISendPathReport)?.SendPathSummary;
+
+    /// <summary>The broadcast addresses of the namespace the socket opened in: what an EACCES to a destination means.</summary>
+    public LocalBroadcasts Broadcasts { get; init; } = LocalBroadcasts.None;
 
     /// <summary>Set once the receive loop has failed: every pending probe was failed with it, and no send is taken.</summary>
     public Exception? Failure => _failure;
@@ -259,13 +267,16 @@ public sealed class Prober : IMessageSink, IDisposable
     private bool TryReserve(Span<int> indices, out Task room)
     {
         room = Task.CompletedTask;
-        if (_failure is { } failure)
-        {
-            throw new SocketUnavailableException($"The {Family} ICMP socket failed: {failure.Message}", failure);
-        }
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
         lock (_tableLock)
         {
+            // Checked under the lock FailAll takes after setting the failure: either its scan sees these slots
+            // reserved, or this sees the failure. Checked before the lock, a reservation could slip in after the
+            // scan and leave its probe pending with no receive thread to end it.
+            if (_failure is { } failure)
+            {
+                throw new SocketUnavailableException($"The {Family} ICMP socket failed: {failure.Message}", failure);
+            }
             while (_free.Count < indices.Length && _allocated < MaxSlots)
             {
                 var chunk = _allocated >> ChunkBits;
@@ -450,10 +461,17 @@ public sealed class Prober : IMessageSink, IDisposable
         {
             ref var packet = ref batch.Packets[i];
             ref var slot = ref SlotAt(packet.Tag);
+            // The serial the packet was written for, not the slot's: a re-stamped probe may have been answered
+            // and its slot reused by another sender since, and that probe's times are not ours to write.
+            var serial = packet.Key;
+            if (Volatile.Read(ref slot.Word) != Word(serial, Reserved))
+            {
+                RestampPending(ref slot, serial, in packet);
+                continue;
+            }
             slot.SentTimestamp = packet.SentTimestamp;
             slot.SentRealtimeNs = packet.SentRealtimeNs;
             slot.Deadline = DeadlineOf(packet.SentTimestamp, slot.Timeout);
-            var serial = SerialOf(Volatile.Read(ref slot.Word));
             // Release: every field above is visible to the receive thread once it sees Pending.
             if (Interlocked.CompareExchange(ref slot.Word, Word(serial, Pending), Word(serial, Reserved)) == Word(serial, Reserved))
             {
@@ -461,6 +479,23 @@ public sealed class Prober : IMessageSink, IDisposable
                 // (or its failed send), and can plan the next probe without racing the reply.
                 var handle = new ProbeHandle(this, packet.Tag, serial);
                 slot.Observer?.OnProbeSent(in handle, slot.Token);
+            }
+        }
+    }
+
+    /// <summary>
+    /// A probe sent again by the transport (a partial sendmmsg retried) moves its times, if it is still pending
+    /// under its serial. Under the table lock, so its slot cannot be freed and reserved anew while they are written.
+    /// </summary>
+    private void RestampPending(ref Slot slot, uint serial, in OutgoingPacket packet)
+    {
+        lock (_tableLock)
+        {
+            if (Volatile.Read(ref slot.Word) == Word(serial, Pending))
+            {
+                slot.SentTimestamp = packet.SentTimestamp;
+                slot.SentRealtimeNs = packet.SentRealtimeNs;
+                Volatile.Write(ref slot.Deadline, DeadlineOf(packet.SentTimestamp, slot.Timeout));
             }
         }
     }
@@ -482,6 +517,13 @@ public sealed class Prober : IMessageSink, IDisposable
         var result = BaseResult(ref slot);
         result.Status = IcmpStatus.SendFailed;
         result.SendError = errno;
+        if (errno == Emsgsize && _transport is IPathMtuSource pathMtu && pathMtu.PathMtu(slot.Destination) is > 0 and var mtu)
+        {
+            // Under DontFragment the kernel refuses what exceeds the path MTU it learned from an earlier Fragmentation
+            // Needed / Packet Too Big: the network's answer, known before sending, so the user reads it as such.
+            result.Status = IcmpStatus.PacketTooBig;
+            result.Mtu = mtu;
+        }
         result.TimestampNs = Sockets.Clock.RealtimeNs();
         result.EventTimestamp = _clock.GetTimestamp();
         Complete(index, ref slot, in result);
@@ -759,6 +801,7 @@ public sealed class Prober : IMessageSink, IDisposable
             QuotedTtl = message.QuotedTtl,
             Mtu = message.Mtu,
             Pointer = message.Pointer,
+            Extensions = message.Extensions,
             SendError = message.LocalError,
             TimestampNs = message.KernelRealtimeNs != 0 ? message.KernelRealtimeNs : Sockets.Clock.RealtimeNs(),
         };
@@ -928,12 +971,21 @@ public sealed class Prober : IMessageSink, IDisposable
 
     internal bool SetDeadline(int index, uint serial, long deadline)
     {
-        if (!IsPending(index, serial))
+        if (_chunks[index >> ChunkBits] is null)
         {
             return false;
         }
         ref var slot = ref SlotAt(index);
-        Volatile.Write(ref slot.Deadline, deadline);
+        // Checked and written under the table lock: a slot that finishes meanwhile cannot go back to the free
+        // list (Release takes the lock), so the write never lands on the next probe to reserve it.
+        lock (_tableLock)
+        {
+            if (Volatile.Read(ref slot.Word) != Word(serial, Pending))
+            {
+                return false;
+            }
+            Volatile.Write(ref slot.Deadline, deadline);
+        }
         lock (_deadlineLock)
         {
             _deadlines.Enqueue((index, serial), deadline);

@@ -36,7 +36,10 @@ public static class ProberPool
         {
             if (!Entries.TryGetValue(poolKey, out var entry) || entry.Prober.Failure is not null)
             {
-                entry = new Entry(new Prober(TransportFactory.Open(key)));
+                entry = new Entry(new Prober(TransportFactory.Open(key))
+                {
+                    Broadcasts = key.Family == IcmpFamily.IPv4 ? LocalBroadcasts.Read() : LocalBroadcasts.None,
+                });
                 Entries[poolKey] = entry;
             }
             entry.References++;

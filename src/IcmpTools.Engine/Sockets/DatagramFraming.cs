@@ -15,6 +15,8 @@ namespace IcmpTools.Engine.Sockets;
 internal static class DatagramFraming
 {
     private const int EchoHeaderLength = 8;
+    private const int QuotedIPv4HeaderLength = 20;
+    private const int QuotedIPv6HeaderLength = 40;
 
     /// <summary>An echo reply read as a datagram; false for anything else (the kernel delivers only replies).</summary>
     public static bool TryReadReply(IcmpFamily family, ReadOnlySpan<byte> data, int fullLength, in IpKey source, int ttl,
@@ -105,6 +107,13 @@ internal static class DatagramFraming
         message.KernelRealtimeNs = error.KernelRealtimeNs;
         message.ReceivedTimestamp = receivedTimestamp;
         message.BytesReceived = 0;
+        if (IcmpExtensionParser.MayCarryExtensions(family, error.Type))
+        {
+            // The kernel returns the error from the quoted ICMP header on, extensions included: only the quoted IP
+            // header is gone (20 or 40 bytes: our probes carry no options or extension headers).
+            message.Extensions = IcmpExtensionParser.ParseQuoted(request, error.ExtensionOffset,
+                family == IcmpFamily.IPv4 ? QuotedIPv4HeaderLength : QuotedIPv6HeaderLength);
+        }
         return true;
     }
 }

@@ -31,7 +31,7 @@ namespace IcmpTools.Engine.Sockets;
 /// few IPv6 sends can still fail after every retry (SendFailed, errno 113); why IPv6 ping sockets do not follow
 /// the IPv4 lookup order is not yet understood.
 /// </remarks>
-public sealed unsafe class DatagramSocketTransport : IIcmpTransport
+public sealed unsafe class DatagramSocketTransport : IIcmpTransport, IPathMtuSource
 {
     private const int ReceiveCapacity = 64;
     /// <summary>The ICMP message of the largest datagram, plus slack: a 65,500-byte payload's reply must arrive whole.</summary>
@@ -74,6 +74,8 @@ public sealed unsafe class DatagramSocketTransport : IIcmpTransport
     private readonly ReceiveBatch _receiveBatch;
     private readonly TimeProvider _clock;
     private int _disposed;
+    /// <summary>With DontFragment only: what a send refused with EMSGSIZE was measured against.</summary>
+    private readonly KernelPathMtu? _pathMtu;
 
     /// <summary>Opens and configures the socket in the calling thread's network namespace.</summary>
     /// <exception cref="SocketPermissionException">ping_group_range does not admit this process's group.</exception>
@@ -135,6 +137,8 @@ public sealed unsafe class DatagramSocketTransport : IIcmpTransport
             throw;
         }
 
+        // Last: nothing after it can throw and leave it open.
+        _pathMtu = dontFragment ? KernelPathMtu.TryOpen(family) : null;
         _receiveBatch = new ReceiveBatch(ReceiveCapacity, SlotSize);
         var buffer = (byte*)Marshal.UnsafeAddrOfPinnedArrayElement(_receiveBatch.Buffer, 0);
         _recvMessages = (LibC.MMsgHdr*)NativeMemory.AllocZeroed((nuint)(ReceiveCapacity * sizeof(LibC.MMsgHdr)));
@@ -227,6 +231,7 @@ public sealed unsafe class DatagramSocketTransport : IIcmpTransport
         if (Family == IcmpFamily.IPv4)
         {
             SetInt(fd, LibC.IPPROTO_IP, LinuxErrorQueue.IP_RECVERR, 1);
+            TrySetInt(fd, LibC.IPPROTO_IP, LinuxErrorQueue.IP_RECVERR_RFC4884, 1);
             SetInt(fd, LibC.IPPROTO_IP, LinuxErrorQueue.IP_RECVTTL, 1);
             if (dontFragment)
             {
@@ -236,6 +241,7 @@ public sealed unsafe class DatagramSocketTransport : IIcmpTransport
         else
         {
             SetInt(fd, LibC.IPPROTO_IPV6, LinuxErrorQueue.IPV6_RECVERR, 1);
+            TrySetInt(fd, LibC.IPPROTO_IPV6, LinuxErrorQueue.IPV6_RECVERR_RFC4884, 1);
             SetInt(fd, LibC.IPPROTO_IPV6, LibC.IPV6_RECVHOPLIMIT, 1);
             if (dontFragment)
             {
@@ -329,8 +335,11 @@ public sealed unsafe class DatagramSocketTransport : IIcmpTransport
                         continue;
                     }
                     if (IsPendingIcmpError(errno) && retries++ < MaxPendingErrorRetries
-                        && (retries <= PendingErrorRetries || ErrorsQueued(hold.Fd)))
+                        && (errno == Emsgsize ? retries == 1 : retries <= PendingErrorRetries || ErrorsQueued(hold.Fd)))
                     {
+                        // EMSGSIZE is tried once more only: a pending one (a Packet Too Big for an earlier probe) is
+                        // consumed by the first failure, while a send too big for the path itself (-DontFragment)
+                        // fails again, each time queueing a local error that "errors are queued" would retry on.
                         // Should a kernel ever hand ICMP errors to a sender (see remarks), the pending error each
                         // leaves fails the next send, consuming it, while the error itself waits in the queue: send
                         // the same message again. A failure of this send (no route) repeats, and gives up soon; under a
@@ -349,6 +358,25 @@ public sealed unsafe class DatagramSocketTransport : IIcmpTransport
                     retries = 0;
                 }
             }
+        }
+    }
+
+    /// <summary>Reads and counts what waits on the receiving socket's error queue (tests: what a send left behind).</summary>
+    internal int DrainErrorQueue()
+    {
+        var count = 0;
+        var data = stackalloc byte[64];
+        var control = stackalloc byte[256];
+        var iov = new LibC.IoVec { Base = data, Length = 64 };
+        using var hold = SocketHold.Take(_socket.SafeHandle, this);
+        while (true)
+        {
+            var message = new LibC.MMsgHdr { Header = new LibC.MsgHdr { Iov = &iov, IovLength = 1, Control = control, ControlLength = 256 } };
+            if (LibC.recvmmsg(hold.Fd, &message, 1, LibC.MSG_ERRQUEUE | LibC.MSG_DONTWAIT, null) <= 0)
+            {
+                return count;
+            }
+            count++;
         }
     }
 
@@ -512,12 +540,15 @@ public sealed unsafe class DatagramSocketTransport : IIcmpTransport
         }
     }
 
+    public int PathMtu(in IpKey destination) => _pathMtu?.Query(destination) ?? 0;
+
     public void Dispose()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0)
         {
             return;
         }
+        _pathMtu?.Dispose();
         // The SafeSocketHandles close their descriptors only when the last send or receive holding them lets go.
         _socket.Dispose();
         foreach (var sender in _senders)

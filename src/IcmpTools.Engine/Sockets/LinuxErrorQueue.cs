@@ -25,6 +25,11 @@ internal struct DatagramControl
     public int Errno;
     /// <summary>SO_EE_OFFENDER: the router or host that sent the ICMP error.</summary>
     public IpKey Offender;
+    /// <summary>
+    /// IP_RECVERR_RFC4884: where in the returned payload the kernel found a compliant RFC 4884 extension structure
+    /// (ee_rfc4884.len); 0 when it found none, or the kernel does not say.
+    /// </summary>
+    public int ExtensionOffset;
 }
 
 /// <summary>
@@ -40,6 +45,9 @@ internal static unsafe partial class LinuxErrorQueue
     public const int IP_RECVERR = LibC.IP_RECVERR;
     public const int IP_RECVTTL = 12;
     public const int IPV6_RECVERR = LibC.IPV6_RECVERR;
+    /// <summary>Linux 5.9+: locate RFC 4884 extensions in error-queue entries (ee_rfc4884); older kernels refuse it, harmlessly.</summary>
+    public const int IP_RECVERR_RFC4884 = 26;
+    public const int IPV6_RECVERR_RFC4884 = 31;
     public const int MSG_ERRQUEUE = LibC.MSG_ERRQUEUE;
     public const short POLLERR = 0x008;
 
@@ -112,6 +120,9 @@ internal static unsafe partial class LinuxErrorQueue
         result.Code = ee.Code;
         result.Info = ee.Info;
         result.Errno = (int)ee.Errno;
+        // ee_data holds struct sock_ee_data_rfc4884 { u16 len; u8 flags; u8 reserved; } in host order; flag 1 is
+        // the kernel's own checksum verdict, which the parser repeats.
+        result.ExtensionOffset = (int)(ee.Data & 0xFFFF);
     }
 
     /// <summary>A sockaddr_in / sockaddr_in6 as Linux lays it out (family in host order, no length byte).</summary>

@@ -49,6 +49,12 @@ internal static class RawFraming
         {
             echoedPayload = data.Slice(parsed.PayloadOffset, parsed.PayloadLength);
         }
+        else if (IcmpExtensionParser.MayCarryExtensions(family, parsed.Type))
+        {
+            // The ICMP message within what was read: IPv4 datagrams start with their header (its length checked by the parse).
+            var start = family == IcmpFamily.IPv4 ? (data[0] & 0x0F) * 4 : 0;
+            message.Extensions = IcmpExtensionParser.Parse(data.Slice(start, parsed.IcmpLength), family);
+        }
         return true;
     }
 }

@@ -15,7 +15,7 @@ namespace IcmpTools.Engine.Sockets;
 /// and per-packet TTL / traffic class / source through control messages, so one socket per family
 /// serves every operation whatever options each one uses.
 /// </summary>
-public sealed unsafe class RawSocketTransport : IIcmpTransport, ISendPathReport
+public sealed unsafe class RawSocketTransport : IIcmpTransport, ISendPathReport, IPathMtuSource
 {
     /// <summary>Packets taken per receive call: enough to drain a sweep's burst in few system calls.</summary>
     private const int ReceiveCapacity = 64;
@@ -52,6 +52,8 @@ public sealed unsafe class RawSocketTransport : IIcmpTransport, ISendPathReport
     /// <summary>The Ethernet send path (packet sockets) where the kernel gives a plain next hop; null where it cannot be had.</summary>
     private readonly FrameSender? _frames;
     private int _disposed;
+    /// <summary>With DontFragment only: what a send refused with EMSGSIZE was measured against.</summary>
+    private readonly KernelPathMtu? _pathMtu;
 
     /// <summary>
     /// The control message type that carries a packet's stamp key. Tests set one no kernel knows, so that this
@@ -106,6 +108,8 @@ public sealed unsafe class RawSocketTransport : IIcmpTransport, ISendPathReport
             throw;
         }
 
+        // Last: nothing after it can throw and leave it open.
+        _pathMtu = dontFragment ? KernelPathMtu.TryOpen(family) : null;
         _receiveBatch = new ReceiveBatch(ReceiveCapacity, SlotSize);
         _recvMessages = (LibC.MMsgHdr*)NativeMemory.AllocZeroed((nuint)(ReceiveCapacity * sizeof(LibC.MMsgHdr)));
         _recvIov = (LibC.IoVec*)NativeMemory.AllocZeroed((nuint)(ReceiveCapacity * sizeof(LibC.IoVec)));
@@ -573,12 +577,15 @@ public sealed unsafe class RawSocketTransport : IIcmpTransport, ISendPathReport
         }
     }
 
+    public int PathMtu(in IpKey destination) => _pathMtu?.Query(destination) ?? 0;
+
     public void Dispose()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0)
         {
             return;
         }
+        _pathMtu?.Dispose();
         // The SafeHandles close their descriptors only once every call holding them has returned.
         _socket.Dispose();
         foreach (var sender in _senders)

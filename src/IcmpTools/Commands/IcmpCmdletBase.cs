@@ -373,6 +373,7 @@ public abstract class IcmpCmdletBase : PSCmdlet, IDisposable
         catch (OperationCanceledException)
         {
             // Stopped: PowerShell raises PipelineStoppedException on its own.
+            ReportStop();
         }
     }
 
@@ -391,8 +392,32 @@ public abstract class IcmpCmdletBase : PSCmdlet, IDisposable
         catch (OperationCanceledException)
         {
             // Stopped: PowerShell raises PipelineStoppedException on its own.
+            ReportStop();
         }
     }
+
+    /// <summary>
+    /// Called on the pipeline thread once the pipeline is stopped (Ctrl+C). Nothing can be written down the
+    /// pipeline any more; the host's console still takes text.
+    /// </summary>
+    protected virtual void OnStopped()
+    {
+    }
+
+    private bool _stopRequested;
+    private bool _stopReported;
+
+    private void ReportStop()
+    {
+        if (!_stopReported)
+        {
+            _stopReported = true;
+            OnStopped();
+        }
+    }
+
+    /// <summary>Waits (at most <paramref name="limit"/>) for the cancelled background work to unwind.</summary>
+    protected void WaitForWork(TimeSpan limit) => Task.WaitAll(_work.Keys.Where(t => !t.IsCompleted).ToArray(), limit);
 
     /// <summary>Called on the pipeline thread after each batch of writes (progress reporting hooks in here).</summary>
     protected virtual void OnDrained()
@@ -425,7 +450,11 @@ public abstract class IcmpCmdletBase : PSCmdlet, IDisposable
         }
     }
 
-    protected override void StopProcessing() => _stopping.Cancel();
+    protected override void StopProcessing()
+    {
+        _stopRequested = true;
+        _stopping.Cancel();
+    }
 
     protected static string Format(string format, params object?[] args) => string.Format(CultureInfo.CurrentCulture, format, args);
 
@@ -442,6 +471,11 @@ public abstract class IcmpCmdletBase : PSCmdlet, IDisposable
             return;
         }
         _disposed = true;
+        // Stopped before a drain was under way (still in BeginProcessing or ProcessRecord): report it now.
+        if (_stopRequested)
+        {
+            ReportStop();
+        }
         _stopping.Cancel();
         // Let cancelled work unwind before the sockets close under it; it only has to notice the token.
         Task.WaitAll(_work.Keys.Where(t => !t.IsCompleted).ToArray(), TimeSpan.FromMilliseconds(200));

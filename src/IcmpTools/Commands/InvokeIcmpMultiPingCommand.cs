@@ -51,6 +51,7 @@ public sealed class InvokeIcmpMultiPingCommand : IcmpCmdletBase
     public int Count { get; set; } = 2;
 
     [Parameter]
+    [Alias("Delay")]
     [ValidateRange(0.0, 3600.0)]
     public double IntervalSeconds { get; set; } = 0.5;
 

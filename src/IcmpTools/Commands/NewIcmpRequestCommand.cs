@@ -1,5 +1,6 @@
 using System.Management.Automation;
 using System.Net;
+using IcmpTools.Binding;
 using IcmpTools.Engine.Errors;
 using IcmpTools.Engine.Models;
 using IcmpTools.Engine.Operations;
@@ -18,6 +19,7 @@ public sealed class NewIcmpRequestCommand : PSCmdlet
     [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
     [Alias("TargetName", "Address")]
     [ValidateNotNullOrEmpty]
+    [TargetNameTransformation]
     public string Destination { get; set; } = string.Empty;
 
     /// <summary>Echo identifier; a datagram (unprivileged) socket replaces it with its own on the wire.</summary>
@@ -71,12 +73,18 @@ public sealed class NewIcmpRequestCommand : PSCmdlet
         IPAddress address;
         try
         {
-            address = TargetResolver.ResolveAsync(Destination, IPv4 ? IcmpFamily.IPv4 : IPv6 ? IcmpFamily.IPv6 : null, CancellationToken.None)
-                .GetAwaiter().GetResult();
+            var family = IPv4 ? IcmpFamily.IPv4 : IPv6 ? IcmpFamily.IPv6 : (IcmpFamily?)null;
+            address = OneHostTarget.AsSingleAddress(Destination, family, MyInvocation.MyCommand.Name)
+                ?? TargetResolver.ResolveAsync(Destination, family, CancellationToken.None).GetAwaiter().GetResult();
         }
         catch (NameResolutionException e)
         {
             WriteError(new ErrorRecord(e, ErrorIds.NameResolutionFailed, ErrorCategory.ObjectNotFound, Destination));
+            return;
+        }
+        catch (TargetIsBlockException e)
+        {
+            WriteError(new ErrorRecord(e, ErrorIds.TargetIsBlock, ErrorCategory.InvalidArgument, Destination));
             return;
         }
         catch (AddressFamilyMismatchException e)

@@ -15,11 +15,13 @@ namespace IcmpTools.Commands;
 [OutputType(typeof(Host), ParameterSetName = [DefaultSet])]
 [OutputType(typeof(Reply), ParameterSetName = [DefaultSet, ContinuousSet])]
 [OutputType(typeof(bool), ParameterSetName = [QuietSet])]
+[OutputType(typeof(PathMtuResult), ParameterSetName = [MtuSizeSet])]
 public sealed class TestIcmpEchoCommand : IcmpCmdletBase
 {
     private const string DefaultSet = "Default";
     private const string QuietSet = "Quiet";
     private const string ContinuousSet = "Continuous";
+    private const string MtuSizeSet = "MtuSize";
 
     /// <summary>
     /// Targets pinged at once (a task and a scheduler each); further piped targets are read as these finish, as
@@ -31,6 +33,8 @@ public sealed class TestIcmpEchoCommand : IcmpCmdletBase
     private IcmpFamily? _family;
     private QuietAnswers? _quiet;
     private bool _debug;
+    /// <summary>Each stopped target's statistics, printed once the pipeline is stopped (Ctrl+C), as ping prints its own.</summary>
+    private readonly System.Collections.Concurrent.ConcurrentQueue<string> _stoppedSummaries = new();
 
     /// <summary>-Quiet's answer for the target at <paramref name="Index"/> (in input order).</summary>
     private sealed record QuietAnswer(long Index, bool Alive);
@@ -47,11 +51,20 @@ public sealed class TestIcmpEchoCommand : IcmpCmdletBase
     public int Count { get; set; } = 4;
 
     [Parameter(Mandatory = true, ParameterSetName = ContinuousSet)]
+    [Alias("Repeat")]
     public SwitchParameter Continuous { get; set; }
 
+    /// <summary>Seconds between probes to a target; over an unprivileged socket at least <see cref="UnprivilegedMinimumInterval"/>.</summary>
     [Parameter]
+    [Alias("Delay")]
     [ValidateRange(0.0, 3600.0)]
     public double IntervalSeconds { get; set; } = 1;
+
+    /// <summary>
+    /// The shortest interval a user without CAP_NET_RAW may ask for: iputils ping's floor for non-root (2 ms), so
+    /// an unprivileged user cannot flood a host (-IntervalSeconds 0 sent a million probes in 5.6 s).
+    /// </summary>
+    public const double UnprivilegedMinimumInterval = 0.002;
 
     [Parameter]
     [ValidateRange(0.001, 3600.0)]
@@ -79,6 +92,14 @@ public sealed class TestIcmpEchoCommand : IcmpCmdletBase
     [Parameter(ParameterSetName = ContinuousSet)]
     public SwitchParameter Broadcast { get; set; }
 
+    /// <summary>
+    /// Test-Connection's -MtuSize: one PathMtuResult per target, the largest packet and payload that reach it
+    /// unfragmented, found from the MTU routers name or, on a silent path, by a DontFragment search.
+    /// </summary>
+    [Parameter(Mandatory = true, ParameterSetName = MtuSizeSet)]
+    [Alias("MtuSizeDetect")]
+    public SwitchParameter MtuSize { get; set; }
+
     protected override void BeginProcessing()
     {
         if (Payload is not null && MyInvocation.BoundParameters.ContainsKey(nameof(BufferSize)))
@@ -105,7 +126,16 @@ public sealed class TestIcmpEchoCommand : IcmpCmdletBase
         };
         _quiet = Quiet ? new QuietAnswers() : null;
         _debug = DebugWanted;
-        OpenProbers(DontFragment, Broadcast);
+        // The MTU search is DontFragment by nature: without it every size would "arrive", in fragments.
+        OpenProbers(DontFragment || MtuSize, Broadcast);
+        // One probe has no interval to flood with.
+        if (IntervalSeconds < UnprivilegedMinimumInterval && (Continuous || Count > 1)
+            && (ProberFor(IcmpFamily.IPv4)?.Kind == Engine.Sockets.SocketKind.Datagram || ProberFor(IcmpFamily.IPv6)?.Kind == Engine.Sockets.SocketKind.Datagram))
+        {
+            ThrowTerminatingError(new ErrorRecord(new ArgumentOutOfRangeException(nameof(IntervalSeconds), IntervalSeconds,
+                Format(Strings.UnprivilegedInterval, IntervalSeconds, UnprivilegedMinimumInterval)),
+                ErrorIds.InvalidParameterValue, ErrorCategory.InvalidArgument, IntervalSeconds));
+        }
     }
 
     protected override int? TargetsInFlightLimit => Continuous ? null : MaxTargetsInFlight;
@@ -121,6 +151,20 @@ public sealed class TestIcmpEchoCommand : IcmpCmdletBase
     }
 
     protected override void EndProcessing() => DrainToEnd();
+
+    protected override void OnStopped()
+    {
+        // The pings unwind within moments of the stop; a stuck one is not worth holding Ctrl+C up for.
+        WaitForWork(TimeSpan.FromSeconds(1));
+        while (_stoppedSummaries.TryDequeue(out var line))
+        {
+            Host.UI.WriteLine(line);
+        }
+    }
+
+    private static string Summary(string shown, int sent, int received, (double Min, double Avg, double Max)? rtt) =>
+        Format(Strings.StoppedSummary, shown, sent, received, sent == 0 ? 0 : 100.0 * (sent - received) / sent,
+            rtt is { } r ? Format(Strings.StoppedSummaryRtt, r.Min, r.Avg, r.Max) : string.Empty);
 
     protected override void WriteOutput(object value)
     {
@@ -157,7 +201,7 @@ public sealed class TestIcmpEchoCommand : IcmpCmdletBase
     private async Task<bool> PingAsync(string target)
     {
         var name = (string?)null;
-        if (AsSingleAddress(target) is not { } address)
+        if (OneHostTarget.AsSingleAddress(target, _family, MyInvocation.MyCommand.Name) is not { } address)
         {
             name = TargetResolver.TryParseLiteral(target, out _) ? null : target;
             address = await TargetResolver.ResolveAsync(target, _family, StopToken).ConfigureAwait(false);
@@ -171,62 +215,55 @@ public sealed class TestIcmpEchoCommand : IcmpCmdletBase
             return false;
         }
         var shown = name is null ? address.ToString() : $"{name} ({address})";
+        if (MtuSize)
+        {
+            var options = new PathMtuOptions { Timeout = _options.Timeout, Ttl = Ttl, TrafficClass = TrafficClass, Source = SourceAddressValue };
+            var found = await PathMtu.DiscoverAsync(prober, address, options, StopToken).ConfigureAwait(false);
+            await PostAsync(found).ConfigureAwait(false);
+            return found.Status == IcmpStatus.Success;
+        }
         PostVerbose(Format(Strings.VerbosePingStart, shown, SourceDescription,
             Continuous ? Strings.ProbesContinuous : Format(Strings.ProbesCount, Count),
             Payload?.Length ?? BufferSize, IntervalSeconds, TimeoutSeconds, Ttl, DontFragment ? Strings.DontFragmentNote : ""));
         if (PerReply || Continuous || Broadcast)
         {
-            var answered = false;
-            await foreach (var reply in Ping.StreamAsync(prober, address, _options, StopToken).ConfigureAwait(false))
+            var (sent, received, min, max, sum) = (0, 0, double.MaxValue, 0.0, 0.0);
+            try
             {
-                answered |= reply.Status == IcmpStatus.Success;
-                await PostAsync(reply).ConfigureAwait(false);
+                await foreach (var reply in Ping.StreamAsync(prober, address, _options, StopToken).ConfigureAwait(false))
+                {
+                    sent++;
+                    if (reply is { Status: IcmpStatus.Success, Rtt: { } rtt })
+                    {
+                        (received, min, max, sum) = (received + 1, Math.Min(min, rtt), Math.Max(max, rtt), sum + rtt);
+                    }
+                    await PostAsync(reply).ConfigureAwait(false);
+                }
             }
-            return answered;
+            catch (OperationCanceledException) when (StopToken.IsCancellationRequested && !Broadcast)
+            {
+                _stoppedSummaries.Enqueue(Summary(shown, sent, received, received == 0 ? null : (min, sum / received, max)));
+                throw;
+            }
+            return received > 0;
         }
-        var host = await Ping.PingAsync(prober, address, name, _options, StopToken).ConfigureAwait(false);
+        Host host;
+        try
+        {
+            host = await Ping.PingAsync(prober, address, name, _options, StopToken).ConfigureAwait(false);
+        }
+        catch (PingStoppedException e) when (e.Partial is { } partial && _quiet is null)
+        {
+            _stoppedSummaries.Enqueue(Summary(shown, partial.PacketsSent, partial.PacketsReceived,
+                partial.AvgRtt is { } avg ? (partial.MinRtt!.Value, avg, partial.MaxRtt!.Value) : null));
+            throw;
+        }
         PostVerbose(Format(Strings.VerbosePingDone, shown, host.PacketsSent, host.PacketsReceived, host.PacketLoss * 100, host.Duplicates));
         if (_quiet is null)
         {
             await PostAsync(host).ConfigureAwait(false);
         }
         return host.IsAlive;
-    }
-
-    /// <summary>
-    /// A target written as a block or a range: one address (a /32, a /128) is pinged as that address; more is
-    /// a sweep's job, and the error says so instead of "name could not be resolved".
-    /// </summary>
-    private IPAddress? AsSingleAddress(string target)
-    {
-        if (!target.Contains('/', StringComparison.Ordinal) && !target.Contains('-', StringComparison.Ordinal))
-        {
-            return null;
-        }
-        SweepTarget block;
-        try
-        {
-            block = SweepTarget.Parse(target, includeNetworkAndBroadcast: true, allowHuge: true);
-        }
-        catch (InvalidTargetException) when (!target.Contains('/', StringComparison.Ordinal))
-        {
-            // A name with a hyphen (my-router): the resolver decides.
-            return null;
-        }
-        if (block.Name is not null)
-        {
-            return null;
-        }
-        if (block.Count != 1)
-        {
-            throw new TargetIsBlockException(Format(Strings.TargetIsBlock, target, block.Count));
-        }
-        var address = block.Addresses().First();
-        if (_family is { } wanted && TargetResolver.FamilyOf(address) != wanted)
-        {
-            throw new AddressFamilyMismatchException($"The target '{target}' is an {TargetResolver.FamilyOf(address)} address, but {wanted} was asked for.");
-        }
-        return address;
     }
 
     /// <summary>

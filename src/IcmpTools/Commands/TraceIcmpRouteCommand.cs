@@ -1,6 +1,9 @@
 using System.Management.Automation;
+using System.Management.Automation.Host;
+using IcmpTools.Binding;
 using IcmpTools.Engine.Models;
 using IcmpTools.Engine.Operations;
+using IcmpTools.Views;
 
 namespace IcmpTools.Commands;
 
@@ -8,6 +11,8 @@ namespace IcmpTools.Commands;
 /// Trace-IcmpRoute: a parallel, flow-stable traceroute. One Hop per distance, streamed in distance order
 /// as each becomes final; several targets are traced at once. What the network answered (silence,
 /// Destination Unreachable) is data in the Hops; only a bad input or a broken tool is an ErrorRecord.
+/// With -Rounds or -Continuous the trace runs in rounds (mtr's report): the final Hop of each distance at the
+/// end, or with -PerRound a snapshot per hop per round; on an interactive console, a live table meanwhile.
 /// </summary>
 [Cmdlet(VerbsDiagnostic.Trace, "IcmpRoute")]
 [OutputType(typeof(Hop))]
@@ -25,6 +30,7 @@ public sealed class TraceIcmpRouteCommand : IcmpCmdletBase
     [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
     [Alias("ComputerName", "Address", "IPAddress", "Name")]
     [ValidateNotNullOrEmpty]
+    [TargetNameTransformation]
     public string[] TargetName { get; set; } = [];
 
     [Parameter]
@@ -62,11 +68,38 @@ public sealed class TraceIcmpRouteCommand : IcmpCmdletBase
     public int FlowId { get; set; }
 
     [Parameter]
+    [Alias("ResolveDestination")]
     public SwitchParameter ResolveNames { get; set; }
 
     [Parameter]
     [ValidateRange(0, 10_000_000)]
     public int Rate { get; set; }
+
+    /// <summary>Rounds to trace (mtr --report -c); each probes every hop once (-Count times).</summary>
+    [Parameter]
+    [ValidateRange(1, TracerouteOptions.MaxRounds)]
+    public int Rounds { get; set; }
+
+    /// <summary>Trace in rounds until Ctrl+C (or q on the live view).</summary>
+    [Parameter]
+    public SwitchParameter Continuous { get; set; }
+
+    /// <summary>With -Rounds or -Continuous: a Hop per distance per round (statistics so far), instead of the final Hops only.</summary>
+    [Parameter]
+    public SwitchParameter PerRound { get; set; }
+
+    /// <summary>The latest snapshot of each (target, distance) in rounds: the report, and what the live view shows.</summary>
+    private readonly Dictionary<(string Target, int Distance), Hop> _latest = [];
+    private readonly List<string> _targetOrder = [];
+    private readonly CancellationTokenSource _finish = new();
+    private TraceLiveView? _view;
+    private bool _viewChanged;
+    private bool _keysTaken;
+    private Task? _keys;
+
+    /// <summary>tracepath's column: each Hop's Mtu is the path MTU up to it (a DontFragment path MTU discovery runs beside the trace).</summary>
+    [Parameter]
+    public SwitchParameter Mtu { get; set; }
 
     protected override void BeginProcessing()
     {
@@ -75,12 +108,42 @@ public sealed class TraceIcmpRouteCommand : IcmpCmdletBase
             ThrowTerminatingError(new ErrorRecord(new ArgumentException(Strings.TraceTtlNotUsed), ErrorIds.ConflictingParameters,
                 ErrorCategory.InvalidArgument, null));
         }
+        var bound = MyInvocation.BoundParameters;
+        var inRounds = bound.ContainsKey(nameof(Rounds)) || Continuous;
+        if (bound.ContainsKey(nameof(Rounds)) && Continuous)
+        {
+            ThrowTerminatingError(new ErrorRecord(new ArgumentException(Strings.TraceRoundsAndContinuous), ErrorIds.ConflictingParameters,
+                ErrorCategory.InvalidArgument, null));
+        }
+        if (PerRound && !inRounds)
+        {
+            ThrowTerminatingError(new ErrorRecord(new ArgumentException(Strings.TracePerRoundWithoutRounds), ErrorIds.ConflictingParameters,
+                ErrorCategory.InvalidArgument, null));
+        }
+        if (Multipath && inRounds)
+        {
+            ThrowTerminatingError(new ErrorRecord(new ArgumentException(Strings.TraceMultipathInRounds), ErrorIds.ConflictingParameters,
+                ErrorCategory.InvalidArgument, null));
+        }
+        if (Mtu && inRounds)
+        {
+            ThrowTerminatingError(new ErrorRecord(new ArgumentException(Strings.TraceMtuInRounds), ErrorIds.ConflictingParameters,
+                ErrorCategory.InvalidArgument, null));
+        }
+        if (Multipath && (FastMode || bound.ContainsKey(nameof(Count))))
+        {
+            ThrowTerminatingError(new ErrorRecord(new ArgumentException(FastMode ? Strings.MultipathFastMode : Strings.MultipathCount),
+                ErrorIds.ConflictingParameters, ErrorCategory.InvalidArgument, null));
+        }
         _family = RequestedFamily();
         PrepareSource(Source);
         _options = new TracerouteOptions
         {
-            Count = Count,
-            Interval = TimeSpan.FromSeconds(IntervalSeconds),
+            // In rounds, mtr's defaults: one probe per hop a round, a round a second.
+            Count = inRounds && !bound.ContainsKey(nameof(Count)) ? 1 : Count,
+            Interval = TimeSpan.FromSeconds(inRounds && !bound.ContainsKey(nameof(IntervalSeconds)) ? 1 : IntervalSeconds),
+            Rounds = Rounds,
+            Continuous = Continuous,
             Timeout = TimeSpan.FromSeconds(TimeoutSeconds),
             MinHops = MinHops,
             MaxHops = MaxHops,
@@ -103,8 +166,74 @@ public sealed class TraceIcmpRouteCommand : IcmpCmdletBase
             ThrowTerminatingError(new ErrorRecord(new ArgumentException(Format(Strings.TraceInvalidOption, e.Message), e),
                 ErrorIds.InvalidParameterValue, ErrorCategory.InvalidArgument, e.ActualValue));
         }
-        OpenProbers(dontFragment: false);
+        OpenProbers(dontFragment: Mtu);
         WarnIfFlowNotHeld();
+        if (inRounds && !PerRound && LiveViewFits())
+        {
+            _view = new TraceLiveView();
+            TakeKeys();
+        }
+    }
+
+    /// <summary>
+    /// The live table goes only where a person reads it: the output ends on this console (last in the
+    /// pipeline, not redirected) and the host draws VT sequences. Piped or redirected, only objects.
+    /// </summary>
+    private bool LiveViewFits()
+    {
+        try
+        {
+            return MyInvocation.PipelinePosition == MyInvocation.PipelineLength
+                && !Console.IsOutputRedirected
+                && Host.UI is { SupportsVirtualTerminal: true, RawUI: not null }
+                && Host.UI.RawUI.WindowSize.Width > 0;
+        }
+        catch (Exception e) when (e is NotImplementedException or PSNotImplementedException or IOException or HostException)
+        {
+            // A host without a console window (remoting, a custom host) has no screen to redraw.
+            return false;
+        }
+    }
+
+    /// <summary>
+    /// Reads Ctrl+C and q as keys while the live view runs, so that stopping ends the rounds and still
+    /// writes the report (a stopped pipeline can write nothing more). Only when a person types on this console.
+    /// </summary>
+    private void TakeKeys()
+    {
+        if (Console.IsInputRedirected)
+        {
+            return;
+        }
+        Console.TreatControlCAsInput = true;
+        _keysTaken = true;
+        var token = _finish.Token;
+        _keys = Task.Run(async () =>
+        {
+            while (!token.IsCancellationRequested)
+            {
+                while (Console.KeyAvailable)
+                {
+                    var key = Console.ReadKey(intercept: true);
+                    if (key.KeyChar is 'q' or 'Q' or '\u0003' || (key.Key == ConsoleKey.C && key.Modifiers.HasFlag(ConsoleModifiers.Control)))
+                    {
+                        await _finish.CancelAsync().ConfigureAwait(false);
+                    }
+                }
+                await Task.Delay(50, CancellationToken.None).ConfigureAwait(false);
+            }
+        });
+    }
+
+    private void GiveKeysBack()
+    {
+        if (_keysTaken)
+        {
+            _keysTaken = false;
+            _finish.Cancel();
+            _keys?.Wait(TimeSpan.FromSeconds(1));
+            Console.TreatControlCAsInput = false;
+        }
     }
 
     /// <summary>
@@ -136,18 +265,93 @@ public sealed class TraceIcmpRouteCommand : IcmpCmdletBase
         DrainAvailable();
     }
 
-    protected override void EndProcessing() => DrainToEnd();
+    protected override void EndProcessing()
+    {
+        try
+        {
+            DrainToEnd();
+        }
+        finally
+        {
+            GiveKeysBack();
+        }
+        if (_options.InRounds && !PerRound)
+        {
+            foreach (var target in _targetOrder)
+            {
+                foreach (var hop in _latest.Values.Where(h => h.Target == target).OrderBy(h => h.Distance))
+                {
+                    WriteObject(hop);
+                }
+            }
+        }
+    }
+
+    protected override void WriteOutput(object value)
+    {
+        if (!_options.InRounds || value is not Hop hop)
+        {
+            WriteObject(value);
+            return;
+        }
+        if (!_latest.ContainsKey((hop.Target, hop.Distance)) && !_targetOrder.Contains(hop.Target))
+        {
+            _targetOrder.Add(hop.Target);
+        }
+        _latest[(hop.Target, hop.Distance)] = hop;
+        _viewChanged = true;
+        if (PerRound)
+        {
+            WriteObject(hop);
+        }
+    }
+
+    protected override void OnDrained()
+    {
+        if (_view is null || !_viewChanged)
+        {
+            return;
+        }
+        _viewChanged = false;
+        var size = Host.UI.RawUI.WindowSize;
+        var groups = _latest.Values.GroupBy(h => h.Target).OrderBy(g => _targetOrder.IndexOf(g.Key));
+        _view.Draw(Host.UI, TraceLiveView.Render(groups, size.Width, Strings.TraceLiveViewFooter), size.Height);
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            GiveKeysBack();
+        }
+        base.Dispose(disposing);
+        if (disposing)
+        {
+            // After the base has let the work unwind: the work links its token to this source.
+            _finish.Dispose();
+        }
+    }
 
     private async Task TraceTargetAsync(string target)
     {
-        var address = await TargetResolver.ResolveAsync(target, _family, StopToken).ConfigureAwait(false);
+        var address = OneHostTarget.AsSingleAddress(target, _family, MyInvocation.MyCommand.Name)
+            ?? await TargetResolver.ResolveAsync(target, _family, StopToken).ConfigureAwait(false);
         if (ProberFor(address, target) is not { } prober)
         {
             return;
         }
-        await foreach (var hop in Traceroute.StreamAsync(prober, address, _options, StopToken).ConfigureAwait(false))
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(StopToken, _finish.Token);
+        try
         {
-            await PostAsync(hop).ConfigureAwait(false);
+            var hops = Mtu ? TracerouteMtu.StreamAsync(prober, address, _options, stop.Token) : Traceroute.StreamAsync(prober, address, _options, stop.Token);
+            await foreach (var hop in hops.ConfigureAwait(false))
+            {
+                await PostAsync(hop).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException) when (_finish.IsCancellationRequested && !StopToken.IsCancellationRequested)
+        {
+            // q or Ctrl+C on the live view: the rounds end here and the report is what they gathered.
         }
     }
 }

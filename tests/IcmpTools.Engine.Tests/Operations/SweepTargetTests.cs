@@ -1,4 +1,5 @@
 using IcmpTools.Engine.Errors;
+using IcmpTools.Engine.Models;
 using IcmpTools.Engine.Operations;
 using Xunit;
 
@@ -6,6 +7,28 @@ namespace IcmpTools.Engine.Tests.Operations;
 
 public sealed class SweepTargetTests
 {
+    [Theory]
+    [InlineData("fe80::1%to-r1")]
+    [InlineData("fe80::1%br-lan-2")]
+    public void AZoneWithAHyphenatedInterfaceNameIsOneAddressNotARange(string text)
+    {
+        var target = SweepTarget.Parse(text);
+
+        Assert.Null(target.Name);
+        Assert.Equal(UInt128.One, target.Count);
+        Assert.Equal("fe80::1", target.Addresses().Single().ToString().Split('%')[0]);
+    }
+
+    [Theory]
+    [InlineData("198.18.0.0/24", IcmpFamily.IPv4)]
+    [InlineData("198.18.0.1-198.18.0.9", IcmpFamily.IPv4)]
+    [InlineData("2001:db8::/120", IcmpFamily.IPv6)]
+    [InlineData("router-1", null)]
+    public void ATargetKnowsItsFamilyBeforeItIsExpanded(string text, IcmpFamily? family)
+    {
+        Assert.Equal(family, SweepTarget.Parse(text).Family);
+    }
+
     [Fact]
     public void AnIPv4BlockSkipsNetworkAndBroadcastLikeFping()
     {

@@ -307,6 +307,43 @@ public sealed class TraceroutePlannerTests
     }
 
     [Fact]
+    public void MultipathShowsABranchBehindASilentRouterThroughAStarNode()
+    {
+        var network = new FakeRouterNetwork("198.18.30.1", 0.4,
+            new FakeHop(new FakeRouter("198.18.1.1", 0.1)),
+            new FakeHop(new FakeRouter("198.18.2.2", 0.2), new FakeRouter("198.18.5.2", 0.2) { Silent = true }),
+            new FakeHop(new FakeRouter("198.18.3.2", 0.3)));
+
+        var run = Trace(network, Defaults with { Multipath = true, Timeout = TimeSpan.FromMilliseconds(50) });
+
+        // The silent branch's flows still went somewhere: r1 leads to it, and it leads to r3.
+        Assert.Equal(["198.18.2.2"], run[2].Addresses);
+        Assert.Equal(["198.18.1.1>*", "198.18.1.1>198.18.2.2"], run[2].Links.Select(l => l.ToString()).Order(StringComparer.Ordinal));
+        Assert.Equal(["*>198.18.3.2", "198.18.2.2>198.18.3.2"], run[3].Links.Select(l => l.ToString()).Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
+    public void AStraightSilentHopIsNotAStarBranchWithoutMultipath()
+    {
+        var run = Trace(ThreeRouters(new FakeRouter("198.18.2.2", 0.2) { Silent = true }), Defaults with { Timeout = TimeSpan.FromMilliseconds(50) });
+
+        Assert.Empty(run[2].Links);
+        Assert.Empty(run[3].Links);
+    }
+
+    [Fact]
+    public void MultipathStartsItsFlowsAtFlowId()
+    {
+        var planner = new TraceroutePlanner("198.18.4.2", IcmpFamily.IPv4, Defaults with { Multipath = true, FlowId = 40 }, Frequency, 0);
+        var due = new List<PlannedProbe>();
+
+        planner.TakeDue(0, due);
+
+        Assert.NotEmpty(due);
+        Assert.Equal(40, due.Min(p => p.Flow));
+    }
+
+    [Fact]
     public void MultipathOnAStraightPathStopsAtSixFlowsAHop()
     {
         var run = Trace(ThreeRouters(), Defaults with { Multipath = true });
@@ -363,6 +400,25 @@ public sealed class TraceroutePlannerTests
         var hops = new List<Hop>();
         planner.TakeFinishedHops(hops);
         Assert.Equal(IcmpStatus.Success, Assert.Single(hops).Status);
+    }
+
+    [Fact]
+    public void AProbeThatLeavesAfterAHopBeyondItAnsweredGetsTheShortWait()
+    {
+        var planner = new TraceroutePlanner("198.18.4.2", IcmpFamily.IPv4, Defaults with { Count = 1, MaxHops = 2 }, Frequency, 0);
+        var due = new List<PlannedProbe>();
+        planner.TakeDue(0, due);
+        var near = due.Single(p => p.Ttl == 1);
+        var far = due.Single(p => p.Ttl == 2);
+
+        planner.OnSent(far.Id, 0);
+        planner.OnAnswer(far.Id, new TraceAnswer(IcmpStatus.Success, "198.18.4.2", 0, 1, 64, -1));
+        // Sent the instant it was planned, but after the hop beyond answered: it waits 20 ms, not 2 s.
+        planner.OnSent(near.Id, 0);
+
+        var retimed = new List<RetimedProbe>();
+        planner.TakeRetimed(retimed);
+        Assert.Equal((long)(TraceroutePlanner.MinAdaptiveWait.TotalSeconds * Frequency), Assert.Single(retimed, r => r.Id == near.Id).Deadline);
     }
 
     [Fact]

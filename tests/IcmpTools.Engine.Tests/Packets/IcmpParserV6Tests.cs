@@ -82,6 +82,55 @@ public sealed class IcmpParserV6Tests
         Assert.Equal(4, r.Sequence);
     }
 
+    /// <summary>An extension header of the 8-octet kind (Hop-by-Hop, Routing, Destination Options), <paramref name="units"/> + 1 long.</summary>
+    private static byte[] Extension(byte nextHeader, int units, byte[] body)
+    {
+        var header = new byte[((units + 1) * 8) + body.Length];
+        header[0] = nextHeader;
+        header[1] = (byte)units;
+        body.CopyTo(header, (units + 1) * 8);
+        return header;
+    }
+
+    [Theory]
+    [InlineData((byte)0)]
+    [InlineData((byte)43)]
+    [InlineData((byte)60)]
+    public void AnErrorQuotingAProbeWithAnExtensionHeaderIsOurs(byte extension)
+    {
+        // Issue 14 (8): only a Fragment header was walked; a Hop-by-Hop, Routing or Destination Options header
+        // in front of the echo request (a router alert, a segment routing header) lost the error.
+        var quoted = Wire.IPv6(Extension(58, 1, Wire.Echo(128, 300, 4, Cookie, 24)), nextHeader: extension);
+
+        Assert.True(IcmpParser.TryParseV6(Wire.Error(3, 0, quoted), out var r));
+
+        Assert.Equal(IcmpKind.TimeExceeded, r.Kind);
+        Assert.Equal(300, r.Identifier);
+        Assert.Equal(4, r.Sequence);
+        Assert.Equal(Cookie, r.Cookie);
+    }
+
+    [Fact]
+    public void AnErrorQuotingAChainOfExtensionHeadersAndAFirstFragmentIsOurs()
+    {
+        var quoted = Wire.IPv6(Extension(60, 0, Extension(44, 2, Wire.Fragment(58, 0, more: true, Wire.Echo(128, 300, 4, Cookie, 1400)))),
+            nextHeader: 0);
+
+        Assert.True(IcmpParser.TryParseV6(Wire.Error(3, 0, quoted[..1232]), out var r));
+
+        Assert.Equal(4, r.Sequence);
+        Assert.Equal(Cookie, r.Cookie);
+    }
+
+    [Fact]
+    public void AnExtensionHeaderLongerThanTheQuoteIsNotRead()
+    {
+        var quoted = Wire.IPv6(Extension(58, 1, Wire.Echo(128, 300, 4, Cookie, 24)), nextHeader: 60);
+        quoted[41] = 200;
+
+        Assert.False(IcmpParser.TryParseV6(Wire.Error(3, 0, quoted), out _));
+    }
+
     [Fact]
     public void AnErrorAboutTheFirstFragmentOfALargeProbeIsOurs()
     {

@@ -378,6 +378,22 @@ public sealed class EngineCoreTests
         Assert.InRange(prober.DeadlinesQueued, 0, 2 * Prober.DeadlineCompactionFloor);
     }
 
+    [Fact]
+    public async Task AnIntervalBeyondFortyNineDaysIsWaitedOutNotACrash()
+    {
+        // Issue 14 (8): Task.Delay refuses waits over 2^32-2 ms (49.7 days), and the scheduler died of it.
+        using var fake = new FakeTransport();
+        using var prober = new Prober(fake, fake.Clock);
+        var start = fake.Clock.GetTimestamp();
+
+        var host = await VirtualTime.Run(fake.Clock, Ping.PingAsync(prober, Target, null, Options(2, intervalSeconds: TimeSpan.FromDays(60).TotalSeconds)),
+            step: TimeSpan.FromHours(1), realLimit: TimeSpan.FromMinutes(2));
+
+        Assert.Equal(2, host.PacketsReceived);
+        Assert.True(fake.Clock.GetElapsedTime(start) >= TimeSpan.FromDays(60));
+        Assert.True(fake.Sent[1].SentAt - fake.Sent[0].SentAt >= TimeSpan.FromDays(60));
+    }
+
     private sealed class Recorder : IProbeObserver
     {
         public readonly List<ProbeResult> Completed = new();

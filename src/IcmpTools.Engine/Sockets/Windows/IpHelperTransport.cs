@@ -28,30 +28,33 @@ namespace IcmpTools.Engine.Sockets.Windows;
 [SupportedOSPlatform("windows")]
 public sealed unsafe class IpHelperTransport : IIcmpTransport
 {
-    /// <summary>Requests in flight at most; each holds an event, a registered wait and its buffers.</summary>
+    /// <summary>Requests in flight at most on Windows; each holds an event, a registered wait and its buffers.</summary>
     public const int MaxOutstanding = 4096;
+
+    /// <summary>
+    /// Requests in flight at most under Wine, which carries each request on a Linux socket of its own in
+    /// winedevice.exe: near 1,024 of them its descriptors run out and requests fail with ERROR_INVALID_PARAMETER.
+    /// </summary>
+    public const int MaxOutstandingUnderWine = 512;
 
     private const int DefaultTtl = 128;
     private const int ReceiveCapacity = 64;
     /// <summary>WSAENOBUFS: no request could be started in time (every slot stayed busy).</summary>
     private const int NoBuffers = 10055;
-    /// <summary>How long Dispose waits for outstanding requests before it closes the handle under them.</summary>
-    private static readonly TimeSpan DrainOnDispose = TimeSpan.FromSeconds(2);
 
     private static readonly WaitOrTimerCallback OnEvent = static (state, _) => ((Request)state!).Owner.Complete((Request)state);
 
     private readonly nint _handle;
     private readonly TimeProvider _clock;
     private readonly AnswerQueue _answers = new();
-    private readonly SemaphoreSlim _room = new(MaxOutstanding, MaxOutstanding);
+    private readonly SemaphoreSlim _room = new(OutstandingLimit, OutstandingLimit);
     private readonly ConcurrentQueue<Request> _spare = new();
     private readonly bool _dontFragment;
     private readonly IPAddress? _interfaceSource;
-    /// <summary>Set by the last completion once disposing: Dispose waits on it rather than polling.</summary>
-    private readonly ManualResetEventSlim _drained = new(false);
     private int _outstanding;
     private long _rejected;
     private int _disposed;
+    private int _closed;
 
     private sealed class Request(IpHelperTransport owner) : IDisposable
     {
@@ -64,6 +67,8 @@ public sealed unsafe class IpHelperTransport : IIcmpTransport
         public int DataCapacity;
         public int DataLength;
         public EchoRequestRecord Record;
+        /// <summary>The API refused the request at once: its probe already failed and its room was given back.</summary>
+        public bool Refused;
 
         public void EnsureCapacity(int payloadLength)
         {
@@ -122,6 +127,13 @@ public sealed unsafe class IpHelperTransport : IIcmpTransport
     }
 
     public IcmpFamily Family { get; }
+
+    /// <summary>Requests this process may have in flight: <see cref="MaxOutstanding"/>, or <see cref="MaxOutstandingUnderWine"/>.</summary>
+    public static int OutstandingLimit { get; } = RunsUnderWine() ? MaxOutstandingUnderWine : MaxOutstanding;
+
+    /// <summary>Wine's ntdll exports wine_get_version; Windows' does not.</summary>
+    private static bool RunsUnderWine() =>
+        NativeLibrary.TryLoad("ntdll.dll", out var ntdll) && NativeLibrary.TryGetExport(ntdll, "wine_get_version", out _);
 
     /// <summary>The unprivileged kind: no elevation needed, only its own answers seen.</summary>
     public SocketKind Kind => SocketKind.Datagram;
@@ -227,13 +239,11 @@ public sealed unsafe class IpHelperTransport : IIcmpTransport
         {
             return 0;
         }
-        // Refused at once (Wine 8's Icmp6SendEcho2: ERROR_CALL_NOT_IMPLEMENTED): the event will never be set.
-        if (request.Wait.Unregister(null))
-        {
-            request.Wait = null;
-            Interlocked.Decrement(ref _outstanding);
-            Recycle(request);
-        }
+        // Refused at once (Wine 8's Icmp6SendEcho2: ERROR_CALL_NOT_IMPLEMENTED; Wine under load: ERROR_INVALID_PARAMETER).
+        // The probe fails now, but the request keeps its buffers, event and wait: under Wine a refused request was
+        // seen to be written to afterwards (reusing its buffers corrupted the heap). If its event is ever set, the
+        // completion recycles it as any other; if not, it stays out of the pool for the life of the process.
+        request.Refused = true;
         return error == 0 ? NoBuffers : error;
     }
 
@@ -245,7 +255,7 @@ public sealed unsafe class IpHelperTransport : IIcmpTransport
         {
             var buffer = new ReadOnlySpan<byte>(request.Reply, request.ReplySize);
             var sent = new ReadOnlySpan<byte>(request.Data, request.DataLength);
-            if (EchoReplyLayout.TryRead(Family, buffer, (ulong)request.Reply, request.DataLength, out var reply))
+            if (!request.Refused && EchoReplyLayout.TryRead(Family, buffer, (ulong)request.Reply, request.DataLength, out var reply))
             {
                 switch (EchoCompletion.Interpret(Family, in reply, in request.Record, sent, completed, _clock.TimestampFrequency,
                     out var message, out var echoed))
@@ -264,14 +274,16 @@ public sealed unsafe class IpHelperTransport : IIcmpTransport
             request.Wait?.Unregister(null);
             request.Wait = null;
             var left = Interlocked.Decrement(ref _outstanding);
+            var refused = request.Refused;
+            request.Refused = false;
             Recycle(request);
-            if (Volatile.Read(ref _disposed) == 0)
+            if (Volatile.Read(ref _disposed) == 0 && !refused)
             {
                 _room.Release();
             }
             else if (left == 0)
             {
-                _drained.Set();
+                CloseHandleOnce();
             }
         }
     }
@@ -301,19 +313,25 @@ public sealed unsafe class IpHelperTransport : IIcmpTransport
         {
             return;
         }
-        // Let the requests in flight finish: their buffers are the API's until their events are set. Those
-        // still out when the wait ends are cancelled by closing the handle; their buffers are then freed by
-        // their completion, or, if it never comes, left rather than freed under the API.
-        // _room and _drained are not disposed: a completion may still touch them, and neither holds a kernel handle.
-        if (Volatile.Read(ref _outstanding) > 0)
-        {
-            _drained.Wait(DrainOnDispose);
-        }
-        IpHelperApi.IcmpCloseHandle(_handle);
         while (_spare.TryDequeue(out var request))
         {
             request.Dispose();
         }
-        _answers.Dispose();
+        // The handle is closed once no request is in flight: a request's buffers are the API's until its event is
+        // set, and under Wine closing the handle under a pending request left later requests of the process
+        // hanging. Every request ends by its own timeout, so the last completion closes it (CloseHandleOnce).
+        if (Volatile.Read(ref _outstanding) == 0)
+        {
+            CloseHandleOnce();
+        }
+    }
+
+    private void CloseHandleOnce()
+    {
+        if (Interlocked.Exchange(ref _closed, 1) == 0)
+        {
+            IpHelperApi.IcmpCloseHandle(_handle);
+            _answers.Dispose();
+        }
     }
 }

@@ -17,9 +17,9 @@ namespace IcmpTools.Engine.Sockets.Windows;
 /// before each send that needs another (sends are serialised for it).
 /// </summary>
 /// <remarks>
-/// <para>One thread blocks in the socket's receive, stamps and parses each datagram and queues it for the
-/// prober's loop (<see cref="AnswerQueue"/>): Windows cannot wait on a socket and a wake event in one call
-/// the way Linux polls a socket and an eventfd. RTT: Stopwatch stamps before the send call and after the
+/// <para>One thread waits on the socket, stamps and parses each datagram and queues it for the prober's loop
+/// (<see cref="AnswerQueue"/>): Windows cannot wait on a socket and a wake event in one call the way Linux polls a
+/// socket and an eventfd. RTT: Stopwatch stamps before the send call and after the
 /// receive call returns (no kernel timestamps).</para>
 /// <para>IPv6 hop limit of answers: Windows gives it through WSARecvMsg's IPV6_HOPLIMIT control message, which
 /// .NET's ReceiveMessageFrom does not hand out; answers carry -1 (unknown), as Linux datagram sockets' do.</para>
@@ -36,6 +36,8 @@ public sealed class WinsockRawTransport : IIcmpTransport
     private const int DefaultTtl = 128;
     private const int ReceiveCapacity = 64;
     private const int ReceiveBufferBytes = 4 << 20;
+    /// <summary>How long the receive thread may take to notice Dispose.</summary>
+    private const int ShutdownSliceMicroseconds = 100_000;
 
     private readonly Socket _socket;
     private readonly TimeProvider _clock;
@@ -45,6 +47,7 @@ public sealed class WinsockRawTransport : IIcmpTransport
     private readonly bool _dontFragment;
     private readonly int _interfaceIndex = -1;
     private readonly Thread _receiver;
+    private readonly byte[] _receiveBuffer = GC.AllocateArray<byte>(65536, pinned: true);
     private volatile Exception? _failure;
     private int _currentTtl = -1;
     private int _disposed;
@@ -215,12 +218,20 @@ public sealed class WinsockRawTransport : IIcmpTransport
 
     private void ReceiveLoop()
     {
-        var buffer = new byte[65536];
+        var buffer = _receiveBuffer;
         var any = Family == IcmpFamily.IPv4 ? IPAddress.Any : IPAddress.IPv6Any;
         try
         {
             while (Volatile.Read(ref _disposed) == 0)
             {
+                // Wait for a datagram in short slices, never in a receive that Dispose would have to close the socket
+                // under: under Wine a blocked receive whose socket was closed could still write into its buffer after
+                // the call returned (a runtime crash in the test run). Dispose raises the flag, this loop leaves within
+                // a slice, and only then is the socket closed. A datagram that arrives ends the wait at once.
+                if (!_socket.Poll(ShutdownSliceMicroseconds, SelectMode.SelectRead))
+                {
+                    continue;
+                }
                 EndPoint remote = new IPEndPoint(any, 0);
                 int length;
                 if (Family == IcmpFamily.IPv4)
@@ -242,12 +253,9 @@ public sealed class WinsockRawTransport : IIcmpTransport
         }
         catch (Exception e) when (e is SocketException or ObjectDisposedException)
         {
-            if (Volatile.Read(ref _disposed) == 0)
-            {
-                // The prober's next Receive fails with it, and fails the probes in flight.
-                _failure = e;
-                _answers.Signal();
-            }
+            // The prober's next Receive fails with it, and fails the probes in flight.
+            _failure = e;
+            _answers.Signal();
         }
     }
 
@@ -270,7 +278,10 @@ public sealed class WinsockRawTransport : IIcmpTransport
         {
             return;
         }
-        // Closing the socket ends the blocked receive; the thread then sees the flag and leaves.
+        if (Thread.CurrentThread != _receiver)
+        {
+            _receiver.Join();
+        }
         _socket.Dispose();
         lock (_sendLock)
         {
@@ -279,10 +290,6 @@ public sealed class WinsockRawTransport : IIcmpTransport
                 sender.Dispose();
             }
             _sourceSenders.Clear();
-        }
-        if (Thread.CurrentThread != _receiver)
-        {
-            _receiver.Join();
         }
         _answers.Dispose();
     }

@@ -1,0 +1,63 @@
+using System.Buffers.Binary;
+using System.Net;
+using System.Net.NetworkInformation;
+using System.Net.Sockets;
+
+namespace IcmpTools.Engine.Sockets;
+
+/// <summary>
+/// The IPv4 broadcast addresses of a network namespace's interfaces, read when a socket opens, on the
+/// opening thread and so in its namespace (operations later run on pool threads, which may be in another).
+/// Linux refuses a send with EACCES both to a broadcast address on a socket without SO_BROADCAST and along
+/// a prohibit route (or by policy); only the destination tells the two apart. An address added to an
+/// interface after the socket opened is not known: a send to it reads as refused, not as a broadcast.
+/// </summary>
+public sealed class LocalBroadcasts
+{
+    private readonly HashSet<IPAddress> _addresses;
+
+    private LocalBroadcasts(HashSet<IPAddress> addresses) => _addresses = addresses;
+
+    /// <summary>No interface broadcasts known (a fake transport, an IPv6 socket): only 255.255.255.255 counts.</summary>
+    public static LocalBroadcasts None { get; } = new([]);
+
+    /// <summary>Reads the broadcast addresses of the calling thread's namespace (IPv4 prefixes up to /30).</summary>
+    public static LocalBroadcasts Read()
+    {
+        var addresses = new HashSet<IPAddress>();
+        try
+        {
+            foreach (var nic in NetworkInterface.GetAllNetworkInterfaces())
+            {
+                foreach (var unicast in nic.GetIPProperties().UnicastAddresses)
+                {
+                    if (unicast.Address.AddressFamily == AddressFamily.InterNetwork && unicast.PrefixLength is > 0 and <= 30)
+                    {
+                        addresses.Add(BroadcastOf(unicast.Address, unicast.PrefixLength));
+                    }
+                }
+            }
+        }
+        catch (NetworkInformationException)
+        {
+            // Interfaces unreadable: limited broadcast is still known, and a refusal reads as refused.
+        }
+        return new LocalBroadcasts(addresses);
+    }
+
+    /// <summary>True for 255.255.255.255 and for the directed broadcast address of a local IPv4 subnet.</summary>
+    public bool Contains(IPAddress address)
+    {
+        ArgumentNullException.ThrowIfNull(address);
+        return address.Equals(IPAddress.Broadcast) || _addresses.Contains(address);
+    }
+
+    internal static IPAddress BroadcastOf(IPAddress address, int prefixLength)
+    {
+        Span<byte> bytes = stackalloc byte[4];
+        address.TryWriteBytes(bytes, out _);
+        var hostBits = uint.MaxValue >> prefixLength;
+        BinaryPrimitives.WriteUInt32BigEndian(bytes, BinaryPrimitives.ReadUInt32BigEndian(bytes) | hostBits);
+        return new IPAddress(bytes);
+    }
+}

@@ -1,0 +1,50 @@
+using IcmpTools.Engine.Models;
+using IcmpTools.TestSupport;
+using Xunit;
+
+namespace IcmpTools.Tests;
+
+/// <summary>Test-IcmpEcho -MtuSize and Trace-IcmpRoute -Mtu through in-process PowerShell, on loopback (needs root, as CI is).</summary>
+[Collection(SocketsGroup.Name)]
+public sealed class PathMtuCmdletTests
+{
+    /// <summary>Loopback's MTU (65,536) is more than an echo request can be: the largest one there is.</summary>
+    private const int LargestEcho = 65_500 + 28;
+
+    [SkippableFact]
+    public void MtuSizeWritesOnePathMtuResultPerTarget()
+    {
+        LabRequirement.RequireRoot();
+        using var ps = new PowerShellSession();
+
+        var output = ps.Invoke("Test-IcmpEcho 127.0.0.1, ::1 -MtuSize");
+
+        Assert.Empty(ps.Errors);
+        var results = output.Select(o => Assert.IsType<PathMtuResult>(o.BaseObject)).OrderBy(r => r.Family).ToList();
+        Assert.Equal(2, results.Count);
+        Assert.All(results, r =>
+        {
+            Assert.Equal(IcmpStatus.Success, r.Status);
+            Assert.Equal(PathMtuMethod.Route, r.Method);
+        });
+        // IPv4: the largest echo request fits loopback's 65,536; IPv6's 40-byte header makes loopback the limit.
+        Assert.Equal((LargestEcho, 65_500), (results[0].Mtu, results[0].PayloadBytes));
+        Assert.Equal((65_536, 65_536 - 48), (results[1].Mtu, results[1].PayloadBytes));
+    }
+
+    [SkippableFact]
+    public void TraceWithMtuGivesEachHopItsPathMtu()
+    {
+        LabRequirement.RequireRoot();
+        using var ps = new PowerShellSession();
+
+        var output = ps.Invoke("Trace-IcmpRoute 127.0.0.1 -Mtu");
+
+        Assert.Empty(ps.Errors);
+        var hop = Assert.IsType<Hop>(Assert.Single(output).BaseObject);
+        Assert.Equal(LargestEcho, hop.Mtu);
+        // Without -Mtu the column stays empty: no discovery runs.
+        var plain = Assert.IsType<Hop>(Assert.Single(ps.Invoke("Trace-IcmpRoute 127.0.0.1")).BaseObject);
+        Assert.Null(plain.Mtu);
+    }
+}
