@@ -97,19 +97,18 @@ internal sealed unsafe class EthernetRoutes : IDisposable
                 return Volatile.Read(ref _current);
             }
             using var hold = SocketHold.Take(_monitor, this);
-            if (Changed(hold.Fd) && Monitor.TryEnter(_refreshLock))
+            // The check and the refresh are one step under the lock: a sender that found the lock taken used to go
+            // on with the old snapshot while another refreshed (one batch, 64 frames, to a next hop's old MAC), and
+            // a sender whose check found nothing could likewise send while a refresh of an announced change ran.
+            lock (_refreshLock)
             {
-                try
+                if (Changed(hold.Fd))
                 {
                     // Drained before reading, so a change during the read marks the next snapshot stale again.
                     while (Changed(hold.Fd))
                     {
                     }
                     Volatile.Write(ref _current, Read());
-                }
-                finally
-                {
-                    Monitor.Exit(_refreshLock);
                 }
             }
             return Volatile.Read(ref _current);
