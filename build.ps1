@@ -86,6 +86,8 @@ function Measure-TestResult {
     <# Counts every TRX (dotnet test, the Windows engine tests) and NUnit 3 (Pester) result file under tests/. #>
     $passed = 0; $failed = 0; $skipped = 0
     $skippedNames = [System.Collections.Generic.List[string]]::new()
+    # The names of failed tests, printed just above the totals: a CI log is often read from its tail only.
+    $failedNames = [System.Collections.Generic.List[string]]::new()
     $files = @(Get-ChildItem -Path (Join-Path $root 'tests') -Recurse -File -Include '*.trx', '*.xml' |
         Where-Object { $_.Directory.Name -eq 'TestResults' })
     $kinds = @{ TRX = 0; Pester = 0 }
@@ -97,7 +99,7 @@ function Measure-TestResult {
                 switch ($result.outcome) {
                     'Passed' { $passed++ }
                     'NotExecuted' { $skipped++; $skippedNames.Add($result.testName) }
-                    default { $failed++ }
+                    default { $failed++; $failedNames.Add("$($result.testName) ($($file.Name))") }
                 }
             }
         }
@@ -107,13 +109,13 @@ function Measure-TestResult {
                 switch ($case.result) {
                     'Passed' { $passed++ }
                     'Skipped' { $skipped++; $skippedNames.Add($case.fullname) }
-                    default { $failed++ }
+                    default { $failed++; $failedNames.Add("$($case.fullname) ($($file.Name))") }
                 }
             }
         }
     }
     [pscustomobject]@{
-        Passed = $passed; Failed = $failed; Skipped = $skipped; SkippedNames = $skippedNames
+        Passed = $passed; Failed = $failed; Skipped = $skipped; SkippedNames = $skippedNames; FailedNames = $failedNames
         TrxFiles = $kinds.TRX; PesterFiles = $kinds.Pester
     }
 }
@@ -187,6 +189,7 @@ if ($Test) {
         $failures.Add("tests were skipped while running as root:`n  " + ($totals.SkippedNames -join "`n  "))
     }
     foreach ($failure in $failures) { Write-Host "FAILED: $failure" }
+    foreach ($name in $totals.FailedNames) { Write-Host "FAILED test: $name" }
     # The totals come last, on a line of their own: CI reads them.
     Write-Host "$($totals.Passed) passed, $($totals.Failed) failed, $($totals.Skipped) skipped"
     if ($failures.Count -or $totals.Failed) {
