@@ -315,6 +315,21 @@ public static class Program
             {
                 ps.AddParameter("ThrottleLimit", limitValue);
             }
+            // Phases of the call, from the cmdlet's own -Verbose lines: sockets open, sweep started, sweep done
+            // (the sweep's end: its last host finished); the rest of the call is closing the sockets.
+            ps.AddParameter("Verbose");
+            var phases = new List<(string Name, long At)>();
+            ps.Streams.Verbose.DataAdded += (_, e) =>
+            {
+                string text = ps.Streams.Verbose[e.Index].Message;
+                string? name = text.StartsWith("ICMP sockets:", StringComparison.Ordinal) ? "open_ms"
+                    : text.StartsWith("Sweeping from", StringComparison.Ordinal) ? "begin_ms"
+                    : text.StartsWith("Swept ", StringComparison.Ordinal) ? "swept_ms" : null;
+                if (name is not null)
+                {
+                    phases.Add((name, Stopwatch.GetTimestamp()));
+                }
+            };
             var output = new PSDataCollection<PSObject>();
             long last = 0;
             long alive = 0;
@@ -332,8 +347,10 @@ public static class Program
             double done = Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
             double cpu = CpuMs() - cpu0;
             double toLast = last == 0 ? -1 : Stopwatch.GetElapsedTime(t0, last).TotalMilliseconds;
-            Emit("sweep-ps-cmdlet", run, ("wall_ms", toLast), ("invoke_ms", done), ("cpu_ms", cpu), ("hosts", (long)output.Count),
-                ("alive", alive), ("rss_kb", PeakRssKb()), ("managed_kb_after", GC.GetTotalMemory(true) / 1024));
+            var fields = new List<(string Key, object Value)> { ("wall_ms", toLast), ("invoke_ms", done), ("cpu_ms", cpu), ("hosts", (long)output.Count),
+                ("alive", alive), ("rss_kb", PeakRssKb()), ("managed_kb_after", GC.GetTotalMemory(true) / 1024) };
+            fields.AddRange(phases.Select(p => (p.Name, (object)Stopwatch.GetElapsedTime(t0, p.At).TotalMilliseconds)));
+            Emit("sweep-ps-cmdlet", run, [.. fields]);
         }
     }
 
