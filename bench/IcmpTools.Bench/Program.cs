@@ -342,16 +342,39 @@ public static class Program
                 }
             };
             double cpu0 = CpuMs();
+            int jitted0 = (int)System.Runtime.JitInfo.GetCompiledMethodCount();
+            TimeSpan jitTime0 = System.Runtime.JitInfo.GetCompilationTime();
+            long mapLines0 = PerfMapLines();
             long t0 = Stopwatch.GetTimestamp();
             ps.Invoke(null, output);
             double done = Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
+            // The JIT's share of the call: methods compiled (any tier) and time spent compiling, on all threads.
+            long jitted = System.Runtime.JitInfo.GetCompiledMethodCount() - jitted0;
+            double jitMs = (System.Runtime.JitInfo.GetCompilationTime() - jitTime0).TotalMilliseconds;
             double cpu = CpuMs() - cpu0;
             double toLast = last == 0 ? -1 : Stopwatch.GetElapsedTime(t0, last).TotalMilliseconds;
             var fields = new List<(string Key, object Value)> { ("wall_ms", toLast), ("invoke_ms", done), ("cpu_ms", cpu), ("hosts", (long)output.Count),
                 ("alive", alive), ("rss_kb", PeakRssKb()), ("managed_kb_after", GC.GetTotalMemory(true) / 1024) };
             fields.AddRange(phases.Select(p => (p.Name, (object)Stopwatch.GetElapsedTime(t0, p.At).TotalMilliseconds)));
+            // The call's start on CLOCK_MONOTONIC (Stopwatch's clock on Linux), so that bench/profile.sh can cut
+            // a `perf record -k CLOCK_MONOTONIC` profile down to the call.
+            fields.Add(("t0_monotonic_ns", (long)(t0 * (1e9 / Stopwatch.Frequency))));
+            fields.Add(("jit_methods", jitted));
+            fields.Add(("jit_ms", jitMs));
+            if (mapLines0 >= 0)
+            {
+                // With DOTNET_PerfMapEnabled: the lines of /tmp/perf-PID.map written during the call (what was compiled, at which tier).
+                fields.Add(("perfmap_lines", $"{mapLines0}-{PerfMapLines()}"));
+            }
             Emit("sweep-ps-cmdlet", run, [.. fields]);
         }
+    }
+
+    /// <summary>Lines in this process's perf map (DOTNET_PerfMapEnabled), or -1 without one.</summary>
+    private static long PerfMapLines()
+    {
+        string path = $"/tmp/perf-{Environment.ProcessId}.map";
+        return File.Exists(path) ? File.ReadLines(path).LongCount() : -1;
     }
 
     private static void Startup(string module, DateTime startedAt)

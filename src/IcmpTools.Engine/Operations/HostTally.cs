@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using IcmpTools.Engine.Models;
 using IcmpTools.Engine.Probing;
 
@@ -38,9 +39,12 @@ internal sealed class HostTally
 
     public bool AnyAnswered => Volatile.Read(ref _answered) > 0;
 
+    // Per-probe path: compiled fully optimised at its first call (see ProbeScheduler), not tier-0 and instrumented through a first sweep.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void MarkSent() => Interlocked.Increment(ref _sent);
 
     /// <summary>Records one probe's outcome and returns how many outcomes the host now has.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public int Add(in ProbeResult result, long index, IcmpFamily family)
     {
         lock (_gate)

@@ -246,7 +246,9 @@ public sealed class MultiPing : IProbeObserver, IProbeSource, IDisposable
         }
     }
 
+    // Per-probe path: compiled fully optimised at its first call (see ProbeScheduler), not tier-0 and instrumented through a first sweep.
     /// <summary>The scheduler has room: start up to <paramref name="budget"/> new hosts. Runs on the scheduler's loop only.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public bool Admit(ProbeScheduler scheduler, int budget)
     {
         // Asked for before the queue is read (full fences on both sides): a place released after this wakes us.
@@ -310,6 +312,7 @@ public sealed class MultiPing : IProbeObserver, IProbeSource, IDisposable
     }
 
     /// <summary>A host's place is free again (its result taken, or never wanted); wakes admission when it waits for one.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void ReleasePlace(int slot)
     {
         _released.Enqueue(slot);
@@ -319,6 +322,7 @@ public sealed class MultiPing : IProbeObserver, IProbeSource, IDisposable
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private HostState Start(int slot, string target, string? name)
     {
         lock (_endGate)
@@ -331,6 +335,7 @@ public sealed class MultiPing : IProbeObserver, IProbeSource, IDisposable
     }
 
     /// <summary>Queues the host's first probe, or finishes it at once with the error that keeps it from being probed.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Begin(ProbeScheduler scheduler, HostState state)
     {
         if (state.Error is not null)
@@ -343,6 +348,7 @@ public sealed class MultiPing : IProbeObserver, IProbeSource, IDisposable
         scheduler.Enqueue(state.Prober!, Spec(state, 0), this);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private ProbeSpec Spec(HostState state, int probe)
     {
         var spec = _template;
@@ -366,6 +372,7 @@ public sealed class MultiPing : IProbeObserver, IProbeSource, IDisposable
         return null;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Bind(HostState state, IPAddress address)
     {
         state.Family = TargetResolver.FamilyOf(address);
@@ -407,6 +414,7 @@ public sealed class MultiPing : IProbeObserver, IProbeSource, IDisposable
             : new SweepResult(state.Target, state.Tally.Build(state.Address.ToString(), state.Name, state.Family, state.Prober?.Kind != SocketKind.Datagram), null);
 
     /// <summary>A probe is leaving (or was refused): its successor is due one interval later.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void OnProbeSent(in ProbeHandle handle, long token)
     {
         var state = _hosts[(int)(token & 0xFFFFFFFF)];
@@ -417,6 +425,7 @@ public sealed class MultiPing : IProbeObserver, IProbeSource, IDisposable
         ScheduleNext(state, (int)(token >> 32));
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void ScheduleNext(HostState state, int probe)
     {
         if (probe + 1 < _options.Count)
@@ -456,9 +465,11 @@ public sealed class MultiPing : IProbeObserver, IProbeSource, IDisposable
     }
 
     /// <summary>Filter left: a host the caller does not want is never built into a Host object.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private bool Wanted(HostState state) => _options.Emit == SweepEmit.All || state.Error is not null || state.Tally is null
         || state.Tally.AnyAnswered == (_options.Emit == SweepEmit.Alive);
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Finish(HostState state)
     {
         Interlocked.Increment(ref _hostsDone);

@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Net;
 using System.Net.Sockets;
+using System.Runtime.CompilerServices;
 using IcmpTools.Engine.Models;
 
 namespace IcmpTools.Engine.Packets;
@@ -19,6 +20,8 @@ public readonly record struct IpKey(ulong Hi, ulong Lo)
     public static IpKey FromV6(ReadOnlySpan<byte> address) =>
         new(BinaryPrimitives.ReadUInt64BigEndian(address), BinaryPrimitives.ReadUInt64BigEndian(address[8..]));
 
+    // Per-probe path: compiled fully optimised at its first call (see ProbeScheduler), not tier-0 and instrumented through a first sweep.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static IpKey FromAddress(IPAddress address)
     {
         ArgumentNullException.ThrowIfNull(address);

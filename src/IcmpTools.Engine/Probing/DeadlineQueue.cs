@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace IcmpTools.Engine.Probing;
 
 /// <summary>
@@ -21,6 +23,8 @@ internal sealed class DeadlineQueue<T>
     /// <summary>Entries that went to the heap rather than the ring (for tests and the profile).</summary>
     public int HeapCount => _heap.Count;
 
+    // Per-probe path: compiled fully optimised at its first call (see ProbeScheduler), not tier-0 and instrumented through a first sweep.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Enqueue(T item, long deadline)
     {
         if (_count > 0 && deadline < _times[(_head + _count - 1) & (_ring.Length - 1)])
@@ -39,6 +43,7 @@ internal sealed class DeadlineQueue<T>
     }
 
     /// <summary>The earliest deadline queued; false when empty.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public bool TryPeek(out long deadline)
     {
         var inRing = _count > 0;
@@ -48,6 +53,7 @@ internal sealed class DeadlineQueue<T>
     }
 
     /// <summary>Takes the earliest entry when its deadline is at or before <paramref name="now"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public bool TryDequeueDue(long now, out T item)
     {
         var inHeap = _heap.TryPeek(out var heapItem, out var heapHead);

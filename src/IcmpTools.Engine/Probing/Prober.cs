@@ -263,7 +263,9 @@ public sealed class Prober : IMessageSink, IDisposable
 
     private static int StateOf(long word) => (int)(word & 0xFFFF_FFFF);
 
+    // Per-probe path: compiled fully optimised at its first call (see ProbeScheduler), not tier-0 and instrumented through a first sweep.
     /// <summary>Claims slots for every probe of a batch, or none: a batch is never half sent for want of room.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private bool TryReserve(Span<int> indices, out Task room)
     {
         room = Task.CompletedTask;
@@ -310,6 +312,7 @@ public sealed class Prober : IMessageSink, IDisposable
     }
 
     /// <summary>Returns a finished slot to the free list and wakes a sender waiting for room.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Release(int index, ref Slot slot)
     {
         if (slot.Indexed)
@@ -455,6 +458,7 @@ public sealed class Prober : IMessageSink, IDisposable
 
     /// <summary>Runs just before packets go to the kernel: stamped so late, a reply can never find its probe still Reserved.</summary>
     /// <remarks>A packet the transport re-stamps (a partial sendmmsg retried) is already Pending: only its times move.</remarks>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void MarkSent(SendBatch batch, int start, int count)
     {
         for (var i = start; i < start + count; i++)
@@ -727,6 +731,7 @@ public sealed class Prober : IMessageSink, IDisposable
     }
 
     /// <summary>The kernel's transmit time of a probe: its RTT will start there rather than before the system call.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void OnSendTimestamp(uint key, long realtimeNs)
     {
         var index = (int)(key & IndexMask);
@@ -866,6 +871,7 @@ public sealed class Prober : IMessageSink, IDisposable
         return userTicks / _ticksPerMillisecond;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void ExpireDue()
     {
         var now = _clock.GetTimestamp();

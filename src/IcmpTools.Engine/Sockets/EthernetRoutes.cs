@@ -461,6 +461,8 @@ internal sealed unsafe class EthernetRoutes : IDisposable
 
         private IpKey Key(ReadOnlySpan<byte> value) => _family == IcmpFamily.IPv4 ? IpKey.FromV4(value) : IpKey.FromV6(value);
 
+        // Per-probe path: compiled fully optimised at its first call (see ProbeScheduler), not tier-0 and instrumented through a first sweep.
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private bool Covers(Route route, in IpKey address)
         {
             if (_family == IcmpFamily.IPv4)
@@ -476,6 +478,7 @@ internal sealed unsafe class EthernetRoutes : IDisposable
         }
 
         /// <summary>The next hop for a packet of <paramref name="ipLength"/> bytes to <paramref name="destination"/>, or why the kernel should send it.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public FramePathFallback TryResolve(in IpKey destination, int ipLength, out NextHop hop)
         {
             hop = default;

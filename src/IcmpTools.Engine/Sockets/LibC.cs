@@ -159,6 +159,13 @@ internal static unsafe partial class LibC
     [LibraryImport(Lib, SetLastError = true)]
     public static partial int close(int fd);
 
+    /// <summary>IF_NAMESIZE: an interface name and its terminating zero.</summary>
+    public const int IfNameSize = 16;
+
+    /// <summary>The name of the interface with this index in the calling thread's namespace, or null.</summary>
+    [LibraryImport(Lib, SetLastError = true)]
+    public static partial byte* if_indextoname(uint index, byte* name);
+
     [LibraryImport(Lib, SetLastError = true)]
     public static partial int setsockopt(int fd, int level, int name, void* value, uint length);
 }

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using IcmpTools.Engine.Packets;
 
 namespace IcmpTools.Engine.Sockets;
@@ -65,10 +66,12 @@ public sealed class SendBatch
     /// </summary>
     public Action<SendBatch, int, int>? BeforeSend { get; set; }
 
+    // Per-probe path: compiled fully optimised at its first call (see ProbeScheduler), not tier-0 and instrumented through a first sweep.
     /// <summary>
     /// Stamps packets [<paramref name="start"/>, <paramref name="start"/>+<paramref name="count"/>) and runs
     /// <see cref="BeforeSend"/> for them; transports call it just before the system call that sends them.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Stamp(int start, int count)
     {
         var realtime = Sockets.Clock.RealtimeNs();
@@ -88,6 +91,7 @@ public sealed class SendBatch
     }
 
     /// <summary>Reserves room for one packet of up to <paramref name="maxLength"/> bytes and returns its index.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public int Add(int maxLength, in IpKey destination, in IpKey source, bool hasSource, int ttl, int trafficClass)
     {
         if (IsFull)
