@@ -371,6 +371,7 @@ public static class Program
             {
                 // With DOTNET_PerfMapEnabled: the lines of /tmp/perf-PID.map written during the call (what was compiled, at which tier).
                 fields.Add(("perfmap_lines", $"{mapLines0}-{PerfMapLines()}"));
+                fields.Add(("pid", (long)Environment.ProcessId));
             }
             if (run > 0)
             {
