@@ -4,7 +4,7 @@
 # on, managed code runs from a memfd double mapping perf cannot name), sparse (1 % alive,
 # -TimeoutSeconds 0.5, -Alive) and dense, and prints the top of each report.
 # Needs root, linux-perf (Debian) and a Release build of bench/IcmpTools.Bench.
-# Traffic goes only to the namespace lab this script builds and removes (h16s-prof-PID).
+# Traffic goes only to the namespace lab this script builds and removes (LAB_PREFIX, default h16sp, + PID).
 # `first` profiles instead the cmdlet's first sparse /16 of a fresh process (sweep-ps --collect 0, as bench/run.sh
 # ONLY=sweep16 runs it), cut to the call itself (perf -k CLOCK_MONOTONIC against the call's start on the same
 # clock), and lists what the JIT compiled during the call (the perf map's lines written then), by tier and assembly.
@@ -16,7 +16,7 @@ which_runs="${1:-both}"
 repeat="${2:-3}"
 BENCH="$ROOT/bench/IcmpTools.Bench/bin/Release/net10.0/IcmpTools.Bench"
 OUT="$ROOT/bench/results/profile"
-LAB="h16sp$$"
+LAB="${LAB_PREFIX:-h16sp}$$"
 BLOCK=198.19.0.0/16
 [[ -x "$BENCH" ]] || { echo "build first: dotnet build IcmpTools.sln -c Release" >&2; exit 1; }
 command -v perf >/dev/null || apt-get install -y linux-perf >/dev/null
@@ -48,9 +48,9 @@ first() {
     bash tests/netlab/netlab.sh sparse "$LAB" off
     read -r from to < <(python3 -c "import json,sys; r=json.loads(open(sys.argv[1]).read()[7:]); t=r['t0_monotonic_ns']/1e9; print('%.6f %.6f' % (t, t + r['invoke_ms']/1e3))" "$result")
     perf report -i "$OUT/first.data" --time "$from,$to" --no-children --sort comm,dso --stdio -g none 2>/dev/null | grep -v '^#' | grep '%' | head -15 \
-        | tee "$OUT/first.threads.txt"
+        | tee "$OUT/first.threads.txt" || true
     perf report -i "$OUT/first.data" --time "$from,$to" --no-children --sort symbol --stdio -g none 2>/dev/null | grep -v '^#' | grep '%' | head -40 \
-        | tee "$OUT/first.symbols.txt"
+        | tee "$OUT/first.symbols.txt" || true
     # The perf map of the bench process (perf record's child): the lines written during the call, by tier and by assembly.
     read -r map from to < <(python3 -c "import json,sys; r=json.loads(open(sys.argv[1]).read()[7:]); print('/tmp/perf-%d.map' % r['pid'], *r['perfmap_lines'].split('-'))" "$result")
     sed -n "$((from + 1)),${to}p" "$map" >"$OUT/first.jitted.txt"
