@@ -161,3 +161,72 @@ Describe '-Interface the Windows way' {
         $byIndex.CompletionMatches.CompletionText | Should -Contain "$index"
     }
 }
+
+Describe 'New-IcmpSocket on Windows through <Transport>' -ForEach @(
+    @{ Transport = 'raw Winsock'; Unprivileged = $false; Privileged = $true }
+    @{ Transport = 'iphlpapi'; Unprivileged = $true; Privileged = $false }
+) {
+    It 'sends requests built with New-IcmpRequest and receives each reply by its request' {
+        $s = New-IcmpSocket -Unprivileged:$Unprivileged
+        try {
+            $s.IsPrivileged | Should -Be $Privileged
+            $a = New-IcmpRequest 127.0.0.1 -Identifier 999 -Sequence 1 -PayloadSize 20
+            $b = New-IcmpRequest 127.0.0.1 -Identifier 999 -Sequence 2 -Payload ([byte[]](9, 8, 7))
+            $s.Send($a); $s.Send($b)
+            # Generous waits: they end at the reply, and Wine's completions lag on a loaded machine.
+            $second = $s.Receive($b, 10)
+            $first = $s.Receive($a, [timespan]::FromSeconds(10))
+        }
+        finally { $s.Close() }
+        $s.IsClosed | Should -BeTrue
+        $second.GetType().FullName | Should -Be 'IcmpTools.Engine.Models.Reply'
+        $second.Status | Should -Be 'Success'
+        $second.Sequence | Should -Be 2
+        $second.BytesReceived | Should -Be (8 + 3)
+        $first.Sequence | Should -Be 1
+        $first.BytesReceived | Should -Be (8 + 20)
+        $first.Source | Should -Be '127.0.0.1'
+        $first.IsPrivileged | Should -Be $Privileged
+    }
+
+    It 'reaches 127.0.0.2 from a socket bound to -Source 127.0.0.1' {
+        $s = New-IcmpSocket -Source 127.0.0.1 -Unprivileged:$Unprivileged
+        try {
+            $q = New-IcmpRequest 127.0.0.2 -Sequence 5
+            $s.Send($q)
+            $reply = $s.Receive($q, 10)
+        }
+        finally { $s.Close() }
+        $reply.Status | Should -Be 'Success'
+        $reply.Source | Should -Be '127.0.0.2'
+    }
+
+    It 'refuses a request of the other family with FamilyMismatch' {
+        $s = New-IcmpSocket -Unprivileged:$Unprivileged
+        try {
+            $failure = { $s.Send((New-IcmpRequest ::1)) } | Should -Throw -PassThru
+        }
+        finally { $s.Close() }
+        $failure.Exception.GetBaseException().GetType().Name | Should -Be 'AddressFamilyMismatchException'
+    }
+}
+
+Describe '-Source on Windows through <Transport>' -ForEach @(
+    @{ Transport = 'raw Winsock'; Unprivileged = $false }
+    @{ Transport = 'iphlpapi'; Unprivileged = $true }
+) {
+    It 'pings from the address -Source names' {
+        $result = Test-IcmpEcho 127.0.0.3 -Count 1 -Source 127.0.0.1 -TimeoutSeconds 10 -Unprivileged:$Unprivileged
+        $result.Status | Should -Be 'Success'
+        $result.Address | Should -Be '127.0.0.3'
+    }
+
+    It 'writes InvalidSourceAddress naming a -Source this machine does not have' {
+        # 198.18.99.99 is on no interface of this namespace (only lo is up): nothing can be sent from it.
+        $result = @(Test-IcmpEcho 127.0.0.1 -Count 1 -Source 198.18.99.99 -Unprivileged:$Unprivileged -ErrorVariable failures -ErrorAction SilentlyContinue)
+        $result | Should -BeNullOrEmpty
+        $failures.Count | Should -Be 1
+        $failures[0].FullyQualifiedErrorId | Should -Be 'InvalidSourceAddress,IcmpTools.Commands.TestIcmpEchoCommand'
+        $failures[0].Exception.Message | Should -Match '198\.18\.99\.99'
+    }
+}

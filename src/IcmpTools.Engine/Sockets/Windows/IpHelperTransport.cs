@@ -148,6 +148,10 @@ public sealed unsafe class IpHelperTransport : IIcmpTransport
         CanSetTtl = true,
         // IP_OPTION_INFORMATION.Tos is an IPv4 header field; Icmp6SendEcho2 documents only the hop limit.
         CanSetTrafficClass = false,
+        // Completions reach the prober through thread-pool waits (OnEvent), not a socket it drains before it expires
+        // anything: under Wine on a loaded 2-core machine a trace once read the target's answers, handed over late,
+        // as a silent hop after the 20 ms adaptive floor. A quarter second costs a silent hop below the target little.
+        HandOffLatency = TimeSpan.FromMilliseconds(250),
     };
 
     public bool MoreQueued => !_answers.IsEmpty;
