@@ -47,7 +47,9 @@ Describe 'Invoke-IcmpMultiPing on Windows through <Transport>' -ForEach @(
         # and keeps a loaded machine, where Wine's receive path lags, from reading late answers as lost.
         $hosts = @(Invoke-IcmpMultiPing $Block -Count 1 -TimeoutSeconds 10 -Unprivileged:$Unprivileged)
         $hosts.Count | Should -Be 254
-        $hosts | Where-Object { -not $_.IsAlive } | ForEach-Object Address | Should -BeNullOrEmpty
+        # Each dead host with what became of it, so a failure says why.
+        $hosts | Where-Object { -not $_.IsAlive } | ForEach-Object { "$($_.Address): $($_.Status) code $($_.Code)" } |
+            Should -BeNullOrEmpty
         $prefix = $Block -replace '0/24$'
         $hosts | ForEach-Object Address | Sort-Object { [version]$_ } | Select-Object -First 1 -Last 1 |
             Should -Be @("${prefix}1", "${prefix}254")
