@@ -350,8 +350,10 @@ public sealed unsafe class IpHelperTransport : IIcmpTransport
 /// <summary>
 /// When a request iphlpapi refused at once is worth starting again. Under Wine each request is a Linux socket of its
 /// own in winedevice.exe, and on a loaded machine (the sockets of completed requests not yet closed) a request is
-/// refused with ERROR_INVALID_PARAMETER that succeeds a moment later: a Wine CI run once reported one host of a
-/// loopback /24 dead that way. Windows documents ERROR_INVALID_PARAMETER as the caller's mistake, which a retry
+/// refused with ERROR_INVALID_PARAMETER that succeeds a moment later (seen while MaxOutstandingUnderWine was chosen).
+/// A Wine test run on a loaded machine once reported one host of a loopback /24 dead within 3 s of a 10 s timeout,
+/// which such a refusal explains and a lost answer does not; its status was not recorded (the test now prints it).
+/// Windows documents ERROR_INVALID_PARAMETER as the caller's mistake, which a retry
 /// would only repeat, so only Wine's is retried, a few times with growing pauses (at most 61 ms in all).
 /// </summary>
 internal static class RefusalPolicy
