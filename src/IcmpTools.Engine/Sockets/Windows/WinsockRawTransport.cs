@@ -107,25 +107,9 @@ public sealed class WinsockRawTransport : IIcmpTransport
 
     public bool MoreQueued => !_answers.IsEmpty;
 
-    private static Socket Open(IcmpFamily family)
-    {
-        try
-        {
-            return family == IcmpFamily.IPv4
-                ? new Socket(AddressFamily.InterNetwork, SocketType.Raw, ProtocolType.Icmp)
-                : new Socket(AddressFamily.InterNetworkV6, SocketType.Raw, ProtocolType.IcmpV6);
-        }
-        catch (SocketException e) when (e.SocketErrorCode is SocketError.AccessDenied)
-        {
-            throw new SocketPermissionException(
-                "Raw ICMP sockets on Windows need an elevated session (Run as Administrator); without one IcmpTools " +
-                "uses iphlpapi, which needs no privilege.", e);
-        }
-        catch (SocketException e)
-        {
-            throw new SocketUnavailableException($"Could not open a raw {family} ICMP socket: {e.Message}", e);
-        }
-    }
+    private static Socket Open(IcmpFamily family) => IcmpSockets.Open(family, SocketType.Raw, static () =>
+        "Raw ICMP sockets on Windows need an elevated session (Run as Administrator); without one IcmpTools " +
+        "uses iphlpapi, which needs no privilege.");
 
     /// <summary>Binds (Windows: before any receive) and sets what every socket of the transport shares.</summary>
     private void Configure(Socket socket, IPAddress bindTo)
