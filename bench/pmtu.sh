@@ -10,7 +10,8 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 OUT="$ROOT/bench/results"
-LAB="h15mb$$"
+# The lab's name (first argument): namespaces NAME-c, NAME-r1, ...; unique per run unless given.
+LAB="${1:-pmtub$$}"
 NS="$LAB-c"
 TARGETS=(198.18.16.1 2001:db8:16::1 198.18.17.1 2001:db8:17::1)
 # tracepath never finishes in a black hole (it waits for the error that never comes): bounded here.
