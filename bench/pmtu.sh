@@ -3,7 +3,7 @@
 # Test-Connection -MtuSize, in one run, on the lab's narrow link (netlab.sh pmtu: 1400 IPv4, 1280 IPv6, the
 # router says so) and its PMTU black hole (as narrow, the router drops its Fragmentation Needed / Packet Too Big).
 # Each tool starts from a cold cache (the client's learned path MTUs flushed) and is timed from the start of its
-# discovery to its answer; probes are the packets the client sent to the target, counted by nftables.
+# discovery to its answer; probes are the packets the client sent to the target, counted by nftables as they leave its interface.
 # Needs root. Traffic goes only to the namespace lab this script builds and removes. Writes bench/results/pmtu.md.
 set -euo pipefail
 
@@ -23,19 +23,22 @@ command -v tracepath >/dev/null || apt-get install -y -q iputils-tracepath >/dev
 trap 'bash "$ROOT/tests/netlab/netlab.sh" down "$LAB" >/dev/null 2>&1 || true' EXIT
 bash tests/netlab/netlab.sh up "$LAB"
 bash tests/netlab/netlab.sh pmtu "$LAB" on
+# Counted as frames leave the client's interface (netdev egress): the raw transport sends Ethernet frames through
+# packet sockets, which the IP output hook never sees. A fragmented probe counts once (its first fragment).
 ip netns exec "$NS" nft -f - <<'NFT'
-table inet h15bench {
+table netdev h15bench {
     counter probes {}
-    chain output {
-        type filter hook output priority 0; policy accept;
-        ip daddr { 198.18.16.1, 198.18.17.1 } counter name probes
-        ip6 daddr { 2001:db8:16::1, 2001:db8:17::1 } counter name probes
+    chain egress {
+        type filter hook egress device "to-r1" priority 0; policy accept;
+        ip daddr { 198.18.16.1, 198.18.17.1 } ip frag-off & 0x1fff == 0 counter name probes
+        ip6 daddr { 2001:db8:16::1, 2001:db8:17::1 } exthdr frag missing counter name probes
+        ip6 daddr { 2001:db8:16::1, 2001:db8:17::1 } frag frag-off 0 counter name probes
     }
 }
 NFT
 
-cold() { ip netns exec "$NS" sh -c 'ip -4 route flush cache; ip -6 route flush cache; nft reset counter inet h15bench probes >/dev/null'; }
-probes() { ip netns exec "$NS" nft list counter inet h15bench probes | sed -n 's/.*packets \([0-9]*\).*/\1/p'; }
+cold() { ip netns exec "$NS" sh -c 'ip -4 route flush cache; ip -6 route flush cache; nft reset counter netdev h15bench probes >/dev/null'; }
+probes() { ip netns exec "$NS" nft list counter netdev h15bench probes | sed -n 's/.*packets \([0-9]*\).*/\1/p'; }
 now_ms() { date +%s%3N; }
 
 rows=()
@@ -53,8 +56,8 @@ cat >"/tmp/$LAB.ps1" <<'PS1'
 param([Parameter(ValueFromRemainingArguments)][string[]]$Targets)
 Import-Module ./out/IcmpTools
 $null = Test-IcmpEcho 127.0.0.1 -MtuSize; $null = Test-Connection 127.0.0.1 -MtuSize -TimeoutSeconds 2
-function Cold { ip -4 route flush cache; ip -6 route flush cache; nft reset counter inet h15bench probes > $null }
-function Probes { if (((nft list counter inet h15bench probes) -join ' ') -match 'packets (\d+)') { $Matches[1] } }
+function Cold { ip -4 route flush cache; ip -6 route flush cache; nft reset counter netdev h15bench probes > $null }
+function Probes { if (((nft list counter netdev h15bench probes) -join ' ') -match 'packets (\d+)') { $Matches[1] } }
 foreach ($target in $Targets) {
     Cold
     $watch = [Diagnostics.Stopwatch]::StartNew()

@@ -166,6 +166,20 @@ public sealed class PathMtuTests
     }
 
     [Fact]
+    public async Task ALostFloorProbeBesideANamedMtuIsNotASilentTarget()
+    {
+        var floors = 0;
+        var (result, _) = await Discover(echo => SizeOf(echo) switch
+        {
+            > 1400 => [FragNeeded(echo, Router2, 1400)],
+            576 when Interlocked.Increment(ref floors) == 1 => [],
+            _ => [FakeTransport.Reply(echo, Rtt)],
+        });
+
+        Assert.Equal((IcmpStatus.Success, 1400, PathMtuMethod.Reported), (result.Status, result.Mtu, result.Method));
+    }
+
+    [Fact]
     public async Task ARouterThatNamesAnMtuAboveTheProbeDoesNotStallTheSearch()
     {
         var (result, _) = await Discover(echo => SizeOf(echo) > 1300 ? [FragNeeded(echo, Router2, 1500)] : [FakeTransport.Reply(echo, Rtt)]);
