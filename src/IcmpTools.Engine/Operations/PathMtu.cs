@@ -28,21 +28,30 @@ public sealed record PathMtuOptions
 /// Path MTU discovery, as a planner on the engine's scheduler and prober: the largest echo request that reaches the
 /// target with DontFragment. It starts at the route's MTU and jumps straight to any MTU a Fragmentation Needed /
 /// Packet Too Big names (RFC 1191, RFC 8201), so an honest path costs one probe per narrower link and one answer.
-/// Where the path drops large probes silently (a PMTU black hole), it searches: the RFC 1191 plateaus at once, then
-/// up to 16 sizes at a time between the largest answered and the smallest not, each round cut short once one of its
-/// probes is answered (the others then have several round trips left, not the whole timeout).
+/// Where the path drops large probes silently (a PMTU black hole), it searches one size at a time: the next size above
+/// a plateau it has just seen pass (a path's MTU is most often one of RFC 1191's plateaus, so that one probe settles
+/// it), else the middle plateau between the largest size answered and the smallest not, else the middle byte. An
+/// answered probe costs one round trip; a silent one is given up several round trips after it left, not after the
+/// whole timeout.
 /// </summary>
 /// <remarks>
-/// The prober must send with DontFragment (a <see cref="ProberKey"/> with DontFragment): without it the kernel
-/// fragments large probes and every size "reaches" the target. A lost probe in a black-hole search reads as "too
-/// big": the result can then be low by the gap to the next size tried; the MTU a router names is exact.
+/// <para>The prober must send with DontFragment (a <see cref="ProberKey"/> with DontFragment): without it the kernel
+/// fragments large probes and every size "reaches" the target.</para>
+/// <para>The rule for loss: a size is too big when a router says so (its Fragmentation Needed / Packet Too Big, or the
+/// MTU it names for every larger size) or when it goes unanswered. One silence may steer the search, but the MTU
+/// returned is always a size that was answered, and the size one byte above it was refused by a router or went
+/// unanswered twice, in rounds of its own half a second apart at least. A single lost probe therefore never lowers the
+/// result (it costs probes); only the same size lost twice can, a chance of p² at a loss rate p.</para>
 /// </remarks>
 public static class PathMtu
 {
     /// <summary>RFC 1191's plateau table, with the common tunnel and PPPoE sizes of today's paths.</summary>
     private static readonly int[] Plateaus = [9000, 4352, 2002, 1500, 1492, 1480, 1476, 1460, 1454, 1440, 1420, 1400, 1380, 1360, 1340, 1320, 1300, 1280, 1006, 576];
-    private const int SearchWidth = 16;
     private const int MaxSteps = 64;
+    /// <summary>A bound no honest search comes near (about 2 log2 of the sizes, with a loss or two): a misbehaving path cannot probe forever.</summary>
+    private const int MaxSearchRounds = 256;
+    /// <summary>Silences of one size (in rounds of their own) before the search takes it as too big: one may be a lost probe.</summary>
+    private const int Confirmations = 2;
     private static readonly TimeSpan MinCut = TimeSpan.FromMilliseconds(500);
     private const int CutRoundTrips = 8;
 
@@ -91,6 +100,8 @@ public static class PathMtu
         private long _next;
         private double _maxRtt;
         private bool _answered;
+        /// <summary>Sizes found too big: by a router's word (counted as <see cref="Confirmations"/>), or how many times each went unanswered.</summary>
+        private readonly Dictionary<int, int> _tooBig = [];
 
         public ProbeScheduler? Scheduler { get; set; }
 
@@ -109,6 +120,7 @@ public static class PathMtu
             var candidate = Math.Clamp(known > 0 ? known : 1500, floor, ceiling);
             var method = PathMtuMethod.Route;
             var good = 0;
+            var reported = 0;
             // Jumps: one probe at a time, each at the MTU the last answer named. The first goes with a probe of the
             // floor's size, which says at once whether the target answers at all and how far away it is, so a black
             // hole costs a few round trips, not a timeout.
@@ -123,7 +135,7 @@ public static class PathMtu
                     {
                         good = floor;
                     }
-                    else if (outcome.Status != IcmpStatus.Success)
+                    else if (outcome.Status is IcmpStatus.TimedOut or IcmpStatus.SendFailed)
                     {
                         // Not even the smallest size came back: the target does not answer, whatever the size.
                         return (Unanswered(outcomes[1]), null, null);
@@ -135,6 +147,7 @@ public static class PathMtu
                         return (IcmpStatus.Success, candidate, method);
                     case IcmpStatus.PacketTooBig or IcmpStatus.DestinationUnreachable when outcome.Mtu > 0:
                         Report(in outcome);
+                        Refuse(candidate, outcome.Mtu, good);
                         if (outcome.Mtu < candidate && outcome.Mtu == good)
                         {
                             // Named, and already answered at that size (IPv6's 1280 is the floor probe's size).
@@ -143,6 +156,7 @@ public static class PathMtu
                         if (outcome.Mtu < candidate && outcome.Mtu > good)
                         {
                             candidate = outcome.Mtu;
+                            reported = candidate;
                             method = PathMtuMethod.Reported;
                             continue;
                         }
@@ -150,6 +164,7 @@ public static class PathMtu
                         break;
                     case IcmpStatus.TimedOut or IcmpStatus.SendFailed:
                         // Dropped in silence (a PMTU black hole), or lost: the search finds out.
+                        _tooBig[candidate] = _tooBig.GetValueOrDefault(candidate) + 1;
                         break;
                     default:
                         // Unreachable, time exceeded, parameter problem: the target cannot be reached at any size.
@@ -157,77 +172,103 @@ public static class PathMtu
                 }
                 break;
             }
-            return await SearchAsync(floor, good, candidate, cancellationToken).ConfigureAwait(false);
+            return await SearchAsync(floor, good, reported, cancellationToken).ConfigureAwait(false);
         }
 
         private static IcmpStatus Unanswered(in ProbeResult outcome) =>
             outcome.Status == IcmpStatus.Success ? IcmpStatus.TimedOut : outcome.Status;
 
-        /// <summary>The black-hole search: sizes in [floor, bad) at once, until the largest answered and the smallest not are adjacent.</summary>
-        private async Task<(IcmpStatus, int?, PathMtuMethod?)> SearchAsync(int floor, int good, int bad, CancellationToken cancellationToken)
+        /// <summary>
+        /// The black-hole search, one size a round, from the largest size answered (<paramref name="good"/>, 0 when not
+        /// even the floor was) and the silences and refusals <see cref="_tooBig"/> holds so far.
+        /// </summary>
+        private async Task<(IcmpStatus, int?, PathMtuMethod?)> SearchAsync(int floor, int good, int reported, CancellationToken cancellationToken)
         {
-            var sizes = Plateaus.Where(p => p < bad && p > Math.Max(good, floor)).ToList();
             if (good == 0)
             {
-                sizes.Add(floor);
-            }
-            var reported = 0;
-            while (sizes.Count > 0)
-            {
-                var outcomes = await ProbeRoundAsync(sizes, cancellationToken).ConfigureAwait(false);
-                for (var i = 0; i < sizes.Count; i++)
+                var outcome = (await ProbeRoundAsync([floor], cancellationToken).ConfigureAwait(false))[0];
+                if (outcome.Status != IcmpStatus.Success)
                 {
-                    var outcome = outcomes[i];
-                    if (outcome.Status == IcmpStatus.Success)
+                    return (Unanswered(outcome), null, null);
+                }
+                good = floor;
+            }
+            // Each round answers a size (good rises), refuses or silences one (the bound falls, or its count rises):
+            // the loop ends, and the bound keeps it short of the sizes an ICMP echo can have.
+            for (var round = 0; round < MaxSearchRounds; round++)
+            {
+                var upper = SmallestTooBig(good);
+                if (upper == good + 1 && _tooBig[upper] >= Confirmations)
+                {
+                    return (IcmpStatus.Success, good, good == reported ? PathMtuMethod.Reported : PathMtuMethod.Search);
+                }
+                var size = NextSize(floor, good, upper, reported);
+                var outcome = (await ProbeRoundAsync([size], cancellationToken).ConfigureAwait(false))[0];
+                if (outcome.Status == IcmpStatus.Success)
+                {
+                    good = Math.Max(good, size);
+                    continue;
+                }
+                if (outcome.Status is IcmpStatus.PacketTooBig or IcmpStatus.DestinationUnreachable && outcome.Mtu > 0)
+                {
+                    Report(in outcome);
+                    if (outcome.Mtu > good && outcome.Mtu < size)
                     {
-                        good = Math.Max(good, sizes[i]);
-                        continue;
-                    }
-                    if (outcome.Mtu > 0)
-                    {
-                        Report(in outcome);
                         reported = outcome.Mtu;
                     }
-                    bad = Math.Min(bad, sizes[i]);
+                    Refuse(size, outcome.Mtu, good);
+                    continue;
                 }
-                if (good == 0)
-                {
-                    return (Unanswered(outcomes[^1]), null, null);
-                }
-                // A size answered above one that was not (a lost probe) is the better witness.
-                if (bad <= good)
-                {
-                    bad = good + 1;
-                }
-                sizes = Between(good, bad);
-                if (reported > good && reported < bad && !sizes.Contains(reported))
-                {
-                    // A router named the MTU of a link beyond the black hole's: try it exactly.
-                    sizes.Add(reported);
-                }
+                _tooBig[size] = _tooBig.GetValueOrDefault(size) + 1;
             }
-            return (IcmpStatus.Success, good, good == reported ? PathMtuMethod.Reported : PathMtuMethod.Search);
+            throw new Errors.IcmpException($"The path MTU search for {address} did not settle in {MaxSearchRounds} rounds.");
         }
 
-        /// <summary>Up to <see cref="SearchWidth"/> sizes spread evenly strictly between good and bad.</summary>
-        private static List<int> Between(int good, int bad)
+        /// <summary>A router's word: this size is too big, and so is every size above the MTU it names (when that is news).</summary>
+        private void Refuse(int size, int mtu, int good)
         {
-            var gap = bad - good - 1;
-            if (gap <= 0)
+            _tooBig[size] = Confirmations;
+            if (mtu > good && mtu < size)
             {
-                return [];
+                _tooBig[mtu + 1] = Confirmations;
             }
-            var count = Math.Min(SearchWidth, gap);
-            var sizes = new List<int>(count);
-            for (var i = 1; i <= count; i++)
+        }
+
+        /// <summary>The smallest size above <paramref name="good"/> that was refused or went unanswered (the route's MTU at worst).</summary>
+        private int SmallestTooBig(int good)
+        {
+            var upper = int.MaxValue;
+            foreach (var size in _tooBig.Keys)
             {
-                var size = good + (int)((long)i * (gap + 1) / (count + 1));
-                if (size > good && size < bad && (sizes.Count == 0 || sizes[^1] != size))
+                if (size > good && size < upper)
                 {
-                    sizes.Add(size);
+                    upper = size;
                 }
             }
-            return sizes;
+            return upper;
+        }
+
+        /// <summary>
+        /// The size worth a probe next, strictly above <paramref name="good"/> and at most <paramref name="upper"/>: the
+        /// MTU a router named, when its probe went unanswered once; the bound again, when it is the next byte and silent
+        /// once; the next byte above a plateau that passed; the middle plateau between; the middle byte.
+        /// </summary>
+        private int NextSize(int floor, int good, int upper, int reported)
+        {
+            if (reported > good && reported <= upper && _tooBig.GetValueOrDefault(reported) < Confirmations)
+            {
+                return reported;
+            }
+            if (upper == good + 1)
+            {
+                return upper;
+            }
+            if ((good == floor || good == reported || Array.IndexOf(Plateaus, good) >= 0) && !_tooBig.ContainsKey(good + 1))
+            {
+                return good + 1;
+            }
+            var between = Plateaus.Where(p => p > good && p < upper).ToArray();
+            return between.Length > 0 ? between[between.Length / 2] : good + ((upper - good) / 2);
         }
 
         private void Report(in ProbeResult outcome)

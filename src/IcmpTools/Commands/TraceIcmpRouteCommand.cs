@@ -97,6 +97,9 @@ public sealed class TraceIcmpRouteCommand : IcmpCmdletBase
     private bool _keysTaken;
     private Task? _keys;
 
+    /// <summary>The type name a -Mtu trace's hops carry first, which selects the table with the Mtu column.</summary>
+    public const string MtuHopTypeName = "IcmpTools.Engine.Models.Hop#Mtu";
+
     /// <summary>tracepath's column: each Hop's Mtu is the path MTU up to it (a DontFragment path MTU discovery runs beside the trace).</summary>
     [Parameter]
     public SwitchParameter Mtu { get; set; }
@@ -289,6 +292,14 @@ public sealed class TraceIcmpRouteCommand : IcmpCmdletBase
 
     protected override void WriteOutput(object value)
     {
+        if (Mtu && value is Hop)
+        {
+            // Its own type name first: the default table then has tracepath's column (IcmpTools.Trace.Format.ps1xml).
+            var shown = PSObject.AsPSObject(value);
+            shown.TypeNames.Insert(0, MtuHopTypeName);
+            WriteObject(shown);
+            return;
+        }
         if (!_options.InRounds || value is not Hop hop)
         {
             WriteObject(value);
