@@ -485,17 +485,32 @@ internal sealed class TraceroutePlanner : ITracePlanner
     /// <summary>Repeats of one flow at a distance with several responders: a per-flow balancer answers them all alike.</summary>
     internal const int BalancerConfirmations = 10;
 
+    /// <summary>Repeats sent at most while waiting for <see cref="BalancerConfirmations"/> of them to be answered.</summary>
+    internal const int MaxConfirmationProbes = 3 * BalancerConfirmations;
+
     /// <summary>
     /// Once the MDA wants no more flows at <paramref name="d"/> and found several responders there, sends one
     /// flow again <see cref="BalancerConfirmations"/> times, as scamper's tracelb does: a per-flow balancer
     /// keeps the flow on its path (the same responder every time); a per-packet one moves it, and the chance
-    /// that ten repeats all land where the first went is 2^-10 behind a two-way balancer.
+    /// that ten answered repeats all land where the first went is 2^-10 behind a two-way balancer. A lost repeat
+    /// proves nothing, so the repeats go on until ten have answered (at most <see cref="MaxConfirmationProbes"/>
+    /// sent): with three answered, a per-packet balancer looked per-flow one time in four (a lab run on a
+    /// loaded machine, where the routers' rate limits and late answers took most repeats, read it so once).
     /// </summary>
     private void ConfirmIfBalanced(int d, int responders)
     {
         var hop = _hops[d];
-        if (responders < 2 || hop.ConfirmWanted > 0 || hop.Wanted > hop.Created)
+        if (responders < 2 || hop.Wanted > hop.Created)
         {
+            return;
+        }
+        if (hop.ConfirmWanted > 0)
+        {
+            var (repeats, _) = Repeats(hop);
+            if (repeats < BalancerConfirmations && hop.ConfirmCreated >= hop.ConfirmWanted && hop.ConfirmWanted < MaxConfirmationProbes)
+            {
+                hop.ConfirmWanted = Math.Min(MaxConfirmationProbes, hop.ConfirmWanted + BalancerConfirmations - repeats);
+            }
             return;
         }
         foreach (var id in hop.Probes)
@@ -517,6 +532,13 @@ internal sealed class TraceroutePlanner : ITracePlanner
         {
             return null;
         }
+        var (repeats, varied) = Repeats(hop);
+        return repeats == 0 ? null : varied ? LoadBalancing.PerPacket : LoadBalancing.PerFlow;
+    }
+
+    /// <summary>The confirmation flow's answers after its first, and whether any came from another responder than the first.</summary>
+    private (int Repeats, bool Varied) Repeats(HopState hop)
+    {
         string? first = null;
         var repeats = 0;
         var varied = false;
@@ -535,7 +557,7 @@ internal sealed class TraceroutePlanner : ITracePlanner
             repeats++;
             varied |= probe.Answer.Responder != first;
         }
-        return repeats == 0 ? null : varied ? LoadBalancing.PerPacket : LoadBalancing.PerFlow;
+        return (repeats, varied);
     }
 
     private int FlowsForPredecessors(int d)

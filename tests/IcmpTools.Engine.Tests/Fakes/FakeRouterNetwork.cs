@@ -32,7 +32,10 @@ public readonly record struct FakeAnswer(IcmpStatus Status, string Responder, in
 /// </summary>
 public sealed class FakeRouterNetwork(string destination, double destinationRttMilliseconds, params FakeHop[] path)
 {
-    private readonly Random _random = new(12345);
+    private Random _random = new(12345);
+
+    /// <summary>Another seed for the generator (12345 by default), for a test that wants several reproducible runs.</summary>
+    public int Seed { init => _random = new Random(value); }
 
     public string Destination { get; } = destination;
     public IReadOnlyList<FakeHop> Path { get; } = path;
