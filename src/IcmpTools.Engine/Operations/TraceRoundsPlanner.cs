@@ -22,6 +22,7 @@ internal sealed class TraceRoundsPlanner : ITracePlanner
     private readonly long _start;
     private readonly DateTimeOffset _startUtc;
     private readonly long _expirySlack;
+    private readonly TimeSpan _handOffLatency;
     private readonly long _intervalTicks;
     private readonly SortedDictionary<int, Tally> _tallies = [];
     private readonly List<Hop> _finished = [];
@@ -63,7 +64,7 @@ internal sealed class TraceRoundsPlanner : ITracePlanner
     }
 
     public TraceRoundsPlanner(string target, IcmpFamily family, TracerouteOptions options, long timestampFrequency, long start,
-        DateTimeOffset startUtc, long expirySlack = 0)
+        DateTimeOffset startUtc, long expirySlack = 0, TimeSpan handOffLatency = default)
     {
         ArgumentNullException.ThrowIfNull(options);
         _target = target;
@@ -74,6 +75,7 @@ internal sealed class TraceRoundsPlanner : ITracePlanner
         _start = start;
         _startUtc = startUtc;
         _expirySlack = expirySlack;
+        _handOffLatency = handOffLatency;
         _intervalTicks = (long)Math.Min(options.Interval.TotalSeconds * timestampFrequency, long.MaxValue / 4);
         _nextStart = start;
     }
@@ -203,7 +205,7 @@ internal sealed class TraceRoundsPlanner : ITracePlanner
         // Once a round found where the path ends, later rounds probe no further, as mtr does; a round that
         // does not reach the end there (the path grew) lets the next one look as far as MaxHops again.
         var options = _knownEnd is { } end ? _passOptions with { MaxHops = Math.Max(end, _passOptions.MinHops) } : _passOptions;
-        _pass = new TraceroutePlanner(_target, _family, options, _frequency, now, _expirySlack)
+        _pass = new TraceroutePlanner(_target, _family, options, _frequency, now, _expirySlack, _handOffLatency)
         {
             Accepted = (id, answer) => _passProbes[id] = (_passProbes[id].Ttl, answer),
         };

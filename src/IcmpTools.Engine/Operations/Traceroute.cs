@@ -129,8 +129,9 @@ public static class Traceroute
         var observer = new TraceObserver(clock);
         var expirySlack = (long)(ExpirySlack.TotalSeconds * frequency);
         ITracePlanner planner = options.InRounds
-            ? new TraceRoundsPlanner(target, family, options, frequency, clock.GetTimestamp(), clock.GetUtcNow(), expirySlack)
-            : new TraceroutePlanner(target, family, options, frequency, clock.GetTimestamp(), expirySlack);
+            ? new TraceRoundsPlanner(target, family, options, frequency, clock.GetTimestamp(), clock.GetUtcNow(), expirySlack,
+                prober.Capabilities.HandOffLatency)
+            : new TraceroutePlanner(target, family, options, frequency, clock.GetTimestamp(), expirySlack, prober.Capabilities.HandOffLatency);
         var names = options.ResolveNames ? new NameLookups(clock) : null;
         var template = new ProbeSpec
         {

@@ -117,8 +117,9 @@ internal sealed class TraceroutePlanner : ITracePlanner
         public int ConfirmFlow;
     }
 
+    /// <param name="handOffLatency">The transport's <see cref="Sockets.TransportCapabilities.HandOffLatency"/>: the least adaptive wait rises to it.</param>
     public TraceroutePlanner(string target, IcmpFamily family, TracerouteOptions options, long timestampFrequency, long start,
-        long expirySlack = 0)
+        long expirySlack = 0, TimeSpan handOffLatency = default)
     {
         ArgumentNullException.ThrowIfNull(options);
         _target = target;
@@ -129,7 +130,7 @@ internal sealed class TraceroutePlanner : ITracePlanner
         _expirySlack = expirySlack;
         _timeoutTicks = ToTicks(options.Timeout);
         _intervalTicks = ToTicks(options.Interval);
-        _minAdaptiveTicks = Math.Min(_timeoutTicks, ToTicks(MinAdaptiveWait));
+        _minAdaptiveTicks = Math.Min(_timeoutTicks, ToTicks(handOffLatency > MinAdaptiveWait ? handOffLatency : MinAdaptiveWait));
         _hops = new HopState[options.MaxHops + 2];
         for (var i = 0; i < _hops.Length; i++)
         {

@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.NetworkInformation;
 using System.Net.Sockets;
 using IcmpTools.Engine.Errors;
 using IcmpTools.Engine.Models;
@@ -32,5 +33,29 @@ public static class SourceAddress
                 ? "it is not an address of this machine."
                 : e.Message);
         }
+        // Windows refuses to bind an address no interface has (WSAEADDRNOTAVAIL, as Microsoft documents bind), so
+        // the bind above is its answer too. Wine binds it anyway, and then its raw sockets send from it and its
+        // iphlpapi ignores it: the interface list gives Windows' answer under Wine as well. All of 127.0.0.0/8 is
+        // loopback on Windows, though its adapter lists 127.0.0.1 alone.
+        if (OperatingSystem.IsWindows() && !IPAddress.IsLoopback(source) && !IsOnAnInterface(source))
+        {
+            throw new SocketAddressException(source, "it is not an address of this machine.");
+        }
+    }
+
+    private static bool IsOnAnInterface(IPAddress source)
+    {
+        var bytes = source.GetAddressBytes();
+        foreach (var adapter in NetworkInterface.GetAllNetworkInterfaces())
+        {
+            foreach (var unicast in adapter.GetIPProperties().UnicastAddresses)
+            {
+                if (unicast.Address.AddressFamily == source.AddressFamily && unicast.Address.GetAddressBytes().AsSpan().SequenceEqual(bytes))
+                {
+                    return true;
+                }
+            }
+        }
+        return false;
     }
 }

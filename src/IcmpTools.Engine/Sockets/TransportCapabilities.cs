@@ -36,6 +36,15 @@ public readonly record struct TransportCapabilities
     /// <summary>One probe may be answered by many hosts (broadcast), each answer handed over.</summary>
     public bool SupportsBroadcast { get; init; }
 
+    /// <summary>
+    /// How late the transport may hand over an answer that has already arrived. Zero for sockets: the prober
+    /// drains a socket before it expires anything, so an answer that arrived in time always counts. A
+    /// request/response API hands each completion over through a wait of its own (iphlpapi: a thread-pool wait),
+    /// which a loaded machine runs late; a traceroute's adaptive wait is never shorter than this, or answers that
+    /// came in time would be read as silent hops.
+    /// </summary>
+    public TimeSpan HandOffLatency { get; init; }
+
     /// <summary>A socket that writes the whole request and reads whole messages.</summary>
     public static TransportCapabilities Full { get; } = new()
     {

@@ -82,6 +82,32 @@ public sealed class TracerouteTests
         Assert.Empty(TransportCapabilities.Full.Limits());
     }
 
+    [Theory]
+    [InlineData(0, new[] { 1, 2, 3, 4, 5 })]
+    [InlineData(250, new[] { 1, 2, 3, 4 })]
+    public async Task AnAnswerHandedOverLateCountsWhenTheTransportSaysItMayBeLate(int handOffMilliseconds, int[] distances)
+    {
+        // The target is 4 hops away. The answers to the TTL 4 probes reach the prober 100 ms after they were sent,
+        // those to TTL 5 and beyond after 4 ms, as when iphlpapi's thread-pool completions run late on a loaded
+        // machine (a Wine CI run). A socket transport (no hand-off latency) gives TTL 4 the 20 ms adaptive wait
+        // and reads it as a silent hop; a transport that declares a 250 ms hand-off keeps it, and the trace ends at 4.
+        using var fake = new FakeTransport(null, IcmpFamily.IPv4)
+        {
+            Capabilities = TransportCapabilities.Full with { HandOffLatency = TimeSpan.FromMilliseconds(handOffMilliseconds) },
+        };
+        fake.Network = echo => echo.Ttl == 4
+            ? [FakeTransport.Reply(echo, TimeSpan.FromMilliseconds(100))]
+            : ThreeRouters(echo, IcmpFamily.IPv4);
+        using var prober = new Prober(fake, fake.Clock);
+
+        var hops = await VirtualTime.Run(fake.Clock, Collect(Traceroute.StreamAsync(prober, IPAddress.Parse("192.0.2.9"),
+            new TracerouteOptions { Count = 2 })));
+
+        Assert.Equal(distances, hops.Select(h => h.Distance));
+        Assert.Equal(IcmpStatus.Success, hops[^1].Status);
+        Assert.Equal(distances.Length == 4 ? IcmpStatus.Success : IcmpStatus.TimedOut, hops[3].Status);
+    }
+
     [Fact]
     public async Task EveryProbeOfAFlowHoldsOneIdentifierAndChecksumAndFlowsDiffer()
     {

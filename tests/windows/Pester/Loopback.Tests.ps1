@@ -47,7 +47,9 @@ Describe 'Invoke-IcmpMultiPing on Windows through <Transport>' -ForEach @(
         # and keeps a loaded machine, where Wine's receive path lags, from reading late answers as lost.
         $hosts = @(Invoke-IcmpMultiPing $Block -Count 1 -TimeoutSeconds 10 -Unprivileged:$Unprivileged)
         $hosts.Count | Should -Be 254
-        $hosts | Where-Object { -not $_.IsAlive } | ForEach-Object Address | Should -BeNullOrEmpty
+        # Each dead host with what became of it, so a failure says why.
+        $hosts | Where-Object { -not $_.IsAlive } | ForEach-Object { "$($_.Address): $($_.Status) code $($_.Code)" } |
+            Should -BeNullOrEmpty
         $prefix = $Block -replace '0/24$'
         $hosts | ForEach-Object Address | Sort-Object { [version]$_ } | Select-Object -First 1 -Last 1 |
             Should -Be @("${prefix}1", "${prefix}254")
@@ -159,5 +161,74 @@ Describe '-Interface the Windows way' {
         $line = "Test-IcmpEcho 127.0.0.1 -Interface $index"
         $byIndex = TabExpansion2 -inputScript $line -cursorColumn $line.Length
         $byIndex.CompletionMatches.CompletionText | Should -Contain "$index"
+    }
+}
+
+Describe 'New-IcmpSocket on Windows through <Transport>' -ForEach @(
+    @{ Transport = 'raw Winsock'; Unprivileged = $false; Privileged = $true }
+    @{ Transport = 'iphlpapi'; Unprivileged = $true; Privileged = $false }
+) {
+    It 'sends requests built with New-IcmpRequest and receives each reply by its request' {
+        $s = New-IcmpSocket -Unprivileged:$Unprivileged
+        try {
+            $s.IsPrivileged | Should -Be $Privileged
+            $a = New-IcmpRequest 127.0.0.1 -Identifier 999 -Sequence 1 -PayloadSize 20
+            $b = New-IcmpRequest 127.0.0.1 -Identifier 999 -Sequence 2 -Payload ([byte[]](9, 8, 7))
+            $s.Send($a); $s.Send($b)
+            # Generous waits: they end at the reply, and Wine's completions lag on a loaded machine.
+            $second = $s.Receive($b, 10)
+            $first = $s.Receive($a, [timespan]::FromSeconds(10))
+        }
+        finally { $s.Close() }
+        $s.IsClosed | Should -BeTrue
+        $second.GetType().FullName | Should -Be 'IcmpTools.Engine.Models.Reply'
+        $second.Status | Should -Be 'Success'
+        $second.Sequence | Should -Be 2
+        $second.BytesReceived | Should -Be (8 + 3)
+        $first.Sequence | Should -Be 1
+        $first.BytesReceived | Should -Be (8 + 20)
+        $first.Source | Should -Be '127.0.0.1'
+        $first.IsPrivileged | Should -Be $Privileged
+    }
+
+    It 'reaches 127.0.0.2 from a socket bound to -Source 127.0.0.1' {
+        $s = New-IcmpSocket -Source 127.0.0.1 -Unprivileged:$Unprivileged
+        try {
+            $q = New-IcmpRequest 127.0.0.2 -Sequence 5
+            $s.Send($q)
+            $reply = $s.Receive($q, 10)
+        }
+        finally { $s.Close() }
+        $reply.Status | Should -Be 'Success'
+        $reply.Source | Should -Be '127.0.0.2'
+    }
+
+    It 'refuses a request of the other family with FamilyMismatch' {
+        $s = New-IcmpSocket -Unprivileged:$Unprivileged
+        try {
+            $failure = { $s.Send((New-IcmpRequest ::1)) } | Should -Throw -PassThru
+        }
+        finally { $s.Close() }
+        $failure.Exception.GetBaseException().GetType().Name | Should -Be 'AddressFamilyMismatchException'
+    }
+}
+
+Describe '-Source on Windows through <Transport>' -ForEach @(
+    @{ Transport = 'raw Winsock'; Unprivileged = $false }
+    @{ Transport = 'iphlpapi'; Unprivileged = $true }
+) {
+    It 'pings from the address -Source names' {
+        $result = Test-IcmpEcho 127.0.0.3 -Count 1 -Source 127.0.0.1 -TimeoutSeconds 10 -Unprivileged:$Unprivileged
+        $result.Status | Should -Be 'Success'
+        $result.Address | Should -Be '127.0.0.3'
+    }
+
+    It 'stops with InvalidSourceAddress naming a -Source this machine does not have' {
+        # 198.18.99.99 is on no interface of this namespace (only lo is up). Windows refuses to bind it; Wine binds
+        # it, so this is the module's own check (SourceAddress.Validate) that Wine runs here.
+        $failure = { Test-IcmpEcho 127.0.0.1 -Count 1 -Source 198.18.99.99 -Unprivileged:$Unprivileged -ErrorAction Stop } |
+            Should -Throw -PassThru
+        $failure.FullyQualifiedErrorId | Should -Be 'InvalidSourceAddress,IcmpTools.Commands.TestIcmpEchoCommand'
+        $failure.Exception.Message | Should -Match '198\.18\.99\.99'
     }
 }

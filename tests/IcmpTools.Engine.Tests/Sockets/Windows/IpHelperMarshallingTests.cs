@@ -291,4 +291,17 @@ public sealed class IpHelperMarshallingTests
         Assert.Equal(2000 + IpHelperMarshal.TimeoutSlackMilliseconds, IpHelperMarshal.TimeoutMilliseconds(2 * Frequency, Frequency));
         Assert.Equal(int.MaxValue / 2, IpHelperMarshal.TimeoutMilliseconds(long.MaxValue / 2, Frequency));
     }
+
+    [Fact]
+    public void OnlyWinesTransientRefusalIsStartedAgainAFewTimes()
+    {
+        // Under Wine, ERROR_INVALID_PARAMETER on a loaded machine: three more starts, 1, 10 and 50 ms apart.
+        Assert.Equal([true, true, true, false],
+            Enumerable.Range(0, 4).Select(attempt => RefusalPolicy.ShouldRetry(RefusalPolicy.ErrorInvalidParameter, attempt, underWine: true)));
+        Assert.Equal([1, 10, 50], Enumerable.Range(0, 3).Select(RefusalPolicy.Pause));
+        // On Windows the same error is the caller's mistake; other refusals (Wine's Icmp6SendEcho2 answers
+        // ERROR_CALL_NOT_IMPLEMENTED, 120) would only fail again.
+        Assert.False(RefusalPolicy.ShouldRetry(RefusalPolicy.ErrorInvalidParameter, 0, underWine: false));
+        Assert.False(RefusalPolicy.ShouldRetry(120, 0, underWine: true));
+    }
 }
