@@ -226,8 +226,10 @@ Describe 'Timestamps of <Kind> objects' -ForEach @(
             $t -gt (Get-Date).AddDays(1) | Should -BeFalse
             ((Get-Date) - $t) | Should -BeOfType [timespan]
             ($t - $before) | Should -BeOfType [timespan]
-            [datetime]$t | Should -Be $t.UtcDateTime
-            ([datetime]$t).Kind | Should -Be 'Utc'
+            # Local, as PowerShell's own [datetime] of a 'Z' time: see the zone test below for why.
+            ([datetime]$t).ToUniversalTime() | Should -Be $t.UtcDateTime
+            ([datetime]$t).Kind | Should -Be 'Local'
+            $t.UtcDateTime.Kind | Should -Be 'Utc'
             (Get-Date -Date $t).ToUniversalTime() | Should -Be $t.UtcDateTime
             ([datetimeoffset]$t).Offset | Should -Be ([timespan]::Zero)
             "$t" | Should -Match $iso
@@ -264,5 +266,60 @@ Describe 'Timestamps of <Kind> objects' -ForEach @(
                 $back[$i].Timestamp.UtcDateTime | Should -Be $objects[$i].Timestamp.UtcDateTime
             }
         }
+    }
+}
+
+Describe 'Timestamps against Get-Date in a time zone that is not UTC' {
+    It 'compare, subtract and convert by the instant at UTC+05:30' {
+        # DateTime compares ticks and ignores its Kind: a UTC value against Get-Date (local) is off by the
+        # offset, which a machine on UTC (CI's) cannot show. So a child pwsh runs in Asia/Kolkata.
+        '/usr/share/zoneinfo/Asia/Kolkata' | Should -Exist -Because '.ci/run installs tzdata for this test'
+        $script = Join-Path ([IO.Path]::GetTempPath()) "$(New-UniqueName 'ptz').ps1"
+        Set-Content -LiteralPath $script -Value @'
+param($Manifest)
+Set-StrictMode -Version Latest
+$ErrorActionPreference = 'Stop'
+Import-Module $Manifest
+# 15:50:30.123Z is 21:20:30.123 in Kolkata.
+$t = [IcmpTools.Engine.Models.UtcTimestamp]::new([datetime]::new(2026, 12, 7, 15, 50, 30, 123, [DateTimeKind]::Utc))
+$local = [datetime]::new(2026, 12, 7, 21, 20, 30, 123, [DateTimeKind]::Local)
+$before = Get-Date
+$request = (New-IcmpRequest 127.0.0.1).Timestamp
+$after = Get-Date
+[ordered]@{
+    Offset          = [TimeZoneInfo]::Local.GetUtcOffset($local).TotalMinutes
+    Text            = "$t"
+    LocalMinusT     = ($local - $t).Ticks
+    TMinusLocal     = ($t - $local).Ticks
+    LocalEqT        = $local -eq $t
+    LocalLtT        = $local -lt $t
+    EarlierLtT      = $local.AddMilliseconds(-1) -lt $t
+    TGtEarlier      = $t -gt $local.AddMilliseconds(-1)
+    TLtLater        = $t -lt $local.AddMilliseconds(1)
+    GetDate         = (Get-Date -Date $t).ToString('yyyy-MM-dd HH:mm:ss.fff')
+    Cast            = ([datetime]$t).ToString('yyyy-MM-dd HH:mm:ss.fff')
+    RequestInRun    = ($before.AddSeconds(-1) -le $request) -and ($after.AddSeconds(1) -ge $request) -and ($request -ge $before.AddSeconds(-1))
+} | ConvertTo-Json -Compress
+'@
+        try {
+            $run = Invoke-Pwsh -ScriptPath $script -ArgumentList (Get-IcmpToolsManifest) -Environment @{ TZ = 'Asia/Kolkata' }
+        }
+        finally {
+            Remove-Item -LiteralPath $script -ErrorAction Ignore
+        }
+        $run.ExitCode | Should -Be 0 -Because $run.Stderr
+        $seen = $run.Stdout | ConvertFrom-Json -DateKind String
+        $seen.Offset | Should -Be 330
+        $seen.Text | Should -BeExactly '2026-12-07T15:50:30.123Z'
+        $seen.LocalMinusT | Should -Be 0
+        $seen.TMinusLocal | Should -Be 0
+        $seen.LocalEqT | Should -BeTrue
+        $seen.LocalLtT | Should -BeFalse
+        $seen.EarlierLtT | Should -BeTrue
+        $seen.TGtEarlier | Should -BeTrue
+        $seen.TLtLater | Should -BeTrue
+        $seen.GetDate | Should -Be '2026-12-07 21:20:30.123'
+        $seen.Cast | Should -Be '2026-12-07 21:20:30.123'
+        $seen.RequestInRun | Should -BeTrue
     }
 }

@@ -113,10 +113,12 @@ Describe 'The trace table marks a router that refused to forward as traceroute d
     ) {
         $hop = New-RefusingHop $Family $Status $Code
         $hop.Annotation | Should -BeExactly $Mark
+        $address = $hop.Address
         $row = @(($hop | Out-String -Width 80) -split '\r?\n' | Where-Object { $_ -match '^\s*2 ' })
         $row | Should -HaveCount 1
         $row[0] | Should -Match "(?<!\S)$([regex]::Escape($Mark))(?!\S)"
-        $row[0] | Should -Match "(?<!\S)$Status $([regex]::Escape($Mark))(?!\S)" -Because 'the status is the enum name in full, the mark beside it'
+        $row[0] | Should -Match "(?<!\S)$([regex]::Escape($address)) $([regex]::Escape($Mark))(?!\S)" -Because 'the mark follows the address, as traceroute prints it'
+        $row[0] | Should -Match "(?<!\S)$Status(?!\S)" -Because 'the status is the enum''s own name in full'
     }
 
     It 'marks nothing on a router that forwarded or on the destination' {

@@ -8,11 +8,16 @@ namespace IcmpTools.Engine.Models;
 /// It exists for Export-Csv and ConvertTo-Csv, which write a property's own <c>ToString()</c>: a
 /// <see cref="DateTime"/> there reads "12/07/2026 15:50:30" (the culture's order, no milliseconds, no zone)
 /// and a <see cref="DateTimeOffset"/> no better. In PowerShell it still behaves as a time: it compares with
-/// itself, <see cref="DateTime"/> and <see cref="DateTimeOffset"/> (<c>-gt (Get-Date).AddMinutes(-5)</c>, where
-/// a local time is taken as the instant it names), sorts, subtracts to a <see cref="TimeSpan"/> both ways
-/// round with <c>Get-Date</c>, and converts with <c>[datetime]</c>, <c>[datetimeoffset]</c> or
-/// <c>Get-Date -Date</c>. <see cref="UtcDateTime"/> gives the full-precision <see cref="DateTime"/>, and is
-/// what ConvertTo-Json writes.
+/// itself, <see cref="DateTime"/> and <see cref="DateTimeOffset"/> (<c>-gt (Get-Date).AddMinutes(-5)</c>),
+/// sorts, subtracts to a <see cref="TimeSpan"/> both ways round with <c>Get-Date</c>, and converts with
+/// <c>[datetime]</c>, <c>[datetimeoffset]</c> or <c>Get-Date -Date</c>, always by the instant, in any time zone.
+/// </para>
+/// <para>
+/// That is why the conversion to <see cref="DateTime"/> gives local time, as PowerShell's own
+/// <c>[datetime]'2026-12-07T15:50:30.123Z'</c> does: <see cref="DateTime"/> compares and subtracts ticks and
+/// ignores its Kind, so <c>(Get-Date) - $t</c> and <c>(Get-Date) -lt $t</c>, which convert this side to
+/// <see cref="DateTime"/>, would be off by the zone's offset against a UTC one (as the former DateTime
+/// property was). <see cref="UtcDateTime"/> gives the instant in UTC, to the tick, and is what ConvertTo-Json writes.
 /// </para>
 /// </summary>
 public readonly struct UtcTimestamp : IComparable, IComparable<UtcTimestamp>, IEquatable<UtcTimestamp>, IFormattable
@@ -48,7 +53,8 @@ public readonly struct UtcTimestamp : IComparable, IComparable<UtcTimestamp>, IE
 
     public static implicit operator UtcTimestamp(DateTime time) => new(time);
     public static implicit operator UtcTimestamp(DateTimeOffset time) => new(time);
-    public static implicit operator DateTime(UtcTimestamp time) => time.UtcDateTime;
+    /// <summary>The instant in local time (Kind Local): see the type's remarks; <see cref="UtcDateTime"/> for UTC.</summary>
+    public static implicit operator DateTime(UtcTimestamp time) => time.UtcDateTime.ToLocalTime();
     public static implicit operator DateTimeOffset(UtcTimestamp time) => new(time.UtcDateTime);
 
     public static TimeSpan operator -(UtcTimestamp left, UtcTimestamp right) => left.UtcDateTime - right.UtcDateTime;

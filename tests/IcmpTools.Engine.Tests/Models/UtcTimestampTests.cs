@@ -71,7 +71,10 @@ public sealed class UtcTimestampTests
         Assert.Equal(time, new UtcTimestamp(new DateTimeOffset(Utc)));
         Assert.Equal(TimeSpan.FromSeconds(2), new UtcTimestamp(Utc.AddSeconds(2)) - time);
         Assert.Equal(Utc.AddSeconds(2), (time + TimeSpan.FromSeconds(2)).UtcDateTime);
-        Assert.Equal(Utc, (DateTime)time);
+        // Local, as PowerShell's [datetime] of a 'Z' time is: DateTime compares ticks whatever its Kind, and Get-Date is local.
+        Assert.Equal(DateTimeKind.Local, ((DateTime)time).Kind);
+        Assert.Equal(Utc, ((DateTime)time).ToUniversalTime());
+        Assert.Equal(0, ((DateTime)time).CompareTo(Utc.ToLocalTime()));
         Assert.Equal(TimeSpan.Zero, ((DateTimeOffset)time).Offset);
     }
 }
