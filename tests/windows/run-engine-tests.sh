@@ -4,7 +4,7 @@
 #   tests/windows/run-engine-tests.sh [RESULTS_DIR]
 #
 # Publishes tests/IcmpTools.Engine.WindowsTests self-contained for win-x64 (xunit v3: the tests are their own
-# executable), builds a netlab lab (tests/netlab/netlab.sh, name h13t-<pid>), and runs the executable under
+# executable), builds a netlab lab (tests/netlab/netlab.sh, name h13t-<pid>, or $ICMPTOOLS_LAB_PREFIX-<pid>), and runs the executable under
 # wine64 inside the lab's client namespace, so 127.0.0.1 and the lab's routers and target are all it can reach.
 # Runs as root (the lab, and Wine's raw sockets need it). Leaves RESULTS_DIR/engine-windows.trx (default
 # tests/windows/TestResults, where build.ps1 counts TRX files) and prints the runner's output and, last, one line
@@ -23,7 +23,8 @@ readonly TRX="$RESULTS_DIR/engine-windows.trx"
 # The runner's own XML, for the summary line; outside TestResults so build.ps1 counts the TRX alone.
 readonly RESULTS="$ROOT/out/windows/engine-windows.xml"
 readonly PUBLISH_DIR="$ROOT/out/windows/engine-tests"
-readonly LAB="h13t-$$"
+# ICMPTOOLS_LAB_PREFIX: the lab name's prefix, as run-wine-tests.sh takes it (runs side by side name their labs apart).
+readonly LAB="${ICMPTOOLS_LAB_PREFIX:-h13t}-$$"
 export WINEPREFIX="${WINEPREFIX:-${XDG_CACHE_HOME:-$HOME/.cache}/icmptools/wine-engine-tests}"
 export WINEDEBUG=-all
 

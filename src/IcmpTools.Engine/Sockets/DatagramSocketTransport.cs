@@ -162,24 +162,8 @@ public sealed unsafe class DatagramSocketTransport : IIcmpTransport, IPathMtuSou
     public int? KernelIdentifier { get; }
     public bool MoreQueued { get; private set; }
 
-    private static Socket Open(IcmpFamily family)
-    {
-        try
-        {
-            return family == IcmpFamily.IPv4
-                ? new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Icmp)
-                : new Socket(AddressFamily.InterNetworkV6, SocketType.Dgram, ProtocolType.IcmpV6);
-        }
-        catch (SocketException e) when (e.SocketErrorCode is SocketError.AccessDenied)
-        {
-            // EACCES: the group is outside ping_group_range ("1 0", the default, admits nobody, root included).
-            throw new SocketPermissionException(PermissionAdvice.DatagramDenied(), e);
-        }
-        catch (SocketException e)
-        {
-            throw new SocketUnavailableException($"Could not open a datagram {family} ICMP socket: {e.Message}", e);
-        }
-    }
+    // EACCES: the group is outside ping_group_range ("1 0", the default, admits nobody, root included).
+    private static Socket Open(IcmpFamily family) => IcmpSockets.Open(family, SocketType.Dgram, PermissionAdvice.DatagramDenied);
 
     /// <summary>
     /// A send-only socket: what shapes the packets it sends (broadcast permission, the interface, DF), and no

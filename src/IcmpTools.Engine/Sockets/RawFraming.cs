@@ -16,7 +16,7 @@ internal static class RawFraming
     /// <param name="fullLength">The datagram's real length.</param>
     // Hot path of every sweep: compiled fully optimised at once, so the first sweep in a session does not run tier-0 code.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static bool TryRead(IcmpFamily family, ReadOnlySpan<byte> data, int fullLength, in IpKey source, int hopLimit,
+    public static bool TryRead(IcmpFamily family, ReadOnlySpan<byte> data, int fullLength, scoped in IpKey source, int hopLimit,
         long kernelRealtimeNs, long receivedTimestamp, out IcmpMessage message, out ReadOnlySpan<byte> echoedPayload)
     {
         message = default;

@@ -132,25 +132,9 @@ public sealed unsafe class RawSocketTransport : IIcmpTransport, ISendPathReport,
     public int? KernelIdentifier => null;
     public bool MoreQueued { get; private set; }
 
-    private static Socket Open(IcmpFamily family)
-    {
-        try
-        {
-            return family == IcmpFamily.IPv4
-                ? new Socket(AddressFamily.InterNetwork, SocketType.Raw, ProtocolType.Icmp)
-                : new Socket(AddressFamily.InterNetworkV6, SocketType.Raw, ProtocolType.IcmpV6);
-        }
-        catch (SocketException e) when (e.SocketErrorCode is SocketError.AccessDenied)
-        {
-            throw new SocketPermissionException(
-                "Opening a raw ICMP socket needs root or the CAP_NET_RAW capability. Run elevated, or grant the " +
-                "capability to the PowerShell host: sudo setcap cap_net_raw+ep \"$(readlink -f $(which pwsh))\".", e);
-        }
-        catch (SocketException e)
-        {
-            throw new SocketUnavailableException($"Could not open a raw {family} ICMP socket: {e.Message}", e);
-        }
-    }
+    private static Socket Open(IcmpFamily family) => IcmpSockets.Open(family, SocketType.Raw, static () =>
+        "Opening a raw ICMP socket needs root or the CAP_NET_RAW capability. Run elevated, or grant the " +
+        "capability to the PowerShell host: sudo setcap cap_net_raw+ep \"$(readlink -f $(which pwsh))\".");
 
     private void Configure(Socket socket, bool dontFragment, bool receives)
     {

@@ -21,10 +21,14 @@ namespace IcmpTools.Engine.Sockets.Windows;
 /// (<see cref="AnswerQueue"/>): Windows cannot wait on a socket and a wake event in one call the way Linux polls a
 /// socket and an eventfd. RTT: Stopwatch stamps before the send call and after the
 /// receive call returns (no kernel timestamps).</para>
-/// <para>IPv6 hop limit of answers: Windows gives it through WSARecvMsg's IPV6_HOPLIMIT control message, which
-/// .NET's ReceiveMessageFrom does not hand out; answers carry -1 (unknown), as Linux datagram sockets' do.</para>
+/// <para>Answers are read with WSARecvMsg (<see cref="WsaRecvMsg"/>), for both families: an ICMPv6 answer comes
+/// without its IP header, and Windows gives its hop limit only as WSARecvMsg's IPV6_HOPLIMIT control message (.NET's
+/// ReceiveMessageFrom reads packet information alone). IPv4 answers carry their TTL in their header. Packet
+/// information (IP_PKTINFO / IPV6_PKTINFO) is not asked for: nothing in a message needs the local address or
+/// interface an answer came in by.</para>
 /// <para>Wine 8 opens no raw ICMPv6 socket (WSAEPROTONOSUPPORT); its raw IPv4 socket is a Linux raw socket, so
-/// under Wine the bind is not needed, but it is kept for Windows.</para>
+/// under Wine the bind is not needed, but it is kept for Windows. The IPv6 hop limit is therefore tested through
+/// <see cref="WinsockMessage"/> with recorded control blocks only.</para>
 /// </remarks>
 [SupportedOSPlatform("windows")]
 public sealed class WinsockRawTransport : IIcmpTransport
@@ -48,6 +52,7 @@ public sealed class WinsockRawTransport : IIcmpTransport
     private readonly int _interfaceIndex = -1;
     private readonly Thread _receiver;
     private readonly byte[] _receiveBuffer = GC.AllocateArray<byte>(65536, pinned: true);
+    private readonly WsaRecvMsg _receiveMessage;
     private volatile Exception? _failure;
     private int _currentTtl = -1;
     private int _disposed;
@@ -75,9 +80,11 @@ public sealed class WinsockRawTransport : IIcmpTransport
             _socket.ReceiveBufferSize = ReceiveBufferBytes;
             if (family == IcmpFamily.IPv6)
             {
-                // ReceiveMessageFrom (WSARecvMsg) reports the destination address and interface of each answer.
-                _socket.SetSocketOption(SocketOptionLevel.IPv6, SocketOptionName.PacketInformation, true);
+                // IPV6_HOPLIMIT (21 in ws2ipdef.h, which SocketOptionName.HopLimit is): each answer's hop limit in
+                // WSARecvMsg's control block. ICMPv6 arrives without its IP header, so this is the only way to it.
+                _socket.SetSocketOption(SocketOptionLevel.IPv6, SocketOptionName.HopLimit, true);
             }
+            _receiveMessage = new WsaRecvMsg(_socket);
         }
         catch (SocketException e)
         {
@@ -100,25 +107,9 @@ public sealed class WinsockRawTransport : IIcmpTransport
 
     public bool MoreQueued => !_answers.IsEmpty;
 
-    private static Socket Open(IcmpFamily family)
-    {
-        try
-        {
-            return family == IcmpFamily.IPv4
-                ? new Socket(AddressFamily.InterNetwork, SocketType.Raw, ProtocolType.Icmp)
-                : new Socket(AddressFamily.InterNetworkV6, SocketType.Raw, ProtocolType.IcmpV6);
-        }
-        catch (SocketException e) when (e.SocketErrorCode is SocketError.AccessDenied)
-        {
-            throw new SocketPermissionException(
-                "Raw ICMP sockets on Windows need an elevated session (Run as Administrator); without one IcmpTools " +
-                "uses iphlpapi, which needs no privilege.", e);
-        }
-        catch (SocketException e)
-        {
-            throw new SocketUnavailableException($"Could not open a raw {family} ICMP socket: {e.Message}", e);
-        }
-    }
+    private static Socket Open(IcmpFamily family) => IcmpSockets.Open(family, SocketType.Raw, static () =>
+        "Raw ICMP sockets on Windows need an elevated session (Run as Administrator); without one IcmpTools " +
+        "uses iphlpapi, which needs no privilege.");
 
     /// <summary>Binds (Windows: before any receive) and sets what every socket of the transport shares.</summary>
     private void Configure(Socket socket, IPAddress bindTo)
@@ -219,7 +210,6 @@ public sealed class WinsockRawTransport : IIcmpTransport
     private void ReceiveLoop()
     {
         var buffer = _receiveBuffer;
-        var any = Family == IcmpFamily.IPv4 ? IPAddress.Any : IPAddress.IPv6Any;
         try
         {
             while (Volatile.Read(ref _disposed) == 0)
@@ -232,20 +222,11 @@ public sealed class WinsockRawTransport : IIcmpTransport
                 {
                     continue;
                 }
-                EndPoint remote = new IPEndPoint(any, 0);
-                int length;
-                if (Family == IcmpFamily.IPv4)
-                {
-                    length = _socket.ReceiveFrom(buffer, ref remote);
-                }
-                else
-                {
-                    var flags = SocketFlags.None;
-                    length = _socket.ReceiveMessageFrom(buffer, ref flags, ref remote, out _);
-                }
+                // Both families read the same way, so the IPv4 runs under Wine exercise the call IPv6 relies on.
+                var length = _receiveMessage.Receive(buffer, out var name, out var control);
                 var received = _clock.GetTimestamp();
-                var source = IpKey.FromAddress(((IPEndPoint)remote).Address);
-                if (RawFraming.TryRead(Family, buffer.AsSpan(0, length), length, source, -1, 0, received, out var message, out var echoed))
+                if (WinsockMessage.TryRead(Family, buffer.AsSpan(0, length), length, name, control, IntPtr.Size, received,
+                    out var message, out var echoed))
                 {
                     _answers.Add(in message, echoed);
                 }
