@@ -16,6 +16,9 @@
     AliasesToExport      = @()
     FormatsToProcess     = @('IcmpTools.Format.ps1xml', 'IcmpTools.Trace.Format.ps1xml', 'IcmpTools.Socket.Format.ps1xml')
     TypesToProcess       = @('IcmpTools.Types.ps1xml')
+    # Loaded before the types file is read: it names an engine type (TargetTypeForDeserialization of
+    # UtcTimestamp), which PowerShell must resolve then, before the root module has loaded the engine.
+    RequiredAssemblies   = @('IcmpTools.Engine.dll')
     # No HelpInfoURI: the full help (en-US/IcmpTools.dll-Help.xml, about_IcmpTools) ships inside the
     # module, so Update-Help has nothing to fetch. See about_IcmpTools, HELP.
     PrivateData          = @{

@@ -214,3 +214,16 @@ Describe 'about_IcmpTools' {
         (Get-Module IcmpTools).ExportedCmdlets.Keys | Where-Object { $about -notmatch "\b$_\b" } | Should -BeNullOrEmpty
     }
 }
+
+Describe 'Limits the code sets and the help must state' {
+    It 'gives Test-IcmpEcho''s bound on targets in flight as the code has it, in the help and the README' {
+        $field = [IcmpTools.Commands.TestIcmpEchoCommand].GetField('MaxTargetsInFlight', [System.Reflection.BindingFlags]'NonPublic, Static')
+        $field | Should -Not -BeNullOrEmpty -Because 'the bound is TestIcmpEchoCommand.MaxTargetsInFlight'
+        $bound = $field.GetRawConstantValue()
+        # Whitespace squeezed: Get-Help and the README wrap their lines anywhere.
+        $help = (Get-Help Test-IcmpEcho -Full | Out-String -Width 200) -replace '\s+', ' '
+        $help | Should -Match "up to $bound at once"
+        ((Get-Help Test-IcmpEcho -Parameter TargetName | Out-String -Width 200) -replace '\s+', ' ') | Should -Match "At most $bound targets are pinged at once"
+        (Get-Content -Raw (Join-Path (Get-RepoRoot) 'README.md')) -replace '\s+', ' ' | Should -Match "pings at most $bound targets at once"
+    }
+}

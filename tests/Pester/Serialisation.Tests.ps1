@@ -174,3 +174,152 @@ Describe 'Hosts from other runspaces and processes' {
         }
     }
 }
+
+Describe 'Timestamps of <Kind> objects' -ForEach @(
+    @{ Kind = 'Reply'; Produce = 'Test-IcmpEcho 127.0.0.1, ::1 -Count 2 -IntervalSeconds 0.05 -PerReply' }
+    @{ Kind = 'Request'; Produce = 'New-IcmpRequest 127.0.0.1 -Sequence 1; New-IcmpRequest ::1 -Sequence 2' }
+) {
+    BeforeAll {
+        # Taken around the command: the objects' times must lie between (a second's slack for clock reads).
+        $before = Get-Date
+        $objects = @(Invoke-Expression $Produce)
+        $after = Get-Date
+        $objects.Count | Should -BeGreaterOrEqual 2
+        $iso = '^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$'
+    }
+
+    It 'are ISO 8601 UTC with milliseconds in ConvertTo-Csv and Export-Csv, whatever the culture' {
+        $culture = [cultureinfo]::CurrentCulture
+        try {
+            # de-DE writes dates day first with dots; en-US month first: neither may reach the file.
+            foreach ($name in 'de-DE', 'en-US') {
+                [cultureinfo]::CurrentCulture = $name
+                $rows = @($objects | ConvertTo-Csv | ConvertFrom-Csv)
+                $file = Join-Path ([IO.Path]::GetTempPath()) "$(New-UniqueName 'pcsv').csv"
+                try {
+                    $objects | Export-Csv -LiteralPath $file
+                    $exported = @(Import-Csv -LiteralPath $file)
+                }
+                finally {
+                    Remove-Item -LiteralPath $file -ErrorAction Ignore
+                }
+                for ($i = 0; $i -lt $objects.Count; $i++) {
+                    foreach ($cell in $rows[$i].Timestamp, $exported[$i].Timestamp) {
+                        $cell | Should -Match $iso -Because "culture $name wrote '$cell'"
+                        $parsed = [datetime]::ParseExact($cell, 'yyyy-MM-ddTHH:mm:ss.fffZ', [cultureinfo]::InvariantCulture,
+                            [Globalization.DateTimeStyles]::AdjustToUniversal)
+                        $parsed | Should -Be ([datetime]::new($objects[$i].Timestamp.UtcDateTime.Ticks - $objects[$i].Timestamp.UtcDateTime.Ticks % 10000, 'Utc'))
+                    }
+                }
+            }
+        }
+        finally {
+            [cultureinfo]::CurrentCulture = $culture
+        }
+    }
+
+    It 'stay a time in PowerShell: compared, sorted, subtracted and converted' {
+        foreach ($object in $objects) {
+            $t = $object.Timestamp
+            $t -ge $before.AddSeconds(-1) | Should -BeTrue -Because "$t is after the command started, $($before.ToUniversalTime().ToString('o'))"
+            $t -le $after.AddSeconds(1) | Should -BeTrue
+            $t -gt (Get-Date).AddDays(1) | Should -BeFalse
+            ((Get-Date) - $t) | Should -BeOfType [timespan]
+            ($t - $before) | Should -BeOfType [timespan]
+            # Local, as PowerShell's own [datetime] of a 'Z' time: see the zone test below for why.
+            ([datetime]$t).ToUniversalTime() | Should -Be $t.UtcDateTime
+            ([datetime]$t).Kind | Should -Be 'Local'
+            $t.UtcDateTime.Kind | Should -Be 'Utc'
+            (Get-Date -Date $t).ToUniversalTime() | Should -Be $t.UtcDateTime
+            ([datetimeoffset]$t).Offset | Should -Be ([timespan]::Zero)
+            "$t" | Should -Match $iso
+        }
+        $sorted = @($objects | Sort-Object Timestamp -Descending)
+        $sorted[0].Timestamp -ge $sorted[-1].Timestamp | Should -BeTrue
+        @($objects | Where-Object Timestamp -GE $before.AddSeconds(-1)).Count | Should -Be $objects.Count
+    }
+
+    It 'write the full UTC time to ConvertTo-Json' {
+        $json = @($objects | ConvertTo-Json | ConvertFrom-Json)
+        for ($i = 0; $i -lt $objects.Count; $i++) {
+            $json[$i].Timestamp.UtcDateTime | Should -Be $objects[$i].Timestamp.UtcDateTime
+            $json[$i].Timestamp.UtcDateTime.Kind | Should -Be 'Utc'
+        }
+        $objects[0] | ConvertTo-Json -Compress | Should -Match '"Timestamp":\{"UtcDateTime":"\d{4}-\d\d-\d\dT[\d:.]+Z"\}'
+    }
+
+    It 'come back from Import-Clixml and remoting depth as the same time' {
+        $file = Join-Path ([IO.Path]::GetTempPath()) "$(New-UniqueName 'pxml').xml"
+        try {
+            $objects | Export-Clixml -LiteralPath $file
+            $imported = @(Import-Clixml -LiteralPath $file)
+        }
+        finally {
+            Remove-Item -LiteralPath $file -ErrorAction Ignore
+        }
+        # Remoting and jobs serialise at depth 1 unless the type asks for more.
+        $remoted = @([System.Management.Automation.PSSerializer]::Deserialize([System.Management.Automation.PSSerializer]::Serialize($objects, 1)))
+        foreach ($back in $imported, $remoted) {
+            for ($i = 0; $i -lt $objects.Count; $i++) {
+                $back[$i].Timestamp | Should -BeOfType [IcmpTools.Engine.Models.UtcTimestamp]
+                $back[$i].Timestamp -eq $objects[$i].Timestamp | Should -BeTrue
+                $back[$i].Timestamp.UtcDateTime | Should -Be $objects[$i].Timestamp.UtcDateTime
+            }
+        }
+    }
+}
+
+Describe 'Timestamps against Get-Date in a time zone that is not UTC' {
+    It 'compare, subtract and convert by the instant at UTC+05:30' {
+        # DateTime compares ticks and ignores its Kind: a UTC value against Get-Date (local) is off by the
+        # offset, which a machine on UTC (CI's) cannot show. So a child pwsh runs in Asia/Kolkata.
+        '/usr/share/zoneinfo/Asia/Kolkata' | Should -Exist -Because '.ci/run installs tzdata for this test'
+        $script = Join-Path ([IO.Path]::GetTempPath()) "$(New-UniqueName 'ptz').ps1"
+        Set-Content -LiteralPath $script -Value @'
+param($Manifest)
+Set-StrictMode -Version Latest
+$ErrorActionPreference = 'Stop'
+Import-Module $Manifest
+# 15:50:30.123Z is 21:20:30.123 in Kolkata.
+$t = [IcmpTools.Engine.Models.UtcTimestamp]::new([datetime]::new(2026, 12, 7, 15, 50, 30, 123, [DateTimeKind]::Utc))
+$local = [datetime]::new(2026, 12, 7, 21, 20, 30, 123, [DateTimeKind]::Local)
+$before = Get-Date
+$request = (New-IcmpRequest 127.0.0.1).Timestamp
+$after = Get-Date
+[ordered]@{
+    Offset          = [TimeZoneInfo]::Local.GetUtcOffset($local).TotalMinutes
+    Text            = "$t"
+    LocalMinusT     = ($local - $t).Ticks
+    TMinusLocal     = ($t - $local).Ticks
+    LocalEqT        = $local -eq $t
+    LocalLtT        = $local -lt $t
+    EarlierLtT      = $local.AddMilliseconds(-1) -lt $t
+    TGtEarlier      = $t -gt $local.AddMilliseconds(-1)
+    TLtLater        = $t -lt $local.AddMilliseconds(1)
+    GetDate         = (Get-Date -Date $t).ToString('yyyy-MM-dd HH:mm:ss.fff')
+    Cast            = ([datetime]$t).ToString('yyyy-MM-dd HH:mm:ss.fff')
+    RequestInRun    = ($before.AddSeconds(-1) -le $request) -and ($after.AddSeconds(1) -ge $request) -and ($request -ge $before.AddSeconds(-1))
+} | ConvertTo-Json -Compress
+'@
+        try {
+            $run = Invoke-Pwsh -ScriptPath $script -ArgumentList (Get-IcmpToolsManifest) -Environment @{ TZ = 'Asia/Kolkata' }
+        }
+        finally {
+            Remove-Item -LiteralPath $script -ErrorAction Ignore
+        }
+        $run.ExitCode | Should -Be 0 -Because $run.Stderr
+        $seen = $run.Stdout | ConvertFrom-Json -DateKind String
+        $seen.Offset | Should -Be 330
+        $seen.Text | Should -BeExactly '2026-12-07T15:50:30.123Z'
+        $seen.LocalMinusT | Should -Be 0
+        $seen.TMinusLocal | Should -Be 0
+        $seen.LocalEqT | Should -BeTrue
+        $seen.LocalLtT | Should -BeFalse
+        $seen.EarlierLtT | Should -BeTrue
+        $seen.TGtEarlier | Should -BeTrue
+        $seen.TLtLater | Should -BeTrue
+        $seen.GetDate | Should -Be '2026-12-07 21:20:30.123'
+        $seen.Cast | Should -Be '2026-12-07 21:20:30.123'
+        $seen.RequestInRun | Should -BeTrue
+    }
+}

@@ -8,11 +8,11 @@ BeforeDiscovery {
     $cmdlets = @((Import-PowerShellDataFile (Get-IcmpToolsManifest)).CmdletsToExport)
     $views = @(
         @{ Cmdlet = 'Test-IcmpEcho'; Kind = 'Host'; Produce = 'Test-IcmpEcho localhost, ::1 -Count 3 -IntervalSeconds 0.05'
-            Columns = @('Address', 'Status', 'Loss', 'Avg', 'Jitter'); Shows = @('127.0.0.1', '::1', 'Success'); ShowsWide = @('localhost') }
+            Columns = @('Address', 'Status', 'Loss', 'Avg'); Shows = @('127.0.0.1', '::1', 'Success'); ShowsWide = @('localhost') }
         @{ Cmdlet = 'Test-IcmpEcho'; Kind = 'Reply'; Produce = 'Test-IcmpEcho 127.0.0.1, ::1 -Count 2 -IntervalSeconds 0.05 -PerReply'
             Columns = @('Destination', 'Source', 'Seq', 'Ttl', 'Rtt', 'Status'); Shows = @('127.0.0.1', '::1', 'Success'); ShowsWide = @() }
         @{ Cmdlet = 'Invoke-IcmpMultiPing'; Kind = 'Host'; Produce = 'Invoke-IcmpMultiPing 127.0.0.0/29, localhost -Count 2 -IntervalSeconds 0.05'
-            Columns = @('Address', 'Status', 'Loss', 'Avg', 'Jitter'); Shows = @('127.0.0.6', 'Success'); ShowsWide = @('localhost') }
+            Columns = @('Address', 'Status', 'Loss', 'Avg'); Shows = @('127.0.0.6', 'Success'); ShowsWide = @('localhost') }
         @{ Cmdlet = 'Trace-IcmpRoute'; Kind = 'Hop'; Produce = 'Trace-IcmpRoute 127.0.0.1'
             Columns = @('Hop', 'Address', 'Status'); Shows = @('127.0.0.1'); ShowsWide = @() }
         @{ Cmdlet = 'New-IcmpSocket'; Kind = 'IcmpSocket'; Produce = 'New-IcmpSocket -Source 127.0.0.1'
@@ -113,14 +113,73 @@ Describe 'The trace table marks a router that refused to forward as traceroute d
     ) {
         $hop = New-RefusingHop $Family $Status $Code
         $hop.Annotation | Should -BeExactly $Mark
+        $address = $hop.Address
         $row = @(($hop | Out-String -Width 80) -split '\r?\n' | Where-Object { $_ -match '^\s*2 ' })
         $row | Should -HaveCount 1
         $row[0] | Should -Match "(?<!\S)$([regex]::Escape($Mark))(?!\S)"
-        $row[0] | Should -Not -Match 'Unreach:'
+        $row[0] | Should -Match "(?<!\S)$([regex]::Escape($address)) $([regex]::Escape($Mark))(?!\S)" -Because 'the mark follows the address, as traceroute prints it'
+        $row[0] | Should -Match "(?<!\S)$Status(?!\S)" -Because 'the status is the enum''s own name in full'
     }
 
     It 'marks nothing on a router that forwarded or on the destination' {
         (New-RefusingHop 'IPv4' 'TimeExceeded' 0).Annotation | Should -BeNullOrEmpty
         (New-RefusingHop 'IPv4' 'Success' 0).Annotation | Should -BeNullOrEmpty
+    }
+}
+
+Describe 'Every table shows Status by the enum''s own name, so the text shown is the text to filter by' {
+    BeforeAll {
+        $statuses = [enum]::GetNames([IcmpTools.Engine.Models.IcmpStatus])
+        $router = '198.18.2.2'
+        function Assert-StatusShown {
+            <# Each object alone at 80 columns: its row holds its Status whole, and filtering by that word finds it. #>
+            param([object[]]$InputObject)
+            foreach ($object in $InputObject) {
+                $lines = Get-Table @($object) 80
+                $lines | Should -HaveCount 3
+                $name = "$($object.Status)"
+                $lines[2] | Should -Match "(?<!\S)$name(?!\S)" -Because "the row of a $name result was '$($lines[2])'"
+                @($InputObject | Where-Object Status -EQ $name) | Should -HaveCount 1
+            }
+        }
+    }
+
+    It 'in the Host table' {
+        Assert-StatusShown @(foreach ($status in $statuses) {
+            [IcmpTools.Engine.Models.Host]::new('127.0.0.1', $null, 'IPv4', 1, [double[]]@(), 0, $status, $router)
+        })
+    }
+
+    It 'in the Reply table' {
+        Assert-StatusShown @(for ($i = 0; $i -lt $statuses.Count; $i++) {
+            [IcmpTools.Engine.Models.Reply]::new('127.0.0.1', $router, 'IPv4', 7, $i, 3, 1, 36, $null, 64, [datetime]::UtcNow, $statuses[$i])
+        })
+    }
+
+    It 'in the Hop table, a rate-limited router still TimeExceeded' {
+        $hops = @(foreach ($status in $statuses) {
+            [IcmpTools.Engine.Models.Hop]::new('198.18.9.9', 'IPv4', 2, [string[]]@($router), $null, [double[]]@(0.5), 1,
+                $status, 0, 63, 1, ($status -eq 'TimeExceeded'), 0, [IcmpTools.Engine.Models.HopLink[]]@())
+        })
+        Assert-StatusShown $hops
+        (Get-Table @($hops | Where-Object Status -EQ TimeExceeded) 80)[2] | Should -Match '(?<!\S)TimeExceeded \(ratelimit\)$'
+    }
+}
+
+Describe 'The Host table keeps an IPv6 address whole at 80 columns' {
+    It 'shows <Address> whole beside the longest status' -ForEach @(
+        @{ Address = '::1' }
+        @{ Address = 'ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff' }
+        @{ Address = '2001:db8:aaaa:bbbb:cccc:dddd:eeee:ffff' }
+    ) {
+        $hostObject = [IcmpTools.Engine.Models.Host]::new($Address, $null, 'IPv6', 3, [double[]]@(), 0, 'DestinationUnreachable', '2001:db8::1')
+        $lines = Get-Table @($hostObject) 80
+        $lines | Where-Object Length -GT 80 | Should -BeNullOrEmpty
+        $lines[2] | Should -Match "(?<![\w:])DestinationUnreachable\s.*(?<![\w:])$([regex]::Escape($Address))$" -Because "the row at 80 columns was '$($lines[2])'"
+    }
+
+    It 'shows the real ::1 whole from Test-IcmpEcho' {
+        $lines = Get-Table @(Test-IcmpEcho ::1 -Count 1) 80
+        $lines[2] | Should -Match '^Success\s.*\s::1$'
     }
 }

@@ -5,9 +5,9 @@ namespace IcmpTools.Engine.Models;
 
 /// <summary>
 /// One distance of a traceroute: who answered there and how. A silent router is a Hop like any other
-/// (no Address, PacketLoss 1, Status TimedOut), never a gap in Distance. Statistics follow the Host
-/// model's definitions (milliseconds; Jitter is the mean absolute difference of consecutive RTTs), and
-/// they are null when nothing answered, so sorting by AvgRtt never puts a silent hop first.
+/// (no Address, PacketLoss 1, Status TimedOut), never a gap in Distance. Statistics are the Host model's,
+/// from the same code (<see cref="RttSummary"/>: milliseconds; Jitter is the mean absolute difference of
+/// consecutive RTTs), and they are null when nothing answered, so sorting by AvgRtt never puts a silent hop first.
 /// </summary>
 public sealed partial class Hop
 {
@@ -63,7 +63,7 @@ public sealed partial class Hop
     public double? AvgRtt => _summary.AvgOrNull;
     /// <summary>Population standard deviation of the RTTs; null when nothing answered.</summary>
     public double? StdDev => _summary.StdDevOrNull;
-    /// <summary>Mean absolute difference between consecutive RTTs; 0 with one RTT, null with none.</summary>
+    /// <summary>Mean absolute difference between consecutive RTTs; null with fewer than two RTTs, as on Host.</summary>
     public double? Jitter => _summary.JitterOrNull;
     /// <summary>
     /// TimeExceeded for a router, Success for the destination, DestinationUnreachable (see <see cref="Code"/>)

@@ -11,6 +11,8 @@ public sealed class Host
 {
     private readonly double[] _rtts;
     private readonly RttList _rttView;
+    /// <summary>The statistics of <see cref="Rtts"/>, computed once by the code Hop uses too.</summary>
+    private readonly RttSummary _summary;
 
     public Host(string address, string? name, IcmpFamily family, int packetsSent, IReadOnlyList<double> rtts,
         int duplicates, IcmpStatus status, string? statusSource)
@@ -23,6 +25,7 @@ public sealed class Host
         _rtts = [.. rtts];
         // A read-only view, so no caller (or script casting to double[]) can change a result.
         _rttView = new RttList(_rtts);
+        _summary = RttSummary.Of(_rtts);
         Duplicates = duplicates;
         Status = status;
         StatusSource = statusSource;
@@ -57,44 +60,18 @@ public sealed class Host
     /// <summary>Every RTT in milliseconds, in the order the probes were sent; its text form (Export-Csv) is ';'-joined.</summary>
     public RttList Rtts => _rttView;
     /// <summary>Fastest RTT in milliseconds; null when nothing answered.</summary>
-    public double? MinRtt => _rtts.Length == 0 ? null : _rtts.Min();
+    public double? MinRtt => _summary.MinOrNull;
     /// <summary>Slowest RTT in milliseconds; null when nothing answered.</summary>
-    public double? MaxRtt => _rtts.Length == 0 ? null : _rtts.Max();
+    public double? MaxRtt => _summary.MaxOrNull;
     /// <summary>Mean RTT in milliseconds; null when nothing answered.</summary>
-    public double? AvgRtt => _rtts.Length == 0 ? null : _rtts.Average();
+    public double? AvgRtt => _summary.AvgOrNull;
     /// <summary>Population standard deviation of the RTTs (what ping prints as mdev); null when nothing answered.</summary>
-    public double? StdDev
-    {
-        get
-        {
-            if (_rtts.Length == 0)
-            {
-                return null;
-            }
-            var avg = _rtts.Average();
-            return Math.Sqrt(_rtts.Sum(r => (r - avg) * (r - avg)) / _rtts.Length);
-        }
-    }
+    public double? StdDev => _summary.StdDevOrNull;
     /// <summary>
     /// Mean absolute difference between consecutive RTTs (icmplib's jitter); null with fewer than two RTTs,
     /// since there is no pair to differ (icmplib says 0, which would read as a perfectly steady link).
     /// </summary>
-    public double? Jitter
-    {
-        get
-        {
-            if (_rtts.Length < 2)
-            {
-                return null;
-            }
-            double sum = 0;
-            for (var i = 1; i < _rtts.Length; i++)
-            {
-                sum += Math.Abs(_rtts[i] - _rtts[i - 1]);
-            }
-            return sum / (_rtts.Length - 1);
-        }
-    }
+    public double? Jitter => _summary.JitterOrNull;
 
     public override string ToString() =>
         $"{Address} alive={IsAlive} sent={PacketsSent} received={PacketsReceived} loss={PacketLoss:P0} avg={(AvgRtt is { } avg ? avg.ToString("0.###", System.Globalization.CultureInfo.InvariantCulture) + " ms" : "-")}";

@@ -8,7 +8,7 @@ namespace IcmpTools.Engine.Models;
 public sealed class Reply
 {
     public Reply(string destination, string? source, IcmpFamily family, int identifier, int sequence,
-        int type, int code, int bytesReceived, double? rtt, int? ttl, DateTime timestamp, IcmpStatus status)
+        int type, int code, int bytesReceived, double? rtt, int? ttl, UtcTimestamp timestamp, IcmpStatus status)
     {
         Destination = destination;
         Source = source;
@@ -41,8 +41,8 @@ public sealed class Reply
     public double? Rtt { get; }
     /// <summary>TTL (IPv4) or hop limit (IPv6) the answer arrived with, when the platform reports it.</summary>
     public int? Ttl { get; }
-    /// <summary>Wall-clock UTC time the answer arrived (or the probe timed out).</summary>
-    public DateTime Timestamp { get; }
+    /// <summary>Wall-clock UTC time the answer arrived (or the probe timed out); Export-Csv writes "2026-12-07T15:50:30.123Z" (see <see cref="UtcTimestamp"/>).</summary>
+    public UtcTimestamp Timestamp { get; }
     public IcmpStatus Status { get; }
     /// <summary>
     /// True when a raw socket carried the probe; false for an unprivileged datagram ("ping") socket, which

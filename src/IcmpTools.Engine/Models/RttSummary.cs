@@ -1,9 +1,12 @@
 namespace IcmpTools.Engine.Models;
 
 /// <summary>
-/// Running statistics of a series of RTTs in milliseconds, kept without the series: a trace that runs for
-/// days (-Continuous) holds a few numbers per hop, not every RTT. The mean and variance follow Welford's
-/// update; jitter is the mean absolute difference of consecutive RTTs, as the Host model defines it.
+/// The one implementation of the RTT statistics that Host and Hop show (min, avg, max, population standard
+/// deviation, jitter, last), so the two cannot drift apart. Running, kept without the series: a trace that
+/// runs for days (-Continuous) holds a few numbers per hop, not every RTT. The mean and variance follow
+/// Welford's update; jitter is icmplib's mean absolute difference of consecutive RTTs. A statistic with
+/// nothing to measure is null, never 0: no RTT has no minimum, and one RTT has no pair to differ (icmplib
+/// says jitter 0, which would read as a perfectly steady link).
 /// </summary>
 internal readonly record struct RttSummary(int Count, double Mean, double M2, double Min, double Max, double JitterSum, double Last)
 {
@@ -35,7 +38,8 @@ internal readonly record struct RttSummary(int Count, double Mean, double M2, do
     public double? MaxOrNull => Count == 0 ? null : Max;
     public double? AvgOrNull => Count == 0 ? null : Mean;
     public double? LastOrNull => Count == 0 ? null : Last;
-    /// <summary>Population standard deviation.</summary>
+    /// <summary>Population standard deviation (what ping prints as mdev): 0 for one RTT, which has no spread.</summary>
     public double? StdDevOrNull => Count == 0 ? null : Math.Sqrt(Math.Max(0, M2 / Count));
-    public double? JitterOrNull => Count == 0 ? null : Count < 2 ? 0 : JitterSum / (Count - 1);
+    /// <summary>Mean absolute difference of consecutive RTTs; null with fewer than two.</summary>
+    public double? JitterOrNull => Count < 2 ? null : JitterSum / (Count - 1);
 }

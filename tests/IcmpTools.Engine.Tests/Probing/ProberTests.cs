@@ -119,14 +119,28 @@ public sealed class ProberTests
     [Fact]
     public async Task LateReplyAfterTimeoutIsNeitherSuccessNorDuplicate()
     {
-        using var fake = new FakeTransport(echo => [FakeTransport.Reply(echo, TimeSpan.FromMilliseconds(150))]);
+        // The first probe's reply comes at 150 ms, 100 ms after its timeout, while the operation still runs:
+        // the second probe was answered at 101 ms and the third leaves at 200 ms. Virtual time, moved only
+        // when the engine is at rest, delivers the late reply to a running operation every time.
+        using var fake = new FakeTransport(echo => [FakeTransport.Reply(echo, TimeSpan.FromMilliseconds(echo.Sequence == 1 ? 150 : 1))]);
         using var prober = new Prober(fake, fake.Clock);
+        var options = Fast(3, 0.05) with { Interval = TimeSpan.FromMilliseconds(100) };
 
-        var host = await PingVirtual(fake, prober, Fast(1, 0.05));
-        fake.Clock.Advance(TimeSpan.FromMilliseconds(200));
+        var replies = await Stream(fake, prober, options);
+        var host = await PingVirtual(fake, prober, options);
 
-        Assert.False(host.IsAlive);
+        // The premise: the third probe of the first run left after the late reply was due, so it came while the run was live.
+        var firstRun = fake.Sent.Take(3).ToArray();
+        Assert.True(firstRun[2].SentAt - firstRun[0].SentAt > TimeSpan.FromMilliseconds(150), $"third probe {firstRun[2].SentAt - firstRun[0].SentAt} after the first");
+        Assert.Equal([1, 2, 3], replies.Select(r => r.Sequence).Order());
+        var late = Assert.Single(replies, r => r.Sequence == 1);
+        Assert.Equal(IcmpStatus.TimedOut, late.Status);
+        Assert.Null(late.Rtt);
+        Assert.All(replies.Where(r => r.Sequence != 1), r => Assert.Equal(IcmpStatus.Success, r.Status));
+        Assert.Equal(2, host.PacketsReceived);
         Assert.Equal(0, host.Duplicates);
+        Assert.Equal(1.0 / 3, host.PacketLoss, 10);
+        Assert.All(host.Rtts, rtt => Assert.Equal(1, rtt, 6));
     }
 
     [Fact]
