@@ -98,6 +98,10 @@ internal sealed class TraceroutePlanner : ITracePlanner
         public long Deadline;
         public ProbeState State;
         public TraceAnswer Answer;
+        /// <summary>Multipath: sent again because this one timed out; the retry speaks for its flow.</summary>
+        public bool Superseded;
+        /// <summary>Multipath: the second try of a flow whose first timed out.</summary>
+        public bool IsRetry;
     }
 
     private sealed class HopState
@@ -115,6 +119,8 @@ internal sealed class TraceroutePlanner : ITracePlanner
         public int ConfirmWanted;
         public int ConfirmCreated;
         public int ConfirmFlow;
+        /// <summary>Multipath: probes that timed out after a shortened wait, to be sent once more (see <see cref="RetryIfLate"/>).</summary>
+        public readonly List<int> Retries = [];
     }
 
     /// <param name="handOffLatency">The transport's <see cref="Sockets.TransportCapabilities.HandOffLatency"/>: the least adaptive wait rises to it.</param>
@@ -215,6 +221,15 @@ internal sealed class TraceroutePlanner : ITracePlanner
                     hop.ConfirmCreated++;
                     into.Add(Create(ttl, hop.ConfirmFlow, hop.ConfirmCreated, now));
                 }
+                foreach (var id in hop.Retries)
+                {
+                    var first = _probes[id];
+                    first.Superseded = true;
+                    var retry = Create(ttl, first.Flow, first.Round, now);
+                    _probes[retry.Id].IsRetry = true;
+                    into.Add(retry);
+                }
+                hop.Retries.Clear();
             }
             else
             {
@@ -321,18 +336,39 @@ internal sealed class TraceroutePlanner : ITracePlanner
         {
             probe.State = ProbeState.TimedOut;
             _hops[probe.Ttl].Pending--;
+            RetryIfLate(id);
+        }
+    }
+
+    /// <summary>
+    /// Multipath sends each flow once per TTL, so one answer lost changes the graph: a branch, a link or the
+    /// destination itself goes missing behind a <see cref="SilentNode"/>. A probe that timed out after a shortened
+    /// wait (hops beyond it had answered, so its own answer was expected) is sent once more with its flow, as
+    /// scamper's tracelb tries a probe again: on a loaded machine the lab's forwarding deferred answers past the
+    /// 20 ms floor and a diamond lost links one trace in two under stress-ng. A probe that waited the full timeout
+    /// (a silent router, nothing beyond it answered yet) is not retried: that would only double the wait.
+    /// </summary>
+    private void RetryIfLate(int id)
+    {
+        var probe = _probes[id];
+        var hop = _hops[probe.Ttl];
+        if (_options.Multipath && !probe.IsRetry && !hop.Emitted && probe.Ttl <= _end && probe.Deadline - probe.Sent < _timeoutTicks)
+        {
+            hop.Retries.Add(id);
         }
     }
 
     /// <summary>Applies deadlines up to <paramref name="now"/>, decides where the trace ends and which hops are final.</summary>
     public void Update(long now)
     {
-        foreach (var probe in _probes)
+        for (var id = 0; id < _probes.Count; id++)
         {
+            var probe = _probes[id];
             if (probe.State == ProbeState.Pending && probe.OnWire && probe.Deadline + _expirySlack <= now)
             {
                 probe.State = ProbeState.TimedOut;
                 _hops[probe.Ttl].Pending--;
+                RetryIfLate(id);
             }
         }
         EndAfterSilentRun();
@@ -425,7 +461,7 @@ internal sealed class TraceroutePlanner : ITracePlanner
         }
         if (_options.Multipath)
         {
-            return hop.Created >= hop.Wanted && hop.ConfirmCreated >= hop.ConfirmWanted;
+            return hop.Created >= hop.Wanted && hop.ConfirmCreated >= hop.ConfirmWanted && hop.Retries.Count == 0;
         }
         return hop.Created >= _options.Count || (_options.FastMode && hop.Answered > 0);
     }
@@ -609,7 +645,7 @@ internal sealed class TraceroutePlanner : ITracePlanner
         {
             var probe = _probes[id];
             // Repeats of a flow (Round above 0) only tell the balancer's kind, not where the flow goes.
-            if ((probe.State is ProbeState.Answered or ProbeState.TimedOut) && probe.Round == 0)
+            if ((probe.State is ProbeState.Answered or ProbeState.TimedOut) && probe.Round == 0 && !probe.Superseded)
             {
                 map[probe.Flow] = probe.State == ProbeState.Answered ? probe.Answer.Responder : null;
             }
@@ -789,7 +825,7 @@ internal sealed class TraceroutePlanner : ITracePlanner
     internal const string SilentNode = "*";
 
     /// <summary>The probe's place in the path's graph: its responder, <see cref="SilentNode"/> for a silent flow with -Multipath, else none.</summary>
-    private string? NodeOf(Probe probe) => probe.State switch
+    private string? NodeOf(Probe probe) => probe.Superseded ? null : probe.State switch
     {
         ProbeState.Answered => probe.Answer.Responder,
         ProbeState.TimedOut when _options.Multipath => SilentNode,
