@@ -79,9 +79,8 @@ public sealed class Prober : IMessageSink, IDisposable
     private long _headDeadline = long.MaxValue;
     private long _wakeAt = long.MaxValue;
 
-    /// <summary>Probes matched without a cookie, by (destination, identifier, sequence); only Pending ones.</summary>
-    private readonly Dictionary<(IpKey, ushort, ushort), List<int>> _byHeader = new();
-    private int _indexed;
+    /// <summary>Probes matched without a cookie, by (destination, identifier, sequence).</summary>
+    private readonly HeaderIndex _byHeader = new();
 
     /// <summary>
     /// Spare send batches. Not a ConcurrentBag: its per-thread lists live in thread-local storage, so a
@@ -317,7 +316,7 @@ public sealed class Prober : IMessageSink, IDisposable
     {
         if (slot.Indexed)
         {
-            Unindex(index, ref slot);
+            _byHeader.Remove(index, slot.Destination, slot.Identifier, slot.Sequence);
         }
         TaskCompletionSource? room;
         lock (_tableLock)
@@ -360,7 +359,7 @@ public sealed class Prober : IMessageSink, IDisposable
                 slot.Indexed = probe.ExplicitPayload is not null || probe.MatchWithoutCookie;
                 if (slot.Indexed)
                 {
-                    Index(index, ref slot);
+                    _byHeader.Add(index, slot.Destination, slot.Identifier, slot.Sequence, slot.ExpectedPayload);
                 }
 
                 var payloadLength = probe.ExplicitPayload?.Length ?? probe.PayloadSize;
@@ -533,85 +532,6 @@ public sealed class Prober : IMessageSink, IDisposable
         Complete(index, ref slot, in result);
     }
 
-    private void Index(int index, ref Slot slot)
-    {
-        lock (_byHeader)
-        {
-            var key = (slot.Destination, slot.Identifier, slot.Sequence);
-            if (!_byHeader.TryGetValue(key, out var list))
-            {
-                _byHeader[key] = list = new List<int>(1);
-            }
-            list.Add(index);
-            _indexed++;
-        }
-    }
-
-    private void Unindex(int index, ref Slot slot)
-    {
-        lock (_byHeader)
-        {
-            var key = (slot.Destination, slot.Identifier, slot.Sequence);
-            if (_byHeader.TryGetValue(key, out var list) && list.Remove(index))
-            {
-                _indexed--;
-                if (list.Count == 0)
-                {
-                    _byHeader.Remove(key);
-                }
-            }
-        }
-    }
-
-    /// <summary>The earliest-sent Pending probe with these header fields whose expected bytes (if any) match what came back.</summary>
-    private bool TryFindByHeader(in IcmpMessage message, ReadOnlySpan<byte> echoed, out int found)
-    {
-        found = -1;
-        lock (_byHeader)
-        {
-            var identifier = _transport.KernelIdentifier is { } kernelId ? (ushort)kernelId : message.Identifier;
-            if (!_byHeader.TryGetValue((message.ProbedDestination, identifier, message.Sequence), out var list))
-            {
-                return false;
-            }
-            foreach (var index in list)
-            {
-                ref var slot = ref SlotAt(index);
-                if (slot.ExpectedPayload is { } expected)
-                {
-                    // An exact payload: a reply echoes it whole; a quote long enough to hold 8 payload bytes starts with it.
-                    if (message.Kind == IcmpKind.EchoReply ? !echoed.SequenceEqual(expected)
-                        : message.HasCookie && !QuoteStartsWith(in message, expected))
-                    {
-                        continue;
-                    }
-                }
-                else if (message.HasCookie)
-                {
-                    // A cookie of ours never gets here (it went by the cookie), and a probe of ours either carried
-                    // one or was too short to be quoted with 8 payload bytes: a reply or an error carrying a cookie
-                    // answers another operation's or another process's probe with the same header.
-                    continue;
-                }
-                found = index;
-                return true;
-            }
-        }
-        return false;
-    }
-
-    /// <summary>The first 8 quoted payload bytes (parsed as a cookie) are the start of <paramref name="expected"/>.</summary>
-    private static bool QuoteStartsWith(in IcmpMessage message, byte[] expected)
-    {
-        if (expected.Length < ProbeCookie.Size)
-        {
-            return false;
-        }
-        Span<byte> quoted = stackalloc byte[ProbeCookie.Size];
-        message.Cookie.WriteTo(quoted);
-        return quoted.SequenceEqual(expected.AsSpan(0, ProbeCookie.Size));
-    }
-
     // Hot path of every sweep: compiled fully optimised at once, so the first sweep in a session does not run tier-0 code.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void ReceiveLoop()
@@ -722,7 +642,8 @@ public sealed class Prober : IMessageSink, IDisposable
             return;
         }
         // No cookie of ours: a probe with an exact payload, or an error quoting only 8 bytes (RFC 792's minimum).
-        if (Volatile.Read(ref _indexed) > 0 && TryFindByHeader(in message, echoedPayload, out index)
+        if (_byHeader.Count > 0
+            && _byHeader.TryFind(in message, _transport.KernelIdentifier is { } kernelId ? (ushort)kernelId : message.Identifier, echoedPayload, out index)
             && Claim(index, SerialOf(Volatile.Read(ref SlotAt(index).Word)), in message, viaCookie: false))
         {
             return;
