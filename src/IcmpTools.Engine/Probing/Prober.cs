@@ -206,7 +206,7 @@ public sealed class Prober : IMessageSink, IDisposable
         return _table.TryReserve(indices, out room);
     }
 
-    /// <summary>Returns a finished slot to the free list and wakes a sender waiting for room.</summary>
+    /// <summary>Takes a finished probe out of the header index, then gives its slot back to the table (which wakes a sender waiting for room).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Release(int index, ref ProbeSlot slot)
     {
