@@ -4,6 +4,7 @@ using IcmpTools.Engine.Errors;
 using IcmpTools.Engine.Models;
 using IcmpTools.Engine.Packets;
 using IcmpTools.Engine.Sockets;
+using static IcmpTools.Engine.Probing.ProbeTable;
 
 namespace IcmpTools.Engine.Probing;
 
@@ -15,19 +16,11 @@ namespace IcmpTools.Engine.Probing;
 /// may send at once; when the probe table is full, <see cref="SendAsync"/> waits for room.
 /// </summary>
 /// <remarks>
-/// <para>The probe table. Each slot holds one probe. Its state and serial live together in one 64-bit
-/// word (serial in the high half) that changes only by compare-and-swap, so no thread can act on a
-/// state that belongs to another serial:</para>
-/// <code>
-///   Free ──reserve──▶ Reserved ──stamped before the send──▶ Pending ──echo reply──▶ Answered
-///    ▲                   │                                    │ ──error / timeout / failed send / cancel──▶ Closed
-///    │                   └──send threw──▶ Closed              │
-///    └──────────── Answered / Closed slots go back to the free list (FIFO) and are reserved again under a new serial
-/// </code>
-/// <para>Only Pending probes time out or take answers; an Answered slot keeps its serial until reused, so a
-/// further echo reply to it is a duplicate. A serial is the slot index plus a generation that grows at
-/// each reuse, and the free list is first-in first-out, so a slot is reused as late as possible. The
-/// table grows in chunks as probes are in flight, up to <see cref="MaxSlots"/>.</para>
+/// <para>Each probe in flight holds a slot of the <see cref="ProbeTable"/>, whose state machine is drawn there:
+/// the table reserves and frees slots, the prober makes every other transition (Reserved → Pending as the
+/// packet leaves, Pending → Answered or Closed as it finishes). Only Pending probes time out or take answers;
+/// an Answered slot keeps its serial until reused, so a further echo reply to it is a duplicate. Probes sent
+/// without room for their cookie are also found by their header, through the <see cref="HeaderIndex"/>.</para>
 /// <para>Time: every deadline and RTT comes from the injected <see cref="TimeProvider"/>. An answer counts
 /// when it arrived by the probe's deadline: the receive loop reads every queued message before it expires
 /// probes, so a loaded machine that reads late does not turn an answer into a timeout.</para>
@@ -37,20 +30,10 @@ public sealed class Prober : IMessageSink, IDisposable
     /// <summary>Largest batch one send system call takes.</summary>
     public const int MaxBatch = SendBatch.MaxCapacity;
 
-    private const int IndexBits = 18;
     /// <summary>Probes in flight at most: 262,144, four /16s at -Count 1; about 100 bytes each once grown.</summary>
-    public const int MaxSlots = 1 << IndexBits;
-    private const uint IndexMask = MaxSlots - 1;
-    private const int ChunkBits = 12;
-    private const int ChunkSize = 1 << ChunkBits;
+    public const int MaxSlots = ProbeTable.MaxSlots;
 
     private const int Emsgsize = 90;
-
-    private const int Free = 0;
-    private const int Reserved = 1;
-    private const int Pending = 2;
-    private const int Answered = 3;
-    private const int Closed = 4;
 
     /// <summary>The deadline queue is swept of finished probes' entries once it holds twice its live entries, and at least this many.</summary>
     internal const int DeadlineCompactionFloor = 1024;
@@ -59,14 +42,8 @@ public sealed class Prober : IMessageSink, IDisposable
     private readonly TimeProvider _clock;
     private readonly double _ticksPerMillisecond;
     private readonly long _toleranceTicks;
-    private readonly Slot[]?[] _chunks = new Slot[]?[MaxSlots / ChunkSize];
+    private readonly ProbeTable _table;
     private readonly uint _session;
-
-    /// <summary>Guards the free list, the table's growth and the room waiter.</summary>
-    private readonly object _tableLock = new();
-    private readonly Queue<int> _free = new();
-    private int _allocated;
-    private TaskCompletionSource? _room;
 
     /// <summary>Guards the deadline queue; senders and the receive loop both take it, briefly.</summary>
     private readonly object _deadlineLock = new();
@@ -79,9 +56,8 @@ public sealed class Prober : IMessageSink, IDisposable
     private long _headDeadline = long.MaxValue;
     private long _wakeAt = long.MaxValue;
 
-    /// <summary>Probes matched without a cookie, by (destination, identifier, sequence); only Pending ones.</summary>
-    private readonly Dictionary<(IpKey, ushort, ushort), List<int>> _byHeader = new();
-    private int _indexed;
+    /// <summary>Probes matched without a cookie, by (destination, identifier, sequence).</summary>
+    private readonly HeaderIndex _byHeader = new();
 
     /// <summary>
     /// Spare send batches. Not a ConcurrentBag: its per-thread lists live in thread-local storage, so a
@@ -90,36 +66,18 @@ public sealed class Prober : IMessageSink, IDisposable
     /// </summary>
     private readonly System.Collections.Concurrent.ConcurrentQueue<SendBatch> _batches = new();
     private readonly Action<SendBatch, int, int> _beforeSend;
+    /// <summary>Guards changes to the unclaimed subscribers; the receive thread reads the array without it.</summary>
+    private readonly object _unclaimedLock = new();
     private IMessageSink[] _unclaimed = [];
     private readonly Thread _receiveThread;
-    private volatile Exception? _failure;
     private volatile bool _stopping;
     private int _disposed;
-
-    private struct Slot
-    {
-        /// <summary>Serial in the high 32 bits, state in the low: changed only by compare-and-swap.</summary>
-        public long Word;
-        public IpKey Destination;
-        public ushort Identifier;
-        public ushort Sequence;
-        public ProbeMode Mode;
-        public bool AnyResponder;
-        public bool Indexed;
-        public int Answers;
-        public long Timeout;
-        public long Deadline;
-        public long SentTimestamp;
-        public long SentRealtimeNs;
-        public long Token;
-        public IProbeObserver? Observer;
-        public byte[]? ExpectedPayload;
-    }
 
     public Prober(IIcmpTransport transport, TimeProvider? clock = null)
     {
         ArgumentNullException.ThrowIfNull(transport);
         _transport = transport;
+        _table = new ProbeTable(transport.Family);
         _clock = clock ?? TimeProvider.System;
         _ticksPerMillisecond = _clock.TimestampFrequency / 1000.0;
         _toleranceTicks = _clock.TimestampFrequency / 1000;
@@ -152,19 +110,10 @@ public sealed class Prober : IMessageSink, IDisposable
     public LocalBroadcasts Broadcasts { get; init; } = LocalBroadcasts.None;
 
     /// <summary>Set once the receive loop has failed: every pending probe was failed with it, and no send is taken.</summary>
-    public Exception? Failure => _failure;
+    public Exception? Failure => _table.Failure;
 
     /// <summary>Probes in flight now (reserved or pending).</summary>
-    public int InFlight
-    {
-        get
-        {
-            lock (_tableLock)
-            {
-                return _allocated - _free.Count;
-            }
-        }
-    }
+    public int InFlight => _table.InFlight;
 
     /// <summary>Entries in the deadline queue, live or left behind by finished probes and moved deadlines.</summary>
     internal int DeadlinesQueued
@@ -179,16 +128,7 @@ public sealed class Prober : IMessageSink, IDisposable
     }
 
     /// <summary>Slots the table has grown to.</summary>
-    public int Capacity
-    {
-        get
-        {
-            lock (_tableLock)
-            {
-                return _allocated;
-            }
-        }
-    }
+    public int Capacity => _table.Capacity;
 
     /// <summary>
     /// Sends the probes (up to <see cref="MaxBatch"/> per system call) and reports each outcome to
@@ -232,7 +172,7 @@ public sealed class Prober : IMessageSink, IDisposable
     public IDisposable SubscribeUnclaimed(IMessageSink sink)
     {
         ArgumentNullException.ThrowIfNull(sink);
-        lock (_tableLock)
+        lock (_unclaimedLock)
         {
             _unclaimed = [.. _unclaimed, sink];
         }
@@ -247,7 +187,7 @@ public sealed class Prober : IMessageSink, IDisposable
         {
             if (Interlocked.Exchange(ref _done, 1) == 0)
             {
-                lock (prober._tableLock)
+                lock (prober._unclaimedLock)
                 {
                     prober._unclaimed = prober._unclaimed.Where(s => !ReferenceEquals(s, sink)).ToArray();
                 }
@@ -255,78 +195,26 @@ public sealed class Prober : IMessageSink, IDisposable
         }
     }
 
-    private ref Slot SlotAt(int index) => ref _chunks[index >> ChunkBits]![index & (ChunkSize - 1)];
-
-    private static long Word(uint serial, int state) => ((long)serial << 32) | (uint)state;
-
-    private static uint SerialOf(long word) => (uint)(word >> 32);
-
-    private static int StateOf(long word) => (int)(word & 0xFFFF_FFFF);
+    private ref ProbeSlot SlotAt(int index) => ref _table.SlotAt(index);
 
     // Per-probe path: compiled fully optimised at its first call (see ProbeScheduler), not tier-0 and instrumented through a first sweep.
     /// <summary>Claims slots for every probe of a batch, or none: a batch is never half sent for want of room.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private bool TryReserve(Span<int> indices, out Task room)
     {
-        room = Task.CompletedTask;
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
-        lock (_tableLock)
-        {
-            // Checked under the lock FailAll takes after setting the failure: either its scan sees these slots
-            // reserved, or this sees the failure. Checked before the lock, a reservation could slip in after the
-            // scan and leave its probe pending with no receive thread to end it.
-            if (_failure is { } failure)
-            {
-                throw new SocketUnavailableException($"The {Family} ICMP socket failed: {failure.Message}", failure);
-            }
-            while (_free.Count < indices.Length && _allocated < MaxSlots)
-            {
-                var chunk = _allocated >> ChunkBits;
-                _chunks[chunk] = new Slot[ChunkSize];
-                for (var i = 0; i < ChunkSize; i++)
-                {
-                    _free.Enqueue(_allocated + i);
-                }
-                _allocated += ChunkSize;
-            }
-            if (_free.Count < indices.Length)
-            {
-                _room ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-                room = _room.Task;
-                return false;
-            }
-            for (var i = 0; i < indices.Length; i++)
-            {
-                var index = _free.Dequeue();
-                ref var slot = ref SlotAt(index);
-                var old = Volatile.Read(ref slot.Word);
-                var generation = (SerialOf(old) >> IndexBits) + 1;
-                var serial = (generation << IndexBits) | (uint)index;
-                // The receive thread may be reading this slot for its old serial (a late duplicate): the
-                // new word goes in before any field changes, so it sees the change and drops the packet.
-                Interlocked.Exchange(ref slot.Word, Word(serial, Reserved));
-                indices[i] = index;
-            }
-        }
-        return true;
+        return _table.TryReserve(indices, out room);
     }
 
-    /// <summary>Returns a finished slot to the free list and wakes a sender waiting for room.</summary>
+    /// <summary>Takes a finished probe out of the header index, then gives its slot back to the table (which wakes a sender waiting for room).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private void Release(int index, ref Slot slot)
+    private void Release(int index, ref ProbeSlot slot)
     {
         if (slot.Indexed)
         {
-            Unindex(index, ref slot);
+            _byHeader.Remove(index, slot.Destination, slot.Identifier, slot.Sequence);
         }
-        TaskCompletionSource? room;
-        lock (_tableLock)
-        {
-            _free.Enqueue(index);
-            room = _room;
-            _room = null;
-        }
-        room?.TrySetResult();
+        _table.Release(index);
     }
 
     // Hot path of every sweep: compiled fully optimised at once, so the first sweep in a session does not run tier-0 code.
@@ -360,7 +248,7 @@ public sealed class Prober : IMessageSink, IDisposable
                 slot.Indexed = probe.ExplicitPayload is not null || probe.MatchWithoutCookie;
                 if (slot.Indexed)
                 {
-                    Index(index, ref slot);
+                    _byHeader.Add(index, slot.Destination, slot.Identifier, slot.Sequence, slot.ExpectedPayload);
                 }
 
                 var payloadLength = probe.ExplicitPayload?.Length ?? probe.PayloadSize;
@@ -470,7 +358,7 @@ public sealed class Prober : IMessageSink, IDisposable
             var serial = packet.Key;
             if (Volatile.Read(ref slot.Word) != Word(serial, Reserved))
             {
-                RestampPending(ref slot, serial, in packet);
+                _table.RestampPending(packet.Tag, serial, packet.SentTimestamp, packet.SentRealtimeNs);
                 continue;
             }
             slot.SentTimestamp = packet.SentTimestamp;
@@ -485,30 +373,6 @@ public sealed class Prober : IMessageSink, IDisposable
                 slot.Observer?.OnProbeSent(in handle, slot.Token);
             }
         }
-    }
-
-    /// <summary>
-    /// A probe sent again by the transport (a partial sendmmsg retried) moves its times, if it is still pending
-    /// under its serial. Under the table lock, so its slot cannot be freed and reserved anew while they are written.
-    /// </summary>
-    private void RestampPending(ref Slot slot, uint serial, in OutgoingPacket packet)
-    {
-        lock (_tableLock)
-        {
-            if (Volatile.Read(ref slot.Word) == Word(serial, Pending))
-            {
-                slot.SentTimestamp = packet.SentTimestamp;
-                slot.SentRealtimeNs = packet.SentRealtimeNs;
-                Volatile.Write(ref slot.Deadline, DeadlineOf(packet.SentTimestamp, slot.Timeout));
-            }
-        }
-    }
-
-    /// <summary>A send time plus a timeout, saturated: a timeout of years must not wrap into the past and expire at once.</summary>
-    private static long DeadlineOf(long sent, long timeout)
-    {
-        timeout = Math.Max(1, timeout);
-        return sent > long.MaxValue - 1 - timeout ? long.MaxValue - 1 : sent + timeout;
     }
 
     private void FailSend(int index, uint serial, int errno)
@@ -531,85 +395,6 @@ public sealed class Prober : IMessageSink, IDisposable
         result.TimestampNs = Sockets.Clock.RealtimeNs();
         result.EventTimestamp = _clock.GetTimestamp();
         Complete(index, ref slot, in result);
-    }
-
-    private void Index(int index, ref Slot slot)
-    {
-        lock (_byHeader)
-        {
-            var key = (slot.Destination, slot.Identifier, slot.Sequence);
-            if (!_byHeader.TryGetValue(key, out var list))
-            {
-                _byHeader[key] = list = new List<int>(1);
-            }
-            list.Add(index);
-            _indexed++;
-        }
-    }
-
-    private void Unindex(int index, ref Slot slot)
-    {
-        lock (_byHeader)
-        {
-            var key = (slot.Destination, slot.Identifier, slot.Sequence);
-            if (_byHeader.TryGetValue(key, out var list) && list.Remove(index))
-            {
-                _indexed--;
-                if (list.Count == 0)
-                {
-                    _byHeader.Remove(key);
-                }
-            }
-        }
-    }
-
-    /// <summary>The earliest-sent Pending probe with these header fields whose expected bytes (if any) match what came back.</summary>
-    private bool TryFindByHeader(in IcmpMessage message, ReadOnlySpan<byte> echoed, out int found)
-    {
-        found = -1;
-        lock (_byHeader)
-        {
-            var identifier = _transport.KernelIdentifier is { } kernelId ? (ushort)kernelId : message.Identifier;
-            if (!_byHeader.TryGetValue((message.ProbedDestination, identifier, message.Sequence), out var list))
-            {
-                return false;
-            }
-            foreach (var index in list)
-            {
-                ref var slot = ref SlotAt(index);
-                if (slot.ExpectedPayload is { } expected)
-                {
-                    // An exact payload: a reply echoes it whole; a quote long enough to hold 8 payload bytes starts with it.
-                    if (message.Kind == IcmpKind.EchoReply ? !echoed.SequenceEqual(expected)
-                        : message.HasCookie && !QuoteStartsWith(in message, expected))
-                    {
-                        continue;
-                    }
-                }
-                else if (message.HasCookie)
-                {
-                    // A cookie of ours never gets here (it went by the cookie), and a probe of ours either carried
-                    // one or was too short to be quoted with 8 payload bytes: a reply or an error carrying a cookie
-                    // answers another operation's or another process's probe with the same header.
-                    continue;
-                }
-                found = index;
-                return true;
-            }
-        }
-        return false;
-    }
-
-    /// <summary>The first 8 quoted payload bytes (parsed as a cookie) are the start of <paramref name="expected"/>.</summary>
-    private static bool QuoteStartsWith(in IcmpMessage message, byte[] expected)
-    {
-        if (expected.Length < ProbeCookie.Size)
-        {
-            return false;
-        }
-        Span<byte> quoted = stackalloc byte[ProbeCookie.Size];
-        message.Cookie.WriteTo(quoted);
-        return quoted.SequenceEqual(expected.AsSpan(0, ProbeCookie.Size));
     }
 
     // Hot path of every sweep: compiled fully optimised at once, so the first sweep in a session does not run tier-0 code.
@@ -643,12 +428,7 @@ public sealed class Prober : IMessageSink, IDisposable
     /// <summary>The receive loop cannot go on: every pending probe gets the error, and later sends are refused with it.</summary>
     private void FailAll(Exception error)
     {
-        _failure = error;
-        int allocated;
-        lock (_tableLock)
-        {
-            allocated = _allocated;
-        }
+        var allocated = _table.Fail(error);
         for (var index = 0; index < allocated; index++)
         {
             ref var slot = ref SlotAt(index);
@@ -673,11 +453,7 @@ public sealed class Prober : IMessageSink, IDisposable
                 }
             }
         }
-        lock (_tableLock)
-        {
-            _room?.TrySetResult();
-            _room = null;
-        }
+        _table.WakeWaiters();
     }
 
     /// <summary>
@@ -715,14 +491,15 @@ public sealed class Prober : IMessageSink, IDisposable
         if (message.HasCookie && message.Cookie.Session == _session)
         {
             index = (int)(message.Cookie.Serial & IndexMask);
-            if (_chunks[index >> ChunkBits] is null || !Claim(index, message.Cookie.Serial, in message, viaCookie: true))
+            if (!_table.IsAllocated(index) || !Claim(index, message.Cookie.Serial, in message, viaCookie: true))
             {
                 Unclaimed(in message, echoedPayload);
             }
             return;
         }
         // No cookie of ours: a probe with an exact payload, or an error quoting only 8 bytes (RFC 792's minimum).
-        if (Volatile.Read(ref _indexed) > 0 && TryFindByHeader(in message, echoedPayload, out index)
+        if (_byHeader.Count > 0
+            && _byHeader.TryFind(in message, _transport.KernelIdentifier is { } kernelId ? (ushort)kernelId : message.Identifier, echoedPayload, out index)
             && Claim(index, SerialOf(Volatile.Read(ref SlotAt(index).Word)), in message, viaCookie: false))
         {
             return;
@@ -735,7 +512,7 @@ public sealed class Prober : IMessageSink, IDisposable
     public void OnSendTimestamp(uint key, long realtimeNs)
     {
         var index = (int)(key & IndexMask);
-        if (_chunks[index >> ChunkBits] is null)
+        if (!_table.IsAllocated(index))
         {
             return;
         }
@@ -935,7 +712,7 @@ public sealed class Prober : IMessageSink, IDisposable
         _compactAbove = Math.Max(DeadlineCompactionFloor, 2 * _deadlines.Count);
     }
 
-    private static ProbeResult BaseResult(ref Slot slot) => new()
+    private static ProbeResult BaseResult(ref ProbeSlot slot) => new()
     {
         Token = slot.Token,
         Destination = slot.Destination,
@@ -950,7 +727,7 @@ public sealed class Prober : IMessageSink, IDisposable
     };
 
     /// <summary>Frees the slot, then reports: an observer that sends its next probe at once finds room.</summary>
-    private void Complete(int index, ref Slot slot, in ProbeResult result)
+    private void Complete(int index, ref ProbeSlot slot, in ProbeResult result)
     {
         var observer = slot.Observer;
         Release(index, ref slot);
@@ -958,11 +735,11 @@ public sealed class Prober : IMessageSink, IDisposable
     }
 
     internal bool IsPending(int index, uint serial) =>
-        _chunks[index >> ChunkBits] is not null && Volatile.Read(ref SlotAt(index).Word) == Word(serial, Pending);
+        _table.IsAllocated(index) && Volatile.Read(ref SlotAt(index).Word) == Word(serial, Pending);
 
     internal bool Cancel(int index, uint serial)
     {
-        if (_chunks[index >> ChunkBits] is null)
+        if (!_table.IsAllocated(index))
         {
             return false;
         }
@@ -977,20 +754,13 @@ public sealed class Prober : IMessageSink, IDisposable
 
     internal bool SetDeadline(int index, uint serial, long deadline)
     {
-        if (_chunks[index >> ChunkBits] is null)
+        if (!_table.IsAllocated(index))
         {
             return false;
         }
-        ref var slot = ref SlotAt(index);
-        // Checked and written under the table lock: a slot that finishes meanwhile cannot go back to the free
-        // list (Release takes the lock), so the write never lands on the next probe to reserve it.
-        lock (_tableLock)
+        if (!_table.TrySetDeadline(index, serial, deadline))
         {
-            if (Volatile.Read(ref slot.Word) != Word(serial, Pending))
-            {
-                return false;
-            }
-            Volatile.Write(ref slot.Deadline, deadline);
+            return false;
         }
         lock (_deadlineLock)
         {
