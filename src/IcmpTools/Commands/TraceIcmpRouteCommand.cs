@@ -86,6 +86,14 @@ public sealed class TraceIcmpRouteCommand : IcmpCmdletBase
     [ValidateNotNullOrEmpty]
     public string? AsnServer { get; set; }
 
+    /// <summary>
+    /// The bound on one -ResolveAsn lookup, and so on how long a hop waits for it (default 1 s). Hidden: the lab tests
+    /// raise it so that a loaded machine cannot turn a slow answer into a missing AS number.
+    /// </summary>
+    [Parameter(DontShow = true)]
+    [ValidateRange(0.001, 60.0)]
+    public double AsnTimeoutSeconds { get; set; } = AsnResolver.DefaultTimeout.TotalSeconds;
+
     [Parameter]
     [ValidateRange(0, 10_000_000)]
     public int Rate { get; set; }
@@ -161,7 +169,7 @@ public sealed class TraceIcmpRouteCommand : IcmpCmdletBase
         if (ResolveAsn)
         {
             // Made here, on the pipeline thread: its lookup threads, and so its queries, start from this thread's network namespace.
-            _asnResolver = new AsnResolver(AsnServerEndPoint());
+            _asnResolver = new AsnResolver(AsnServerEndPoint(), TimeSpan.FromSeconds(AsnTimeoutSeconds));
             _asnResolver.LookupFailed += (address, reason) => PostVerbose(Format(Strings.VerboseAsnLookupFailed, address, reason));
         }
         _options = new TracerouteOptions
