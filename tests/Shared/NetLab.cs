@@ -218,6 +218,21 @@ public sealed class NetLab : IDisposable
         }
     }
 
+    /// <summary>
+    /// While <paramref name="on"/> is true, dnsmasq in the target serves Team Cymru style origin TXT records for the
+    /// lab's routers on 198.18.4.2 and 2001:db8:4::2 port 53 (the AS plan is in tests/netlab/README.md).
+    /// </summary>
+    public void SetDns(bool on)
+    {
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        ScriptResult result = RunScript(ExecTimeout, "dns", Name, on ? "on" : "off");
+        if (result.ExitCode != 0)
+        {
+            throw new InvalidOperationException(
+                $"netlab.sh dns {Name} failed (exit {result.ExitCode}): {result.Stderr.Trim()}");
+        }
+    }
+
     /// <summary>Drops the client's cached path MTUs (PMTU exceptions), as if no Fragmentation Needed had arrived yet.</summary>
     public void ForgetPathMtu() => Exec("c", "ip -4 route flush cache && ip -6 route flush cache");
 

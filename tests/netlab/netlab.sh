@@ -9,9 +9,10 @@
 #   netlab.sh ratelimit NAME NODE on|off  make NODE send only a few Time Exceeded a second
 #   netlab.sh pmtu NAME on|off        a narrow link to the MTU targets and a PMTU black hole (see cmd_pmtu)
 #   netlab.sh ext NAME on|off         r2 answers the extension targets as an MPLS router (see cmd_ext)
+#   netlab.sh dns NAME on|off         t serves Team Cymru style origin TXT records on port 53 (see cmd_dns)
 #
 # Needs root (CAP_NET_ADMIN, CAP_SYS_ADMIN), iproute2, nftables, iptables (nft flavour), iputils ping,
-# gcc and libnetfilter-queue-dev.
+# gcc and libnetfilter-queue-dev; `dns` needs dnsmasq (Debian: dnsmasq-base).
 # Traffic never leaves the lab's namespaces.
 set -euo pipefail
 
@@ -32,7 +33,7 @@ readonly RATELIMIT_BURST=2
 die() { echo "netlab: $*" >&2; exit 1; }
 
 usage() {
-    sed -n '3,11p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+    sed -n '3,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
     exit 2
 }
 
@@ -309,6 +310,7 @@ cmd_down() {
     local name="$1" node
     stop_delayer "$name"
     stop_ext "$name"
+    stop_dns "$name"
     for node in "${NODES[@]}"; do
         if ns_exists "$name-$node"; then
             ip netns del "$name-$node" 2>/dev/null || true
@@ -629,6 +631,74 @@ EOF
     esac
 }
 
+stop_dns() {
+    local pidfile="$RUN_ROOT/$1/dns.pid" pid i
+    [[ -f "$pidfile" ]] || return 0
+    pid="$(cat "$pidfile" 2>/dev/null || true)"
+    # Only signal a process that is still this lab's dnsmasq (the pid may have been reused).
+    if [[ "$pid" =~ ^[0-9]+$ ]] && { tr '\0' ' ' <"/proc/$pid/cmdline"; } 2>/dev/null | grep -q "dnsmasq.*/$1/dns.conf"; then
+        kill -TERM "$pid" 2>/dev/null || true
+        for ((i = 0; i < 200; i++)); do
+            running "$pid" || break
+            sleep 0.01
+        done
+        running "$pid" && kill -KILL "$pid" 2>/dev/null || true
+    fi
+    rm -f "$pidfile"
+}
+
+# The AS numbers of the lab's routers as Team Cymru's origin service would give them (origin.asn.cymru.com,
+# origin6.asn.cymru.com; see README.md): r2 has two covering prefixes, one announced by two ASes, and r3 has
+# none (the zone is local, so its name is NXDOMAIN rather than a refusal).
+dns_conf() {
+    cat <<'EOF'
+no-resolv
+no-hosts
+port=53
+bind-interfaces
+listen-address=198.18.4.2
+listen-address=2001:db8:4::2
+local=/asn.cymru.com/
+txt-record=1.1.18.198.origin.asn.cymru.com,"64501 | 198.18.1.0/24 | ZZ | arin | 2001-01-01"
+txt-record=2.2.18.198.origin.asn.cymru.com,"64510 | 198.18.0.0/15 | ZZ | arin | 2001-01-01"
+txt-record=2.2.18.198.origin.asn.cymru.com,"64503 64502 | 198.18.2.0/24 | ZZ | ripencc | 2002-02-02"
+txt-record=2.4.18.198.origin.asn.cymru.com,"64504 | 198.18.4.0/24 | ZZ | apnic | 2004-04-04"
+txt-record=1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.1.0.0.0.8.b.d.0.1.0.0.2.origin6.asn.cymru.com,"64511 | 2001:db8:1::/64 | ZZ | arin | 2011-01-01"
+txt-record=2.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.2.0.0.0.8.b.d.0.1.0.0.2.origin6.asn.cymru.com,"64512 | 2001:db8:2::/64 | ZZ | ripencc | 2012-02-02"
+txt-record=2.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.4.0.0.0.8.b.d.0.1.0.0.2.origin6.asn.cymru.com,"64514 | 2001:db8:4::/64 | ZZ | apnic | 2014-04-04"
+EOF
+}
+
+cmd_dns() {
+    local name="$1" mode="$2" dir="$RUN_ROOT/$1" i
+    ns_exists "$name-t" || die "no namespace $name-t"
+    case "$mode" in
+    on)
+        command -v dnsmasq >/dev/null || die "dnsmasq is missing (apt-get install dnsmasq-base)"
+        stop_dns "$name"
+        mkdir -p "$dir"
+        dns_conf >"$dir/dns.conf"
+        local pidfile="$dir/dns.pid"
+        rm -f "$pidfile"
+        # Inside the target's namespace only, on the target's own addresses; it runs until `dns off` or `down`.
+        setsid ip netns exec "$name-t" dnsmasq --keep-in-foreground --conf-file="$dir/dns.conf" --pid-file="$pidfile" \
+            --user=root --log-facility=- </dev/null >"$dir/dns.log" 2>&1 &
+        # dnsmasq writes its pid file once its sockets are bound: that is the readiness signal.
+        for ((i = 0; i < 1000; i++)); do
+            [[ -s "$pidfile" ]] && return 0
+            running $! || break
+            sleep 0.01
+        done
+        kill -TERM $! 2>/dev/null || true
+        die "dnsmasq did not start: $(cat "$dir/dns.log" 2>/dev/null)"
+        ;;
+    off)
+        stop_dns "$name"
+        ;;
+    *) die "dns: expected on or off, got '$mode'" ;;
+    esac
+}
+
 main() {
     (($# >= 1)) || usage
     local cmd="$1"
@@ -678,6 +748,11 @@ main() {
         (($# == 2)) || usage
         check_name "$1"
         cmd_ext "$1" "$2"
+        ;;
+    dns)
+        (($# == 2)) || usage
+        check_name "$1"
+        cmd_dns "$1" "$2"
         ;;
     *) usage ;;
     esac

@@ -99,6 +99,26 @@ public sealed partial class Hop
     /// <summary>With -Mtu: the MTU of the path up to this hop (tracepath's pmtu column); null otherwise.</summary>
     public int? Mtu { get; private set; }
 
+    /// <summary>With -ResolveAsn: the AS that originates <see cref="Address"/>'s prefix (Team Cymru's origin service); null when unknown.</summary>
+    public int? Asn => As?.Asn;
+    /// <summary>With -ResolveAsn: the announced prefix that covers <see cref="Address"/> ("198.18.0.0/15"); null when unknown.</summary>
+    public string? AsPrefix => As?.Prefix;
+    /// <summary>With -ResolveAsn: the registry that allocated the prefix (arin, ripencc, apnic, lacnic, afrinic); null when unknown.</summary>
+    public string? AsRegistry => As?.Registry;
+    /// <summary>With -ResolveAsn: the country code the registry gives for the prefix; null when unknown.</summary>
+    public string? AsCountry => As?.Country;
+
+    /// <summary>The whole origin answer behind the As* properties (kept out of the flat view and CSV: the properties carry it).</summary>
+    internal AsnInfo? As { get; private set; }
+
+    /// <summary>The same hop with its responder's origin AS; every other field, present and future, carried as is.</summary>
+    internal Hop WithAsn(AsnInfo? info)
+    {
+        var copy = (Hop)MemberwiseClone();
+        copy.As = info;
+        return copy;
+    }
+
     /// <summary>The same hop with the path MTU up to it; every other field, present and future, carried as is.</summary>
     internal Hop WithMtu(int? mtu)
     {

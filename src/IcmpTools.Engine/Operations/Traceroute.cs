@@ -132,7 +132,7 @@ public static class Traceroute
             ? new TraceRoundsPlanner(target, family, options, frequency, clock.GetTimestamp(), clock.GetUtcNow(), expirySlack,
                 prober.Capabilities.HandOffLatency)
             : new TraceroutePlanner(target, family, options, frequency, clock.GetTimestamp(), expirySlack, prober.Capabilities.HandOffLatency);
-        var names = options.ResolveNames ? new NameLookups(clock) : null;
+        var names = ResponderLookups.For(options, clock);
         var template = new ProbeSpec
         {
             Destination = IpKey.FromAddress(address),
@@ -225,7 +225,7 @@ public static class Traceroute
                 {
                     ready.Dequeue();
                     nextDistance = head.Distance + 1;
-                    yield return names is null ? head : WithName(head, names.NameOf(head.Address));
+                    yield return names is null ? head : names.Annotate(head);
                 }
                 if (refused)
                 {
@@ -297,7 +297,7 @@ public static class Traceroute
     /// <summary>A full buffer or an interrupted call: the next send may pass, so the probe counts as lost, not the route as refused.</summary>
     private static bool IsTransient(int errno) => errno is Eintr or Eagain or Enobufs;
 
-    private static async Task WaitAsync(TraceObserver observer, ProbeScheduler scheduler, NameLookups? names, TimeProvider clock,
+    private static async Task WaitAsync(TraceObserver observer, ProbeScheduler scheduler, ResponderLookups? names, TimeProvider clock,
         long wake, CancellationToken cancellationToken)
     {
         if (observer.Reader.TryPeek(out _))
@@ -326,8 +326,6 @@ public static class Traceroute
         }
     }
 
-    private static Hop WithName(Hop hop, string? name) => name is null ? hop : hop.WithName(name);
-
     /// <summary>A probe went out (<see cref="Handle"/> set, <see cref="SentAt"/> right after the send) or finished (<see cref="Result"/>).</summary>
     private readonly record struct TraceItem(int Id, ProbeHandle? Handle, long SentAt, ProbeResult Result);
 
@@ -349,45 +347,71 @@ public static class Traceroute
         public void OnProbeSent(in ProbeHandle handle, long token) => _channel.Writer.TryWrite(new TraceItem((int)token, handle, clock.GetTimestamp(), default));
     }
 
-    /// <summary>Reverse lookups started as responders appear, so names cost the trace no time of its own.</summary>
-    private sealed class NameLookups(TimeProvider clock)
+    /// <summary>
+    /// Lookups about responders (reverse names, origin AS numbers) started as responders appear, so they cost the
+    /// trace no time of its own: a hop waits for its responder's answers at most <see cref="LookupKind{T}.Wait"/>
+    /// from when the responder first answered, then goes out with what has arrived.
+    /// </summary>
+    private sealed class ResponderLookups
     {
-        private readonly Dictionary<string, (Task<string?> Lookup, long Started)> _lookups = new(StringComparer.Ordinal);
+        private readonly TimeProvider _clock;
+        private readonly LookupKind<string?>? _names;
+        private readonly LookupKind<AsnInfo?>? _origins;
         private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        private ResponderLookups(TimeProvider clock, LookupKind<string?>? names, LookupKind<AsnInfo?>? origins)
+        {
+            _clock = clock;
+            _names = names;
+            _origins = origins;
+        }
+
+        /// <summary>The lookups <paramref name="options"/> asks for; null when it asks for none.</summary>
+        public static ResponderLookups? For(TracerouteOptions options, TimeProvider clock)
+        {
+            var names = options.ResolveNames ? new LookupKind<string?>(LookUpNameAsync, NameWait) : null;
+            var origins = options.AsnResolver is { } resolver
+                ? new LookupKind<AsnInfo?>(address => resolver.LookUpAsync(IPAddress.Parse(address)), resolver.Timeout)
+                : null;
+            return names is null && origins is null ? null : new ResponderLookups(clock, names, origins);
+        }
 
         /// <summary>Completes when any lookup finishes.</summary>
         public Task Changed => _changed.Task;
 
         public void Start(List<string> addresses)
         {
-            foreach (var address in addresses)
-            {
-                if (!_lookups.ContainsKey(address))
-                {
-                    var lookup = LookUpAsync(address);
-                    _ = lookup.ContinueWith(_ => Interlocked.Exchange(ref _changed, new(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult(),
-                        CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
-                    _lookups[address] = (lookup, clock.GetTimestamp());
-                }
-            }
+            var now = _clock.GetTimestamp();
+            _names?.Start(addresses, now, OnChanged);
+            _origins?.Start(addresses, now, OnChanged);
         }
 
-        /// <summary>The name is known, known to be missing, or has been waited for long enough.</summary>
-        public bool IsSettled(string? address) =>
-            address is null || !_lookups.TryGetValue(address, out var entry) || entry.Lookup.IsCompleted
-            || clock.GetTimestamp() >= SettledBy(address);
+        /// <summary>Every answer about the address is in, known to be missing, or has been waited for long enough.</summary>
+        public bool IsSettled(string? address) => _clock.GetTimestamp() >= SettledBy(address)
+            || ((_names?.IsCompleted(address) ?? true) && (_origins?.IsCompleted(address) ?? true));
 
+        /// <summary>The clock's timestamp by which the hop of <paramref name="address"/> stops waiting.</summary>
         public long SettledBy(string? address) =>
-            address is not null && _lookups.TryGetValue(address, out var entry)
-                ? entry.Started + (long)(NameWait.TotalSeconds * clock.TimestampFrequency)
-                : 0;
+            Math.Max(_names?.SettledBy(address, _clock.TimestampFrequency) ?? 0, _origins?.SettledBy(address, _clock.TimestampFrequency) ?? 0);
 
-        public string? NameOf(string? address) =>
-            address is not null && _lookups.TryGetValue(address, out var entry) && entry.Lookup.IsCompletedSuccessfully
-                ? entry.Lookup.Result
-                : null;
+        /// <summary>The hop with whatever answers have arrived.</summary>
+        public Hop Annotate(Hop hop)
+        {
+            if (_names?.ResultOf(hop.Address) is { } name)
+            {
+                hop = hop.WithName(name);
+            }
+            if (_origins?.ResultOf(hop.Address) is { } origin)
+            {
+                hop = hop.WithAsn(origin);
+            }
+            return hop;
+        }
 
-        private static async Task<string?> LookUpAsync(string address)
+        private void OnChanged() =>
+            Interlocked.Exchange(ref _changed, new(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
+
+        private static async Task<string?> LookUpNameAsync(string address)
         {
             try
             {
@@ -400,5 +424,37 @@ public static class Traceroute
                 return null;
             }
         }
+    }
+
+    /// <summary>One kind of lookup, one per responder address, each started once and waited for at most <see cref="Wait"/>.</summary>
+    private sealed class LookupKind<T>(Func<string, Task<T>> lookUp, TimeSpan wait)
+    {
+        private readonly Dictionary<string, (Task<T> Lookup, long Started)> _lookups = new(StringComparer.Ordinal);
+
+        public TimeSpan Wait { get; } = wait;
+
+        public void Start(List<string> addresses, long now, Action changed)
+        {
+            foreach (var address in addresses)
+            {
+                if (!_lookups.ContainsKey(address))
+                {
+                    var lookup = lookUp(address);
+                    _ = lookup.ContinueWith(_ => changed(), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+                    _lookups[address] = (lookup, now);
+                }
+            }
+        }
+
+        public bool IsCompleted(string? address) =>
+            address is null || !_lookups.TryGetValue(address, out var entry) || entry.Lookup.IsCompleted;
+
+        public long SettledBy(string? address, long frequency) =>
+            address is not null && _lookups.TryGetValue(address, out var entry) ? entry.Started + (long)(Wait.TotalSeconds * frequency) : 0;
+
+        public T? ResultOf(string? address) =>
+            address is not null && _lookups.TryGetValue(address, out var entry) && entry.Lookup.IsCompletedSuccessfully
+                ? entry.Lookup.Result
+                : default;
     }
 }

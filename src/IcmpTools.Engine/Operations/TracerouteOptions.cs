@@ -34,6 +34,11 @@ public sealed record TracerouteOptions
     public IPAddress? Source { get; init; }
     /// <summary>Look up the responders' names in the background; a trace never waits longer for them than <see cref="Timeout"/>.</summary>
     public bool ResolveNames { get; init; }
+    /// <summary>
+    /// Look up the responders' origin AS numbers in the background with this resolver (null: no lookups); a hop
+    /// waits for its responder's at most the resolver's timeout from when the responder first answered.
+    /// </summary>
+    public Lookups.AsnResolver? AsnResolver { get; init; }
     /// <summary>Probes per second over the whole operation; 0 sends as fast as the window allows.</summary>
     public int Rate { get; init; }
 

@@ -1,6 +1,8 @@
 using System.Management.Automation;
 using System.Management.Automation.Host;
+using System.Net;
 using IcmpTools.Binding;
+using IcmpTools.Engine.Lookups;
 using IcmpTools.Engine.Models;
 using IcmpTools.Engine.Operations;
 using IcmpTools.Views;
@@ -20,6 +22,7 @@ public sealed class TraceIcmpRouteCommand : IcmpCmdletBase
 {
     private TracerouteOptions _options = new();
     private IcmpFamily? _family;
+    private AsnResolver? _asnResolver;
 
     public TraceIcmpRouteCommand()
     {
@@ -71,6 +74,26 @@ public sealed class TraceIcmpRouteCommand : IcmpCmdletBase
     [Alias("ResolveDestination")]
     public SwitchParameter ResolveNames { get; set; }
 
+    /// <summary>Look up each responder's origin AS (Team Cymru's origin.asn.cymru.com TXT records, as mtr -z does).</summary>
+    [Parameter]
+    public SwitchParameter ResolveAsn { get; set; }
+
+    /// <summary>
+    /// The DNS server -ResolveAsn asks ("198.18.4.2" or "[2001:db8:4::2]:5353"), instead of the system's resolvers.
+    /// Hidden: the tests point it at a server inside their lab namespace.
+    /// </summary>
+    [Parameter(DontShow = true)]
+    [ValidateNotNullOrEmpty]
+    public string? AsnServer { get; set; }
+
+    /// <summary>
+    /// The bound on one -ResolveAsn lookup, and so on how long a hop waits for it (default 1 s). Hidden: the lab tests
+    /// raise it so that a loaded machine cannot turn a slow answer into a missing AS number.
+    /// </summary>
+    [Parameter(DontShow = true)]
+    [ValidateRange(0.001, 60.0)]
+    public double AsnTimeoutSeconds { get; set; } = AsnResolver.DefaultTimeout.TotalSeconds;
+
     [Parameter]
     [ValidateRange(0, 10_000_000)]
     public int Rate { get; set; }
@@ -99,6 +122,9 @@ public sealed class TraceIcmpRouteCommand : IcmpCmdletBase
 
     /// <summary>The type name a -Mtu trace's hops carry first, which selects the table with the Mtu column.</summary>
     public const string MtuHopTypeName = "IcmpTools.Engine.Models.Hop#Mtu";
+
+    /// <summary>The type name a -ResolveAsn trace's hops carry first (unless -Mtu's), which selects the table with the AS column.</summary>
+    public const string AsnHopTypeName = "IcmpTools.Engine.Models.Hop#Asn";
 
     /// <summary>tracepath's column: each Hop's Mtu is the path MTU up to it (a DontFragment path MTU discovery runs beside the trace).</summary>
     [Parameter]
@@ -140,6 +166,12 @@ public sealed class TraceIcmpRouteCommand : IcmpCmdletBase
         }
         _family = RequestedFamily();
         PrepareSource(Source);
+        if (ResolveAsn)
+        {
+            // Made here, on the pipeline thread: its lookup threads, and so its queries, start from this thread's network namespace.
+            _asnResolver = new AsnResolver(AsnServerEndPoint(), TimeSpan.FromSeconds(AsnTimeoutSeconds));
+            _asnResolver.LookupFailed += (address, reason) => PostVerbose(Format(Strings.VerboseAsnLookupFailed, address, reason));
+        }
         _options = new TracerouteOptions
         {
             // In rounds, mtr's defaults: one probe per hop a round, a round a second.
@@ -158,6 +190,7 @@ public sealed class TraceIcmpRouteCommand : IcmpCmdletBase
             TrafficClass = TrafficClass,
             Source = SourceAddressValue,
             ResolveNames = ResolveNames,
+            AsnResolver = _asnResolver,
             Rate = Rate,
         };
         try
@@ -176,6 +209,25 @@ public sealed class TraceIcmpRouteCommand : IcmpCmdletBase
             _view = new TraceLiveView();
             TakeKeys();
         }
+    }
+
+    private IPEndPoint? AsnServerEndPoint()
+    {
+        if (AsnServer is null)
+        {
+            return null;
+        }
+        if (IPAddress.TryParse(AsnServer, out var address))
+        {
+            return new IPEndPoint(address, 53);
+        }
+        if (IPEndPoint.TryParse(AsnServer, out var endPoint))
+        {
+            return endPoint;
+        }
+        ThrowTerminatingError(new ErrorRecord(new ArgumentException(Format(Strings.TraceInvalidAsnServer, AsnServer)),
+            ErrorIds.InvalidParameterValue, ErrorCategory.InvalidArgument, AsnServer));
+        return null;
     }
 
     /// <summary>
@@ -284,25 +336,32 @@ public sealed class TraceIcmpRouteCommand : IcmpCmdletBase
             {
                 foreach (var hop in _latest.Values.Where(h => h.Target == target).OrderBy(h => h.Distance))
                 {
-                    WriteObject(hop);
+                    WriteObject(Shown(hop));
                 }
             }
         }
     }
 
+    /// <summary>
+    /// A hop as written: with -Mtu or -ResolveAsn its own type name first, so the default table has tracepath's
+    /// column or the AS column (IcmpTools.Trace.Format.ps1xml); otherwise the hop itself.
+    /// </summary>
+    private object Shown(Hop hop)
+    {
+        if (!Mtu && !ResolveAsn)
+        {
+            return hop;
+        }
+        var shown = PSObject.AsPSObject(hop);
+        shown.TypeNames.Insert(0, Mtu ? MtuHopTypeName : AsnHopTypeName);
+        return shown;
+    }
+
     protected override void WriteOutput(object value)
     {
-        if (Mtu && value is Hop)
-        {
-            // Its own type name first: the default table then has tracepath's column (IcmpTools.Trace.Format.ps1xml).
-            var shown = PSObject.AsPSObject(value);
-            shown.TypeNames.Insert(0, MtuHopTypeName);
-            WriteObject(shown);
-            return;
-        }
         if (!_options.InRounds || value is not Hop hop)
         {
-            WriteObject(value);
+            WriteObject(value is Hop single ? Shown(single) : value);
             return;
         }
         if (!_latest.ContainsKey((hop.Target, hop.Distance)) && !_targetOrder.Contains(hop.Target))
@@ -313,7 +372,7 @@ public sealed class TraceIcmpRouteCommand : IcmpCmdletBase
         _viewChanged = true;
         if (PerRound)
         {
-            WriteObject(hop);
+            WriteObject(Shown(hop));
         }
     }
 
@@ -340,6 +399,7 @@ public sealed class TraceIcmpRouteCommand : IcmpCmdletBase
         {
             // After the base has let the work unwind: the work links its token to this source.
             _finish.Dispose();
+            _asnResolver?.Dispose();
         }
     }
 
