@@ -16,6 +16,23 @@ public sealed class CmdletInputTests
 {
     private static List<Host> Hosts(IEnumerable<PSObject> output) => output.Select(o => Assert.IsType<Host>(o.BaseObject)).ToList();
 
+    [Theory]
+    [InlineData(null, new[] { "127.0.0.1", "127.0.0.2" }, true, false)]
+    [InlineData(null, new[] { "::1", "2001:db8::1" }, false, true)]
+    [InlineData(null, new[] { "127.0.0.1", "::1" }, true, true)]
+    [InlineData(null, new[] { "::ffff:127.0.0.1" }, true, false)]
+    [InlineData(null, new[] { "127.0.0.1", "localhost" }, true, true)]
+    [InlineData(null, new[] { "::1", "127.0.0.0/30" }, true, true)]
+    [InlineData(null, new[] { "# comment", "", "::1" }, false, true)]
+    [InlineData(null, new[] { "" }, true, false)]
+    [InlineData(null, null, true, true)]
+    [InlineData(IcmpFamily.IPv6, new[] { "127.0.0.1" }, false, true)]
+    [InlineData(IcmpFamily.IPv4, null, true, false)]
+    public void TheSocketsOpenedAreTheFamiliesTheTargetsNeed(IcmpFamily? family, string[]? targets, bool v4, bool v6)
+    {
+        Assert.Equal((v4, v6), Commands.IcmpCmdletBase.FamiliesNeeded(family, targets));
+    }
+
     [SkippableFact]
     public void QuietGivesOneBoolPerInputInInputOrderAlsoForTargetsThatFail()
     {
@@ -168,7 +185,8 @@ public sealed class CmdletInputTests
         var sweep = ps.Verbose.Select(v => v.Message).ToList();
         Assert.Contains("Queued the target '127.0.0.0/30'.", ps.Debug.Select(d => d.Message));
 
-        Assert.Contains(echo, m => m == "ICMP sockets: IPv4 (raw), IPv6 (raw); shared with other commands in this process.");
+        // -IPv4: the IPv6 socket is not opened at all.
+        Assert.Contains(echo, m => m == "ICMP sockets: IPv4 (raw); shared with other commands in this process.");
         Assert.Contains(echo, m => m.StartsWith("Pinging localhost (127.0.0.1) from the address the routing table picks: 2 probes of 56 bytes, every 0.05 s", StringComparison.Ordinal));
         Assert.Contains("localhost (127.0.0.1): 2 sent, 2 received, 0% loss, 0 duplicates.", echo);
         Assert.Contains("Resolved 'localhost' to 127.0.0.1.", debug);

@@ -32,6 +32,29 @@ public sealed class PathMtuCmdletTests
         Assert.Equal((65_536, 65_536 - 48), (results[1].Mtu, results[1].PayloadBytes));
     }
 
+    // Each family's sockets cost milliseconds to open and close, more than the search itself on most paths: a
+    // typed literal opens its own family only; a name, or input still to come down the pipeline, opens both.
+    [SkippableTheory]
+    [InlineData("Test-IcmpEcho 127.0.0.1 -MtuSize -Verbose", "IPv4 (raw)", 1)]
+    [InlineData("Test-IcmpEcho ::1 -MtuSize -Verbose", "IPv6 (raw)", 1)]
+    [InlineData("Test-IcmpEcho 127.0.0.1, ::1 -MtuSize -Verbose", "IPv4 (raw), IPv6 (raw)", 2)]
+    [InlineData("Test-IcmpEcho localhost -MtuSize -Verbose", "IPv4 (raw), IPv6 (raw)", 1)]
+    [InlineData("'::1', '127.0.0.1' | Test-IcmpEcho -MtuSize -Verbose", "IPv4 (raw), IPv6 (raw)", 2)]
+    [InlineData("Trace-IcmpRoute ::1 -Mtu -Verbose", "IPv6 (raw)", 1)]
+    public void OnlyTheFamiliesTheTargetsNeedAreOpened(string command, string sockets, int results)
+    {
+        LabRequirement.RequireRoot();
+        using var ps = new PowerShellSession();
+
+        var output = ps.Invoke(command);
+
+        Assert.Empty(ps.Errors);
+        Assert.Equal(results, output.Count);
+        Assert.All(output, o => Assert.True(o.BaseObject is PathMtuResult { Status: IcmpStatus.Success } or Hop { Mtu: > 0 },
+            $"{o.BaseObject} for {command}"));
+        Assert.Contains($"ICMP sockets: {sockets}; shared with other commands in this process.", ps.Verbose.Select(v => v.Message));
+    }
+
     [SkippableFact]
     public void TraceWithMtuGivesEachHopItsPathMtu()
     {

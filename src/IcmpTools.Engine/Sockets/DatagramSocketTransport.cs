@@ -541,6 +541,7 @@ public sealed unsafe class DatagramSocketTransport : IIcmpTransport, IPathMtuSou
         }
         _wake.Dispose();
         // Only the receive loop uses these, and the prober disposes the transport after that loop has ended.
+        _receiveBatch.Release();
         NativeMemory.Free(_recvMessages);
         NativeMemory.Free(_recvIov);
         NativeMemory.Free(_recvNames);

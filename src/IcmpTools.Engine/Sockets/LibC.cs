@@ -150,6 +150,25 @@ internal static unsafe partial class LibC
     [LibraryImport(Lib, SetLastError = true)]
     public static partial int eventfd(uint initial, int flags);
 
+    /// <summary>struct ifaddrs (getifaddrs(3)): one address of one interface, in a list.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    public struct IfAddrs
+    {
+        public IfAddrs* Next;
+        public byte* Name;
+        public uint Flags;
+        public byte* Address;
+        public byte* Netmask;
+        public byte* BroadcastOrDestination;
+        public void* Data;
+    }
+
+    [LibraryImport(Lib, SetLastError = true)]
+    public static partial int getifaddrs(IfAddrs** list);
+
+    [LibraryImport(Lib)]
+    public static partial void freeifaddrs(IfAddrs* list);
+
     [LibraryImport(Lib, SetLastError = true)]
     public static partial nint read(int fd, void* buffer, nuint count);
 

@@ -62,7 +62,7 @@ public sealed unsafe class RawSocketTransport : IIcmpTransport, ISendPathReport,
     internal int StampKeyType { get; init; } = LibC.SCM_TS_OPT_ID;
 
     public RawSocketTransport(IcmpFamily family, bool dontFragment, TimeProvider? clock = null, string? interfaceName = null,
-        bool broadcast = false)
+        bool broadcast = false, bool framePath = true)
     {
         PlatformSupport.ThrowIfUnsupported();
         Family = family;
@@ -92,7 +92,7 @@ public sealed unsafe class RawSocketTransport : IIcmpTransport, ISendPathReport,
             }
             _wake = new SafeFileHandle(wakeFd, ownsHandle: true);
             // Not with -Interface or -Broadcast: the kernel's lookup then depends on the socket, which frames skip.
-            if (interfaceName is null && !broadcast)
+            if (interfaceName is null && !broadcast && framePath)
             {
                 _frames = FrameSender.TryOpen(family, _senders.Length, _keyed);
             }
@@ -580,6 +580,7 @@ public sealed unsafe class RawSocketTransport : IIcmpTransport, ISendPathReport,
         _frames?.Dispose();
         _stamps.Dispose();
         // Only the receive loop uses these, and the prober disposes the transport after that loop has ended.
+        _receiveBatch.Release();
         NativeMemory.Free(_recvMessages);
         NativeMemory.Free(_recvIov);
         NativeMemory.Free(_recvNames);

@@ -96,40 +96,111 @@ public abstract class IcmpCmdletBase : PSCmdlet, IDisposable
     protected Prober? ProberFor(IcmpFamily family) => (family == IcmpFamily.IPv4 ? _v4 : _v6)?.Prober;
 
     /// <summary>
-    /// Opens (or shares) both families' probers: raw sockets when permitted, else datagram ones (-Unprivileged:
-    /// datagram only). No permission for either: a terminating error that says how to fix it.
+    /// Opens (or shares) the probers the targets need: raw sockets when permitted, else datagram ones (-Unprivileged:
+    /// datagram only). No permission: a terminating error that says how to fix it. A family no target can need is
+    /// not opened (each family's sockets cost milliseconds to open and close, more than a path MTU search takes).
     /// </summary>
-    protected void OpenProbers(bool dontFragment, bool broadcast = false)
+    /// <param name="family">-IPv4 / -IPv6, if given: only that family.</param>
+    /// <param name="targets">The cmdlet's typed targets: literal addresses say their family; a name, or input still to
+    /// come down the pipeline, may be either, so both open.</param>
+    /// <param name="framePath">False for a few probes per call (a path MTU search): see <see cref="ProberKey.FramePath"/>.</param>
+    protected void OpenProbers(bool dontFragment, bool broadcast = false, IcmpFamily? family = null, string[]? targets = null,
+        bool framePath = true)
     {
-        try
+        var (v4, v6) = FamiliesNeeded(family, MyInvocation.ExpectingInput ? null : targets);
+        if (v4)
         {
-            _v4 = ProberPool.AcquireAuto(new ProberKey(IcmpFamily.IPv4, DontFragment: dontFragment, Interface: Interface, Broadcast: broadcast), Unprivileged);
+            _v4 = Acquire(IcmpFamily.IPv4);
         }
-        catch (SocketPermissionException e)
+        if (v6)
         {
-            ThrowTerminatingError(new ErrorRecord(new SocketPermissionException(Format(Strings.PermissionDenied, e.Message), e),
-                ErrorIds.SocketPermissionDenied, ErrorCategory.PermissionDenied, null));
+            try
+            {
+                _v6 = Acquire(IcmpFamily.IPv6);
+            }
+            catch (IcmpException e)
+            {
+                // A machine without IPv6 can still ping IPv4: fail only the IPv6 targets.
+                _v6Failure = e;
+            }
         }
-        catch (IcmpPlatformNotSupportedException e)
+        var sockets = new List<string>(2);
+        if (_v4 is not null)
         {
-            ThrowTerminatingError(new ErrorRecord(e, ErrorIds.PlatformNotSupported, ErrorCategory.NotImplemented, null));
+            sockets.Add(Describe(_v4));
         }
-        catch (SocketUnavailableException e)
+        if (_v6 is not null)
         {
-            ThrowTerminatingError(new ErrorRecord(e, ErrorIds.SocketUnavailable, ErrorCategory.ResourceUnavailable, Interface));
+            sockets.Add(Describe(_v6));
         }
-        try
+        else if (_v6Failure is not null)
         {
-            _v6 = ProberPool.AcquireAuto(new ProberKey(IcmpFamily.IPv6, DontFragment: dontFragment, Interface: Interface, Broadcast: broadcast), Unprivileged);
+            sockets.Add(Format(Strings.VerboseSocketMissing, IcmpFamily.IPv6, _v6Failure.Message));
         }
-        catch (IcmpException e)
+        WriteVerbose(Format(Strings.VerboseSockets, string.Join(", ", sockets)));
+
+        // A failure stops the command when nothing could work: IPv4's, or IPv6's when it is the only family needed.
+        ProberLease? Acquire(IcmpFamily which)
         {
-            // A machine without IPv6 can still ping IPv4: fail only the IPv6 targets.
-            _v6Failure = e;
+            var alone = which == IcmpFamily.IPv4 || _v4 is null;
+            try
+            {
+                return ProberPool.AcquireAuto(new ProberKey(which, DontFragment: dontFragment, Interface: Interface, Broadcast: broadcast,
+                    FramePath: framePath), Unprivileged);
+            }
+            catch (SocketPermissionException e) when (alone)
+            {
+                ThrowTerminatingError(new ErrorRecord(new SocketPermissionException(Format(Strings.PermissionDenied, e.Message), e),
+                    ErrorIds.SocketPermissionDenied, ErrorCategory.PermissionDenied, null));
+            }
+            catch (IcmpPlatformNotSupportedException e) when (alone)
+            {
+                ThrowTerminatingError(new ErrorRecord(e, ErrorIds.PlatformNotSupported, ErrorCategory.NotImplemented, null));
+            }
+            catch (SocketUnavailableException e) when (which == IcmpFamily.IPv4)
+            {
+                ThrowTerminatingError(new ErrorRecord(e, ErrorIds.SocketUnavailable, ErrorCategory.ResourceUnavailable, Interface));
+            }
+            return null;
         }
-        WriteVerbose(Format(Strings.VerboseSockets, Describe(_v4), _v6 is not null
-            ? Describe(_v6)
-            : Format(Strings.VerboseSocketMissing, IcmpFamily.IPv6, _v6Failure?.Message)));
+    }
+
+    /// <summary>
+    /// Which families' probers the targets need. Null targets (input still to come, or a cmdlet that does not say):
+    /// both. With none that can be read (every typed target empty), IPv4 alone, so that a missing permission still
+    /// stops the command as it always has.
+    /// </summary>
+    internal static (bool IPv4, bool IPv6) FamiliesNeeded(IcmpFamily? family, IEnumerable<string>? targets)
+    {
+        if (family is { } only)
+        {
+            return (only == IcmpFamily.IPv4, only == IcmpFamily.IPv6);
+        }
+        if (targets is null)
+        {
+            return (true, true);
+        }
+        var (v4, v6) = (false, false);
+        foreach (var line in targets)
+        {
+            if (!TargetText.TryGetTarget(line, out var target))
+            {
+                continue;
+            }
+            if (!TargetResolver.TryParseLiteral(target, out var address))
+            {
+                return (true, true);
+            }
+            if (TargetResolver.FamilyOf(address) == IcmpFamily.IPv4)
+            {
+                v4 = true;
+            }
+            else
+            {
+                v6 = true;
+            }
+        }
+        return (v4 || !v6, v6);
     }
 
     /// <summary>

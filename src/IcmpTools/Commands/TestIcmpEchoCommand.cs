@@ -126,8 +126,9 @@ public sealed class TestIcmpEchoCommand : IcmpCmdletBase
         };
         _quiet = Quiet ? new QuietAnswers() : null;
         _debug = DebugWanted;
-        // The MTU search is DontFragment by nature: without it every size would "arrive", in fragments.
-        OpenProbers(DontFragment || MtuSize, Broadcast);
+        // The MTU search is DontFragment by nature: without it every size would "arrive", in fragments. Its few
+        // probes go through the raw socket: the frame path's set-up would cost more than the whole search.
+        OpenProbers(DontFragment || MtuSize, Broadcast, _family, TargetName, framePath: !MtuSize);
         // One probe has no interval to flood with.
         if (IntervalSeconds < UnprivilegedMinimumInterval && (Continuous || Count > 1)
             && (ProberFor(IcmpFamily.IPv4)?.Kind == Engine.Sockets.SocketKind.Datagram || ProberFor(IcmpFamily.IPv6)?.Kind == Engine.Sockets.SocketKind.Datagram))

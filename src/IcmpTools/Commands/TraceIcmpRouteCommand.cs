@@ -202,7 +202,7 @@ public sealed class TraceIcmpRouteCommand : IcmpCmdletBase
             ThrowTerminatingError(new ErrorRecord(new ArgumentException(Format(Strings.TraceInvalidOption, e.Message), e),
                 ErrorIds.InvalidParameterValue, ErrorCategory.InvalidArgument, e.ActualValue));
         }
-        OpenProbers(dontFragment: Mtu);
+        OpenProbers(dontFragment: Mtu, family: _family, targets: TargetName);
         WarnIfFlowNotHeld();
         if (inRounds && !PerRound && LiveViewFits())
         {

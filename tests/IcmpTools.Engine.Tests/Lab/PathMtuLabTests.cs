@@ -100,14 +100,21 @@ public sealed class PathMtuLabTests(LabFixture fixture)
     [InlineData("198.18.17.1", 1400, PathMtuMethod.Search, "", SocketKind.Datagram)]
     [InlineData("2001:db8:17::1", 1280, PathMtuMethod.Search, "", SocketKind.Raw)]
     [InlineData("2001:db8:4::2", 1500, PathMtuMethod.Route, "", SocketKind.Raw)]
-    public void ThePathMtuIsFoundByTheRoutersWordOrInABlackHoleBySearch(string target, int mtu, PathMtuMethod method, string reports, SocketKind kind)
+    // As Test-IcmpEcho -MtuSize opens it: a raw socket without the frame path, every probe through the kernel.
+    [InlineData("198.18.16.1", 1400, PathMtuMethod.Reported, "198.18.2.2=1400", SocketKind.Raw, false)]
+    [InlineData("2001:db8:16::1", 1280, PathMtuMethod.Reported, "2001:db8:2::2=1280", SocketKind.Raw, false)]
+    [InlineData("198.18.17.1", 1400, PathMtuMethod.Search, "", SocketKind.Raw, false)]
+    [InlineData("2001:db8:17::1", 1280, PathMtuMethod.Search, "", SocketKind.Raw, false)]
+    public void ThePathMtuIsFoundByTheRoutersWordOrInABlackHoleBySearch(string target, int mtu, PathMtuMethod method, string reports, SocketKind kind,
+        bool framePath = true)
     {
         fixture.Lab.SetPathMtu(on: true);
         fixture.Lab.Exec("c", "sysctl -qw net.ipv4.ping_group_range='0 2147483647'");
         var result = fixture.Lab.InClient(() =>
         {
             var address = IPAddress.Parse(target);
-            using var prober = new Prober(TransportFactory.Open(new ProberKey(TargetResolver.FamilyOf(address), kind, DontFragment: true)));
+            using var prober = new Prober(TransportFactory.Open(new ProberKey(TargetResolver.FamilyOf(address), kind, DontFragment: true,
+                FramePath: framePath)));
             return PathMtu.DiscoverAsync(prober, address, new PathMtuOptions()).GetAwaiter().GetResult();
         });
 

@@ -117,6 +117,20 @@ public sealed partial class RawSocketTransportTests
         }
     }
 
+    // A path MTU search asks for no frame path: its set-up (packet sockets, netlink reads) costs more than the search.
+    [SkippableTheory]
+    [InlineData(IcmpFamily.IPv4)]
+    [InlineData(IcmpFamily.IPv6)]
+    public void WithoutTheFramePathNoPacketSocketIsOpened(IcmpFamily family)
+    {
+        LabRequirement.RequireRoot();
+        using var plain = new RawSocketTransport(family, dontFragment: true, framePath: false);
+        using var framed = new RawSocketTransport(family, dontFragment: true);
+
+        Assert.Null(plain.Frames);
+        Assert.Equal(FrameSender.Allowed, framed.Frames is not null);
+    }
+
     // The receive loop reads answers while sendmmsg is still sending them (loopback answers inside the call):
     // it must take each probe's stamp before the answer, or that RTT falls back to the user-space stamp.
     [SkippableFact]
