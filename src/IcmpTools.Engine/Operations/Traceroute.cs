@@ -21,7 +21,7 @@ public static class Traceroute
     /// <summary>How long after its deadline the planner times out a probe the prober has not reported.</summary>
     private static readonly TimeSpan ExpirySlack = TimeSpan.FromMilliseconds(250);
 
-    /// <summary>Longest a hop waits for its responder's name once the hop is final.</summary>
+    /// <summary>Longest a hop waits for its responder's name, counted from when the responder first answered (the lookup's start).</summary>
     private static readonly TimeSpan NameWait = TimeSpan.FromSeconds(1);
 
     /// <summary>
