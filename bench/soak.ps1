@@ -78,26 +78,23 @@ function Get-AnonymousKb {
 }
 
 # glibc's own account of its arenas: bytes handed out and not freed (a leak grows this) against bytes free
-# inside them that it has not given back to the kernel (fragmentation grows this).
-Add-Type -TypeDefinition @'
-using System.Runtime.InteropServices;
-public static class SoakMallInfo
-{
-    [StructLayout(LayoutKind.Sequential)]
-    public struct MallInfo2
-    {
-        // size_t: 64 bits on the 64-bit Linux this soak runs on; ulong so that PowerShell can do sums with it.
-        public ulong Arena, OrdBlks, SmBlks, HBlks, HBlkHd, UsmBlks, FsmBlks, UordBlks, FordBlks, KeepCost;
-    }
-
-    [DllImport("libc", EntryPoint = "mallinfo2")]
-    public static extern MallInfo2 Get();
-
-    // Gives the free pages inside every arena back to the kernel; returns 1 when some memory was released.
-    [DllImport("libc", EntryPoint = "malloc_trim")]
-    public static extern int Trim(nuint pad);
+# inside them that it has not given back to the kernel (fragmentation grows this); and malloc_trim, which gives
+# the free pages inside every arena back. Bound through Reflection.Emit rather than Add-Type: Add-Type would load
+# and run the C# compiler in this process, tens of MB of RSS and JIT work that the soak would then measure.
+$libcAssembly = [Reflection.Emit.AssemblyBuilder]::DefineDynamicAssembly([Reflection.AssemblyName]::new('SoakLibC'), 'Run')
+$libcModule = $libcAssembly.DefineDynamicModule('SoakLibC')
+$mallInfo2Builder = $libcModule.DefineType('SoakMallInfo2', 'Public, Sealed, SequentialLayout', [ValueType])
+# size_t is 64 bits on the 64-bit Linux this soak runs on.
+foreach ($field in 'Arena', 'OrdBlks', 'SmBlks', 'HBlks', 'HBlkHd', 'UsmBlks', 'FsmBlks', 'UordBlks', 'FordBlks', 'KeepCost') {
+    $null = $mallInfo2Builder.DefineField($field, [ulong], 'Public')
 }
-'@
+$mallInfo2 = $mallInfo2Builder.CreateType()
+$libcBuilder = $libcModule.DefineType('SoakLibC', 'Public, Sealed, Abstract')
+$libcBuilder.DefinePInvokeMethod('mallinfo2', 'libc', 'Public, Static, PinvokeImpl', 'Standard', $mallInfo2, [Type[]]@(),
+    'Cdecl', 'Auto').SetImplementationFlags('PreserveSig')
+$libcBuilder.DefinePInvokeMethod('malloc_trim', 'libc', 'Public, Static, PinvokeImpl', 'Standard', [int], [Type[]]@([UIntPtr]),
+    'Cdecl', 'Auto').SetImplementationFlags('PreserveSig')
+$libc = $libcBuilder.CreateType()
 
 $Module = (Resolve-Path $Module).Path
 $state = [hashtable]::Synchronized(@{ Done = [long]0 })
@@ -140,7 +137,7 @@ try {
         $gc = [GC]::GetGCMemoryInfo()
         $fullGc = @([GC]::GetGCMemoryInfo([GCKind]::FullBlocking), [GC]::GetGCMemoryInfo([GCKind]::Background)) |
             Sort-Object Index | Select-Object -Last 1
-        $mallinfo = [SoakMallInfo]::Get()
+        $mallinfo = $libc::mallinfo2()
         $anonymous = Get-AnonymousKb
         $samples.Add([pscustomobject]@{
             Seconds = [math]::Round($clock.Elapsed.TotalSeconds, 1)
@@ -172,13 +169,13 @@ try {
         if ($state.Done -ge $Probes -or $clock.Elapsed.TotalSeconds -ge $MaxSeconds) {
             if (-not $trim) {
                 $before = Get-StatusKb
-                $null = [SoakMallInfo]::Trim(0)
+                $null = $libc::malloc_trim([UIntPtr]::Zero)
                 $trim = [ordered]@{ rss_before_trim_kb = $before.Rss; rss_after_trim_kb = (Get-StatusKb).Rss; malloc_after_trim_kb = (Get-AnonymousKb).Malloc }
             }
             $ps.Stop()
         }
         elseif ($TrimEverySample) {
-            $null = [SoakMallInfo]::Trim(0)
+            $null = $libc::malloc_trim([UIntPtr]::Zero)
         }
     }
     if ($ps.HadErrors) {
