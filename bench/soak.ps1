@@ -57,16 +57,16 @@ function Get-AnonymousKb {
                 if ($run.End - $run.Start -ge 1GB) { $gc += $run.Rss }
                 $run = @{ Start = $start; End = $start; Rss = [long]0 }
             }
-            $current = @{ Start = $start; End = $end; Rss = [long]0; Named = $name -ne ''; Heap = $name -eq '[heap]'; Arena = $false }
+            $current = @{ Start = $start; End = $end; Rss = [long]0; Named = $name -ne ''; Whole = $name -eq '[heap]'; Arena = $false }
             if ($name -eq '') {
                 $run.End = $end
                 $current.Arena = $perms -eq 'rw-p' -and $start % 64MB -eq 0 -and $end - $start -le 64MB
-                $current.Heap = $current.Arena -and $end - $start -eq 64MB
+                $current.Whole = $current.Arena -and $end - $start -eq 64MB   # an arena grown to its full 64 MB
             }
         }
         elseif ($null -ne $current -and $line.StartsWith('Rss:')) {
             $current.Rss = [long]($line.Substring(4).Trim().Split(' ')[0])
-            if ($current.Heap) { $malloc += $current.Rss }
+            if ($current.Whole) { $malloc += $current.Rss }
             elseif (-not $current.Named) {
                 $run.Rss += $current.Rss
                 if ($current.Arena) { $pending = $current }
