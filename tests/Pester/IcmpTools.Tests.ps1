@@ -62,6 +62,38 @@ Describe 'The IcmpTools module' {
         Get-FormatData -TypeName IcmpTools.Engine.Models.Hop | Should -Not -BeNullOrEmpty
         Get-FormatData -TypeName IcmpTools.Engine.Operations.IcmpSocket | Should -Not -BeNullOrEmpty
     }
+
+    # tools/ReadyToRun compiles the two assemblies for the runtime of this pwsh (issues 15 and 16). The runtime
+    # takes an image's native code only in its own major format version and for its own OS and architecture,
+    # and otherwise compiles the IL without a word: crossgen2 8.0's images (format 9) were ignored by .NET 10
+    # (format 16) that way. So the test reads the headers: the format must be the one this runtime's own
+    # System.Private.CoreLib carries, the machine Linux x64's. When pwsh moves to a runtime with a new format,
+    # this fails until tools/ReadyToRun targets that runtime.
+    It 'carries ReadyToRun code that the runtime of this pwsh uses' -Skip:(-not $IsLinux -or [Runtime.InteropServices.RuntimeInformation]::ProcessArchitecture -ne 'X64') {
+        function Get-ReadyToRunHeader([string]$Path) {
+            $stream = [IO.File]::OpenRead($Path)
+            try {
+                $pe = [Reflection.PortableExecutable.PEReader]::new($stream)
+                $directory = $pe.PEHeaders.CorHeader.ManagedNativeHeaderDirectory
+                $offset = 0
+                if ($directory.Size -eq 0 -or -not $pe.PEHeaders.TryGetDirectoryOffset($directory, [ref]$offset)) {
+                    return [pscustomobject]@{ Format = 'IL only'; Machine = [int]$pe.PEHeaders.CoffHeader.Machine }
+                }
+                $stream.Position = $offset + 4   # after the 'RTR' signature
+                $reader = [IO.BinaryReader]::new($stream)
+                [pscustomobject]@{ Format = [int]$reader.ReadUInt16(); Machine = [int]$pe.PEHeaders.CoffHeader.Machine }
+            }
+            finally { $stream.Dispose() }
+        }
+        $runtime = Get-ReadyToRunHeader ([object].Assembly.Location)
+        $runtime.Format | Should -BeOfType ([int])
+        # AMD64 (0x8664) xor the Linux tag (0x7B79), as the runtime's own images are marked.
+        $runtime.Machine | Should -Be 0xFD1D
+        foreach ($name in 'IcmpTools.dll', 'IcmpTools.Engine.dll') {
+            $module = Get-ReadyToRunHeader (Join-Path (Get-Module IcmpTools).ModuleBase $name)
+            "$name $($module.Format) $($module.Machine)" | Should -Be "$name $($runtime.Format) $($runtime.Machine)"
+        }
+    }
 }
 
 Describe 'Trace-IcmpRoute' {
