@@ -4,8 +4,9 @@
 # pwsh sessions, interleaved so that machine noise hits both alike. In each session: Import-Module, then one call
 # timed in-process (Stopwatch) with the CPU time the process used meanwhile (every thread: the JIT's background
 # ones too; less at the mercy of other work on a shared machine than wall time) and the methods the JIT compiled
-# (System.Runtime.JitInfo), then the same call again (warm). Calls: Test-IcmpEcho 127.0.0.1 -MtuSize, Test-IcmpEcho ::1 -MtuSize, Invoke-IcmpMultiPing
-# 127.0.0.0/24 -Count 1 (loopback only). Needs root (raw sockets) and a build. Usage: bench/firstcall.sh [RUNS]
+# (System.Runtime.JitInfo), then the same call again (warm). Calls: Test-IcmpEcho 127.0.0.1 -MtuSize,
+# Test-IcmpEcho ::1 -MtuSize, Invoke-IcmpMultiPing 127.0.0.0/24 -Count 1 (loopback only). Needs root (raw sockets)
+# and a build. Usage: bench/firstcall.sh [RUNS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs="${1:-7}"
