@@ -13,11 +13,11 @@ namespace IcmpTools.Views;
 /// the last one on screen.
 /// </summary>
 /// <remarks>
-/// Within the window's width the address stays whole: what does not fit goes, least useful first. In the
-/// address cell the name is cut, then dropped, then the "+N" of other responders, then the AS (mtr -z's
-/// "AS64501" before the host, with -ResolveAsn); the numbers lose StDev, Worst, Best and Last (never
-/// Loss%, Sent or Avg) before an address plus its AS and traceroute mark is cut. Only a window too narrow
-/// for the address beside Loss%, Sent and Avg cuts it.
+/// Within the window's width the address stays whole: what does not fit goes, least useful first. The number
+/// columns give way (StDev, Worst, Best, Last; never Loss%, Sent or Avg) only as far as the widest "AS address
+/// mark" needs (the AS is mtr -z's "AS64501" before the host, with -ResolveAsn). In the room the address column
+/// then has, a row's name is cut, then dropped, then its "+N" of other responders, then its AS. Only a window
+/// too narrow for the address beside Loss%, Sent and Avg cuts the address.
 /// </remarks>
 internal sealed class TraceLiveView
 {
