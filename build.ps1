@@ -8,7 +8,8 @@
     switches are given in. Run it with the pinned pwsh: dotnet tool restore; dotnet pwsh ./build.ps1 ...
 
     -Clean    removes out/ and every project's bin/ and obj/.
-    -Build    runs dotnet build on IcmpTools.sln; the build lays the importable module out in out/IcmpTools.
+    -Build    runs dotnet build on IcmpTools.sln; the build lays the importable module out in out/IcmpTools
+              (IL, every platform) and its Linux x64 copy in out/linux-x64/IcmpTools (ReadyToRun, tools/ReadyToRun).
     -Test     builds, runs the xunit projects (TRX results in tests/<project>/TestResults) and then the
               Pester suite in tests/Pester in a child pwsh (NUnit XML in tests/Pester/TestResults); on Linux
               also the Windows tests under Wine (tests/windows/run-wine-tests.sh, results in
@@ -139,8 +140,10 @@ if ($Clean) {
 
 if ($Build) {
     Invoke-Native dotnet build $solution -c $Configuration
-    if (-not (Test-Path (Join-Path $moduleOut 'IcmpTools.dll'))) {
-        throw "The build succeeded but did not lay the module out in $moduleOut."
+    foreach ($folder in $moduleOut, (Join-Path $out 'linux-x64/IcmpTools')) {
+        if (-not (Test-Path (Join-Path $folder 'IcmpTools.dll'))) {
+            throw "The build succeeded but did not lay the module out in $folder."
+        }
     }
 }
 

@@ -6,6 +6,8 @@
 # discovery to its answer (the pwsh session's first discovery of each target on rows of its own); probes are the
 # packets the client sent to the target, counted by nftables as they leave its interface.
 # Needs root. Traffic goes only to the namespace lab this script builds and removes. Writes bench/results/pmtu.md.
+# MODULE=out/linux-x64/IcmpTools runs the module's Linux x64 copy (ReadyToRun, tools/ReadyToRun) instead, into
+# bench/results/pmtu-out-linux-x64-IcmpTools.md.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -17,6 +19,9 @@ TARGETS=(198.18.16.1 2001:db8:16::1 198.18.17.1 2001:db8:17::1)
 # Where the router names the MTU a discovery takes milliseconds, and one run on a busy machine says little: each
 # tool runs RUNS times there and its row gives the medians. The black holes take seconds: one run each.
 RUNS="${RUNS:-5}"
+MODULE="${MODULE:-out/IcmpTools}"
+RESULT=pmtu.md
+[[ "$MODULE" == out/IcmpTools ]] || RESULT="pmtu-${MODULE//\//-}.md"
 # tracepath never finishes in a black hole (it waits for the error that never comes): bounded here.
 TRACEPATH_LIMIT=30
 mkdir -p "$OUT"
@@ -43,8 +48,8 @@ NFT
 # One pwsh runs every tool, run by run in turn (tracepath, Test-IcmpEcho, Test-Connection), so that all three see
 # the same load on a shared machine; each discovery is timed from a cold cache, after a warm-up on loopback.
 cat >"/tmp/$LAB.ps1" <<'PS1'
-param([int]$Runs, [int]$TracepathLimit, [Parameter(ValueFromRemainingArguments)][string[]]$Targets)
-Import-Module ./out/IcmpTools
+param([string]$Module, [int]$Runs, [int]$TracepathLimit, [Parameter(ValueFromRemainingArguments)][string[]]$Targets)
+Import-Module $Module
 $null = Test-IcmpEcho 127.0.0.1 -MtuSize; $null = Test-Connection 127.0.0.1 -MtuSize -TimeoutSeconds 2
 function Cold { ip -4 route flush cache; ip -6 route flush cache; nft reset counter netdev h15bench probes > $null }
 function Probes { if (((nft list counter netdev h15bench probes) -join ' ') -match 'packets (\d+)') { [int]$Matches[1] } }
@@ -99,11 +104,11 @@ foreach ($target in $Targets) {
     }
 }
 PS1
-mapfile -t rows < <(ip netns exec "$NS" dotnet pwsh -NoProfile -File "/tmp/$LAB.ps1" -Runs "$RUNS" -TracepathLimit "$TRACEPATH_LIMIT" "${TARGETS[@]}")
+mapfile -t rows < <(ip netns exec "$NS" dotnet pwsh -NoProfile -File "/tmp/$LAB.ps1" -Module "./$MODULE" -Runs "$RUNS" -TracepathLimit "$TRACEPATH_LIMIT" "${TARGETS[@]}")
 rm -f "/tmp/$LAB.ps1"
 
 {
-    echo "# Path MTU: Test-IcmpEcho -MtuSize, tracepath, Test-Connection -MtuSize ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores)"
+    echo "# Path MTU: Test-IcmpEcho -MtuSize ($MODULE), tracepath, Test-Connection -MtuSize ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg))"
     echo
     echo "198.18.16.1 / 2001:db8:16::1: a 1400 / 1280-byte link whose router sends Fragmentation Needed / Packet Too Big."
     echo "198.18.17.1 / 2001:db8:17::1: as narrow, the router drops those (a PMTU black hole). MTU in bytes (IP packet)."
@@ -112,4 +117,4 @@ rm -f "/tmp/$LAB.ps1"
     echo "| target | tool | path MTU | probes sent | time (ms) | of which the discovery (ms) |"
     echo "|---|---|---|---|---|---|"
     for r in "${rows[@]}"; do echo "$r"; done | sort -t'|' -k2,2 -s
-} | tee "$OUT/pmtu.md"
+} | tee "$OUT/$RESULT"

@@ -62,6 +62,48 @@ Describe 'The IcmpTools module' {
         Get-FormatData -TypeName IcmpTools.Engine.Models.Hop | Should -Not -BeNullOrEmpty
         Get-FormatData -TypeName IcmpTools.Engine.Operations.IcmpSocket | Should -Not -BeNullOrEmpty
     }
+
+    # tools/ReadyToRun compiles the two assemblies for the runtime of this pwsh into out/linux-x64/IcmpTools (issues
+    # 15 and 16). The runtime takes an image's native code only in its own major format version and for its own OS
+    # and architecture: crossgen2 8.0's images (format 9) were ignored by .NET 10 (format 16) without a word, and
+    # Windows' runtime refuses a Linux image outright (BadImageFormatException under Wine), so out/IcmpTools, the
+    # folder every platform loads, must stay IL. The headers say both; when pwsh moves to a runtime with a new
+    # format, the first test fails until tools/ReadyToRun targets that runtime.
+    Context 'compiled code' {
+        BeforeAll {
+            function Get-ReadyToRunHeader([string]$Path) {
+                $stream = [IO.File]::OpenRead($Path)
+                try {
+                    $pe = [Reflection.PortableExecutable.PEReader]::new($stream)
+                    $directory = $pe.PEHeaders.CorHeader.ManagedNativeHeaderDirectory
+                    $offset = 0
+                    if ($directory.Size -eq 0 -or -not $pe.PEHeaders.TryGetDirectoryOffset($directory, [ref]$offset)) {
+                        return 'IL only'
+                    }
+                    $stream.Position = $offset + 4   # after the 'RTR' signature
+                    'format {0}, machine 0x{1:X4}' -f [IO.BinaryReader]::new($stream).ReadUInt16(), [int]$pe.PEHeaders.CoffHeader.Machine
+                }
+                finally { $stream.Dispose() }
+            }
+            $neutral = (Get-Module IcmpTools).ModuleBase
+            $linuxCopy = Join-Path (Split-Path $neutral) 'linux-x64/IcmpTools'
+        }
+
+        It 'has a Linux x64 copy whose assemblies carry ReadyToRun code that this pwsh runs' -Skip:(-not $IsLinux -or [Runtime.InteropServices.RuntimeInformation]::ProcessArchitecture -ne 'X64') {
+            # AMD64 (0x8664) xor the Linux tag (0x7B79), as the runtime's own images are marked.
+            $runtime = Get-ReadyToRunHeader ([object].Assembly.Location)
+            $runtime | Should -Match '^format \d+, machine 0xFD1D$'
+            foreach ($name in 'IcmpTools.dll', 'IcmpTools.Engine.dll') {
+                "$name $(Get-ReadyToRunHeader (Join-Path $linuxCopy $name))" | Should -Be "$name $runtime"
+            }
+        }
+
+        It 'keeps IL only in the folder every platform loads' {
+            foreach ($name in 'IcmpTools.dll', 'IcmpTools.Engine.dll') {
+                "$name $(Get-ReadyToRunHeader (Join-Path $neutral $name))" | Should -Be "$name IL only"
+            }
+        }
+    }
 }
 
 Describe 'Trace-IcmpRoute' {

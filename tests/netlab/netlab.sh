@@ -287,24 +287,41 @@ running() {
     [[ "${stat:0:1}" != Z ]]
 }
 
-stop_delayer() {
-    local pidfile="$RUN_ROOT/$1/delayer.pid" pid i
+# A daemon started in the background writes its pid file once it is ready (its queue or sockets bound): waits up to
+# TRIES looks 10 ms apart for PIDFILE to be written by PID. Not ready by then, or gone: stops it (`down` would find
+# no pid file to stop it by) and fails, for the caller to say what did not start.
+wait_for_pidfile() {
+    local pidfile="$1" pid="$2" tries="$3" i
+    for ((i = 0; i < tries; i++)); do
+        [[ -s "$pidfile" ]] && return 0
+        running "$pid" || break
+        sleep 0.01
+    done
+    kill -TERM "$pid" 2>/dev/null || true
+    return 1
+}
+
+# Stops the daemon whose pid PIDFILE holds, if that pid is still the daemon (its command line matches PATTERN: the pid
+# may have been reused), giving it up to TRIES looks 10 ms apart to end on SIGTERM before SIGKILL; removes PIDFILE.
+stop_by_pidfile() {
+    local pidfile="$1" pattern="$2" tries="$3" pid i
     [[ -f "$pidfile" ]] || return 0
     pid="$(cat "$pidfile" 2>/dev/null || true)"
-    # Only signal a process that is still our delayer (the pid may have been reused).
-    if [[ "$pid" =~ ^[0-9]+$ ]] && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q nfq-delay; then
+    if [[ "$pid" =~ ^[0-9]+$ ]] && { tr '\0' ' ' <"/proc/$pid/cmdline"; } 2>/dev/null | grep -q "$pattern"; then
         kill -TERM "$pid" 2>/dev/null || true
-        for ((i = 0; i < 100; i++)); do
+        for ((i = 0; i < tries; i++)); do
             running "$pid" || break
             sleep 0.01
         done
         if running "$pid"; then
-            echo "netlab: delayer $pid ignored SIGTERM, killing it" >&2
+            echo "netlab: $pid ($pattern) ignored SIGTERM, killing it" >&2
             kill -KILL "$pid" 2>/dev/null || true
         fi
     fi
     rm -f "$pidfile"
 }
+
+stop_delayer() { stop_by_pidfile "$RUN_ROOT/$1/delayer.pid" nfq-delay 100; }
 
 cmd_down() {
     local name="$1" node
@@ -324,22 +341,15 @@ cmd_down() {
 }
 
 start_delayer() {
-    local name="$1" dir="$RUN_ROOT/$1" i
+    local name="$1" dir="$RUN_ROOT/$1"
     local pidfile="$dir/delayer.pid"
     rm -f "$pidfile"
     # setsid + closed stdin: the delayer outlives this script and holds none of its pipes, so a
     # caller that waits for our stdout/stderr to close is not kept waiting.
     setsid ip netns exec "$name-r2" "$DELAYER_BIN" --queue "$DELAY_QUEUE" --delay-ms "$DELAY_MS" \
         --pidfile "$pidfile" </dev/null >"$dir/delayer.log" 2>&1 &
-    # The delayer writes its pid file once the queue is bound: that is the readiness signal.
-    for ((i = 0; i < 100; i++)); do
-        [[ -s "$pidfile" ]] && return 0
-        running $! || break
-        sleep 0.01
-    done
-    # Not ready in time: stop it here, as `down` finds no pid file to stop it by.
-    kill -TERM $! 2>/dev/null || true
-    die "delayer did not start: $(cat "$dir/delayer.log" 2>/dev/null)"
+    # The delayer writes its pid file once the queue is bound.
+    wait_for_pidfile "$pidfile" $! 100 || die "delayer did not start: $(cat "$dir/delayer.log" 2>/dev/null)"
 }
 
 # The first IPv6 packets after link-up can be lost, so touch every hop and every scenario
@@ -575,24 +585,10 @@ EOF
 # ICMP extensions (RFC 4884, 4950, 5837) as MPLS routers send them: r2 drops every packet to 198.18.18.0/24 and
 # 2001:db8:18::/64 before its kernel sees it, and icmp-ext-responder.py (python3-scapy, tapping r2's link from r1)
 # answers them instead: Time Exceeded with extensions at TTL 1, echo replies beyond (targets in the script).
-stop_ext() {
-    local pidfile="$RUN_ROOT/$1/ext.pid" pid i
-    [[ -f "$pidfile" ]] || return 0
-    pid="$(cat "$pidfile" 2>/dev/null || true)"
-    # Only signal a process that is still our responder (the pid may have been reused).
-    if [[ "$pid" =~ ^[0-9]+$ ]] && { tr '\0' ' ' <"/proc/$pid/cmdline"; } 2>/dev/null | grep -q icmp-ext-responder; then
-        kill -TERM "$pid" 2>/dev/null || true
-        for ((i = 0; i < 200; i++)); do
-            running "$pid" || break
-            sleep 0.01
-        done
-        running "$pid" && kill -KILL "$pid" 2>/dev/null || true
-    fi
-    rm -f "$pidfile"
-}
+stop_ext() { stop_by_pidfile "$RUN_ROOT/$1/ext.pid" icmp-ext-responder 200; }
 
 cmd_ext() {
-    local name="$1" mode="$2" dir="$RUN_ROOT/$1" i
+    local name="$1" mode="$2" dir="$RUN_ROOT/$1"
     ns_exists "$name-r2" || die "no namespace $name-r2"
     case "$mode" in
     on)
@@ -615,13 +611,7 @@ EOF
         # Bounded: it ends by itself after 15 minutes or 20,000 answers, whichever comes first.
         setsid ip netns exec "$name-r2" /usr/bin/python3 "$EXT_RESPONDER" --iface to-r1 --pidfile "$pidfile" \
             --seconds 900 --packets 20000 </dev/null >"$dir/ext.log" 2>&1 &
-        for ((i = 0; i < 1000; i++)); do
-            [[ -s "$pidfile" ]] && return 0
-            running $! || break
-            sleep 0.01
-        done
-        kill -TERM $! 2>/dev/null || true
-        die "extension responder did not start: $(cat "$dir/ext.log" 2>/dev/null)"
+        wait_for_pidfile "$pidfile" $! 1000 || die "extension responder did not start: $(cat "$dir/ext.log" 2>/dev/null)"
         ;;
     off)
         stop_ext "$name"
@@ -631,21 +621,8 @@ EOF
     esac
 }
 
-stop_dns() {
-    local pidfile="$RUN_ROOT/$1/dns.pid" pid i
-    [[ -f "$pidfile" ]] || return 0
-    pid="$(cat "$pidfile" 2>/dev/null || true)"
-    # Only signal a process that is still this lab's dnsmasq (the pid may have been reused).
-    if [[ "$pid" =~ ^[0-9]+$ ]] && { tr '\0' ' ' <"/proc/$pid/cmdline"; } 2>/dev/null | grep -q "dnsmasq.*/$1/dns.conf"; then
-        kill -TERM "$pid" 2>/dev/null || true
-        for ((i = 0; i < 200; i++)); do
-            running "$pid" || break
-            sleep 0.01
-        done
-        running "$pid" && kill -KILL "$pid" 2>/dev/null || true
-    fi
-    rm -f "$pidfile"
-}
+# Only this lab's dnsmasq: its command line names the lab's own configuration.
+stop_dns() { stop_by_pidfile "$RUN_ROOT/$1/dns.pid" "dnsmasq.*/$1/dns.conf" 200; }
 
 # The AS numbers of the lab's routers as Team Cymru's origin service would give them (origin.asn.cymru.com,
 # origin6.asn.cymru.com; see README.md): r2 has two covering prefixes, one announced by two ASes, and r3 has
@@ -670,7 +647,7 @@ EOF
 }
 
 cmd_dns() {
-    local name="$1" mode="$2" dir="$RUN_ROOT/$1" i
+    local name="$1" mode="$2" dir="$RUN_ROOT/$1"
     ns_exists "$name-t" || die "no namespace $name-t"
     case "$mode" in
     on)
@@ -683,14 +660,8 @@ cmd_dns() {
         # Inside the target's namespace only, on the target's own addresses; it runs until `dns off` or `down`.
         setsid ip netns exec "$name-t" dnsmasq --keep-in-foreground --conf-file="$dir/dns.conf" --pid-file="$pidfile" \
             --user=root --log-facility=- </dev/null >"$dir/dns.log" 2>&1 &
-        # dnsmasq writes its pid file once its sockets are bound: that is the readiness signal.
-        for ((i = 0; i < 1000; i++)); do
-            [[ -s "$pidfile" ]] && return 0
-            running $! || break
-            sleep 0.01
-        done
-        kill -TERM $! 2>/dev/null || true
-        die "dnsmasq did not start: $(cat "$dir/dns.log" 2>/dev/null)"
+        # dnsmasq writes its pid file once its sockets are bound.
+        wait_for_pidfile "$pidfile" $! 1000 || die "dnsmasq did not start: $(cat "$dir/dns.log" 2>/dev/null)"
         ;;
     off)
         stop_dns "$name"

@@ -136,10 +136,8 @@ public sealed class MultiPing : IProbeObserver, IProbeSource, IDisposable
     {
         ArgumentNullException.ThrowIfNull(targets);
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var scheduler = new ProbeScheduler(_clock, _options.Rate, this, stop.Token);
+        var scheduler = new ProbeScheduler(_clock, _options.Rate, this, e => _finished.Writer.TryComplete(e), stop.Token);
         _scheduler = scheduler;
-        _ = scheduler.Completion.ContinueWith(t => _finished.Writer.TryComplete(t.Exception!.InnerException), CancellationToken.None,
-            TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
         var reader = Task.Run(() => ReadTargetsAsync(targets, stop.Token), CancellationToken.None);
         try
         {

@@ -75,7 +75,7 @@ public static class PathMtu
         }
         var started = prober.Clock.GetTimestamp();
         var run = new Run(prober, address, options);
-        await using (var scheduler = new ProbeScheduler(prober.Clock, 0, null, cancellationToken))
+        await using (var scheduler = new ProbeScheduler(prober.Clock, 0, null, run.Fail, cancellationToken))
         {
             run.Scheduler = scheduler;
             var (status, mtu, method) = await run.DiscoverAsync(cancellationToken).ConfigureAwait(false);
@@ -322,7 +322,7 @@ public static class PathMtu
             var open = sizes.Count;
             while (open > 0)
             {
-                var result = await ReadAsync(scheduler, cancellationToken).ConfigureAwait(false);
+                var result = await ReadAsync(cancellationToken).ConfigureAwait(false);
                 var index = (int)(result.Token - first);
                 if (index < 0 || index >= outcomes.Length)
                 {
@@ -342,26 +342,18 @@ public static class PathMtu
             return outcomes;
         }
 
-        private async Task<ProbeResult> ReadAsync(ProbeScheduler scheduler, CancellationToken cancellationToken)
+        private async Task<ProbeResult> ReadAsync(CancellationToken cancellationToken)
         {
-            if (_results.Reader.TryRead(out var ready))
-            {
-                return ready;
-            }
-            var read = _results.Reader.ReadAsync(cancellationToken).AsTask();
-            if (await Task.WhenAny(read, scheduler.Completion).ConfigureAwait(false) != read)
-            {
-                // The scheduler ends only by failing (a send threw): report that rather than wait forever.
-                await scheduler.Completion.ConfigureAwait(false);
-                throw new Errors.IcmpException("The probe scheduler stopped during the path MTU discovery.");
-            }
-            var result = await read.ConfigureAwait(false);
+            var result = await _results.Reader.ReadOrThrowAsync(cancellationToken).ConfigureAwait(false);
             if (result.Failure is { } failure)
             {
                 throw new Errors.SocketUnavailableException($"The {_family} ICMP socket failed: {failure.Message}", failure);
             }
             return result;
         }
+
+        /// <summary>The scheduler's failure path (a send threw): the discovery hears of it instead of waiting for its round.</summary>
+        public void Fail(Exception error) => _results.Writer.TryComplete(error);
 
         public void OnProbeSent(in ProbeHandle handle, long token)
         {

@@ -110,10 +110,8 @@ public static class Ping
 
         var destination = address.ToString();
         var run = new PingRun(prober, address, options, tally);
-        await using var scheduler = new ProbeScheduler(prober.Clock, 0, run, cancellationToken);
+        await using var scheduler = new ProbeScheduler(prober.Clock, 0, run, run.Fail, cancellationToken);
         run.Scheduler = scheduler;
-        _ = scheduler.Completion.ContinueWith(t => run.Fail(t.Exception!.InnerException!), CancellationToken.None,
-            TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
         try
         {
             for (long finished = 0; finished < run.Count;)
@@ -250,21 +248,13 @@ public static class Ping
 
         public async ValueTask<(ProbeResult Result, bool Final)> ReadAsync(CancellationToken cancellationToken)
         {
-            try
-            {
-                var result = await _results.Reader.ReadAsync(cancellationToken).ConfigureAwait(false);
-                Interlocked.Increment(ref _consumed);
-                Scheduler?.Signal();
-                return result;
-            }
-            catch (ChannelClosedException e) when (e.InnerException is not null)
-            {
-                System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(e.InnerException);
-                throw;
-            }
+            var result = await _results.Reader.ReadOrThrowAsync(cancellationToken).ConfigureAwait(false);
+            Interlocked.Increment(ref _consumed);
+            Scheduler?.Signal();
+            return result;
         }
 
-        /// <summary>The scheduler failed (the send threw): the consumer hears of it instead of waiting.</summary>
+        /// <summary>The scheduler's failure path (the send threw): the consumer hears of it instead of waiting.</summary>
         public void Fail(Exception error) => _results.Writer.TryComplete(error);
 
         public void Stop() => _stopped = true;

@@ -154,33 +154,13 @@ internal sealed class TraceRoundsPlanner : ITracePlanner
         }
     }
 
-    public void TakeFinishedHops(List<Hop> into)
-    {
-        ArgumentNullException.ThrowIfNull(into);
-        into.AddRange(_finished);
-        _finished.Clear();
-    }
+    public void TakeFinishedHops(List<Hop> into) => _finished.MoveTo(into);
 
-    public void TakeCancelled(List<int> into)
-    {
-        ArgumentNullException.ThrowIfNull(into);
-        into.AddRange(_cancelled);
-        _cancelled.Clear();
-    }
+    public void TakeCancelled(List<int> into) => _cancelled.MoveTo(into);
 
-    public void TakeRetimed(List<RetimedProbe> into)
-    {
-        ArgumentNullException.ThrowIfNull(into);
-        into.AddRange(_retimed);
-        _retimed.Clear();
-    }
+    public void TakeRetimed(List<RetimedProbe> into) => _retimed.MoveTo(into);
 
-    public void TakeNewResponders(List<string> into)
-    {
-        ArgumentNullException.ThrowIfNull(into);
-        into.AddRange(_newResponders);
-        _newResponders.Clear();
-    }
+    public void TakeNewResponders(List<string> into) => _newResponders.MoveTo(into);
 
     public void Stop()
     {

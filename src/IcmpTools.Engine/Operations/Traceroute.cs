@@ -21,7 +21,7 @@ public static class Traceroute
     /// <summary>How long after its deadline the planner times out a probe the prober has not reported.</summary>
     private static readonly TimeSpan ExpirySlack = TimeSpan.FromMilliseconds(250);
 
-    /// <summary>Longest a hop waits for its responder's name once the hop is final.</summary>
+    /// <summary>Longest a hop waits for its responder's name, counted from when the responder first answered (the lookup's start).</summary>
     private static readonly TimeSpan NameWait = TimeSpan.FromSeconds(1);
 
     /// <summary>
@@ -156,7 +156,7 @@ public static class Traceroute
         var refused = false;
         var nextDistance = options.MinHops;
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        await using var scheduler = new ProbeScheduler(clock, options.Rate, null, stop.Token);
+        await using var scheduler = new ProbeScheduler(clock, options.Rate, null, observer.Fail, stop.Token);
         try
         {
             while (true)
@@ -244,7 +244,7 @@ public static class Traceroute
                 {
                     wake = Math.Min(wake, names.SettledBy(waiting.Address));
                 }
-                await WaitAsync(observer, scheduler, names, clock, wake, stop.Token).ConfigureAwait(false);
+                await WaitAsync(observer, names, clock, wake, stop.Token).ConfigureAwait(false);
             }
         }
         finally
@@ -297,15 +297,16 @@ public static class Traceroute
     /// <summary>A full buffer or an interrupted call: the next send may pass, so the probe counts as lost, not the route as refused.</summary>
     private static bool IsTransient(int errno) => errno is Eintr or Eagain or Enobufs;
 
-    private static async Task WaitAsync(TraceObserver observer, ProbeScheduler scheduler, ResponderLookups? names, TimeProvider clock,
-        long wake, CancellationToken cancellationToken)
+    private static async Task WaitAsync(TraceObserver observer, ResponderLookups? names, TimeProvider clock, long wake,
+        CancellationToken cancellationToken)
     {
         if (observer.Reader.TryPeek(out _))
         {
             return;
         }
         using var wait = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var tasks = new List<Task> { observer.Reader.WaitToReadAsync(wait.Token).AsTask(), scheduler.Completion };
+        var read = observer.Reader.WaitToReadAsync(wait.Token).AsTask();
+        var tasks = new List<Task> { read };
         if (wake != long.MaxValue)
         {
             var delay = TimeSpan.FromSeconds(Math.Max(0, wake - clock.GetTimestamp()) / (double)clock.TimestampFrequency);
@@ -318,11 +319,10 @@ public static class Traceroute
         var first = await Task.WhenAny(tasks).ConfigureAwait(false);
         await wait.CancelAsync().ConfigureAwait(false);
         cancellationToken.ThrowIfCancellationRequested();
-        if (first == scheduler.Completion)
+        if (first == read)
         {
-            // The scheduler ends only when it fails (nothing completes it): report the failure.
-            await scheduler.Completion.ConfigureAwait(false);
-            throw new IcmpException("The probe scheduler stopped during the trace.");
+            // The observer's channel ends only with the scheduler's failure (TraceObserver.Fail): this throws it.
+            await read.ConfigureAwait(false);
         }
     }
 
@@ -336,6 +336,9 @@ public static class Traceroute
             new UnboundedChannelOptions { SingleReader = true, SingleWriter = false });
 
         public ChannelReader<TraceItem> Reader => _channel.Reader;
+
+        /// <summary>The scheduler's failure path (a send threw): the trace's loop hears of it instead of waiting for outcomes.</summary>
+        public void Fail(Exception error) => _channel.Writer.TryComplete(error);
 
         public void OnProbeCompleted(in ProbeResult result) => _channel.Writer.TryWrite(new TraceItem((int)result.Token, null, 0, result));
 

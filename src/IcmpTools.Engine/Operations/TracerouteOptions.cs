@@ -32,7 +32,11 @@ public sealed record TracerouteOptions
     public int PayloadSize { get; init; } = 32;
     public int TrafficClass { get; init; }
     public IPAddress? Source { get; init; }
-    /// <summary>Look up the responders' names in the background; a trace never waits longer for them than <see cref="Timeout"/>.</summary>
+    /// <summary>
+    /// Look up the responders' names (reverse DNS) in the background; a hop waits for its responder's name at most one
+    /// second from when the responder first answered (not <see cref="Timeout"/>, which bounds the wait for an answer
+    /// to a probe), then goes out without it. The help of -ResolveNames says the same.
+    /// </summary>
     public bool ResolveNames { get; init; }
     /// <summary>
     /// Look up the responders' origin AS numbers in the background with this resolver (null: no lookups); a hop

@@ -380,36 +380,16 @@ internal sealed class TraceroutePlanner : ITracePlanner
     }
 
     /// <summary>Hops that became final since the last call, in distance order.</summary>
-    public void TakeFinishedHops(List<Hop> into)
-    {
-        ArgumentNullException.ThrowIfNull(into);
-        into.AddRange(_finished);
-        _finished.Clear();
-    }
+    public void TakeFinishedHops(List<Hop> into) => _finished.MoveTo(into);
 
     /// <summary>Probes cancelled since the last call, whose prober slots the driver may release.</summary>
-    public void TakeCancelled(List<int> into)
-    {
-        ArgumentNullException.ThrowIfNull(into);
-        into.AddRange(_cancelled);
-        _cancelled.Clear();
-    }
+    public void TakeCancelled(List<int> into) => _cancelled.MoveTo(into);
 
     /// <summary>Probes whose deadline came forward since the last call.</summary>
-    public void TakeRetimed(List<RetimedProbe> into)
-    {
-        ArgumentNullException.ThrowIfNull(into);
-        into.AddRange(_retimed);
-        _retimed.Clear();
-    }
+    public void TakeRetimed(List<RetimedProbe> into) => _retimed.MoveTo(into);
 
     /// <summary>Responders seen for the first time since the last call (to look their names up early).</summary>
-    public void TakeNewResponders(List<string> into)
-    {
-        ArgumentNullException.ThrowIfNull(into);
-        into.AddRange(_newResponders);
-        _newResponders.Clear();
-    }
+    public void TakeNewResponders(List<string> into) => _newResponders.MoveTo(into);
 
     /// <summary>Ends the trace early (Ctrl+C): cancels what is out and hands out no more hops.</summary>
     public void Stop()

@@ -21,8 +21,9 @@ public interface IProbeSource
 /// The one place that decides when probes go out, for every operation: a due queue, a global rate
 /// (token bucket), batches of up to <see cref="Prober.MaxBatch"/> per system call, several batches sent
 /// at once from several threads, and back-pressure from the probers (a full probe table makes it wait).
-/// Operations are planners: they enqueue what to send and observe the outcomes. Any failure ends
-/// <see cref="Completion"/> with it, so an operation that awaits Completion can never wait forever.
+/// Operations are planners: they enqueue what to send and observe the outcomes. Any failure stops the loop and is
+/// handed to the operation's failure path the moment it happens, so the operation's consumer, waiting for outcomes
+/// that will never come, can never wait forever.
 /// </summary>
 /// <remarks>
 /// The methods every probe passes through (here, in the prober, the sweep, the packet writers and the frame
@@ -67,19 +68,25 @@ public sealed class ProbeScheduler : IAsyncDisposable
     /// <param name="clock">The clock due times are read on; the probers' own.</param>
     /// <param name="rate">Probes per second over everything this scheduler sends; 0 sends as fast as the sockets take them.</param>
     /// <param name="source">Where new work comes from when the due queue leaves room; null when all work is enqueued.</param>
-    public ProbeScheduler(TimeProvider clock, int rate, IProbeSource? source = null, CancellationToken cancellationToken = default)
+    /// <param name="onFailure">
+    /// The run's failure path: called once, on the thread that failed, with the failure (a send that threw, a prober that
+    /// failed), never for a cancellation. An operation ends its consumer's results with it: the probes it waits for will
+    /// not come.
+    /// </param>
+    public ProbeScheduler(TimeProvider clock, int rate, IProbeSource? source, Action<Exception> onFailure,
+        CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(clock);
         ArgumentOutOfRangeException.ThrowIfNegative(rate);
+        ArgumentNullException.ThrowIfNull(onFailure);
         _clock = clock;
         _rate = rate;
         _source = source;
         _stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         _loop = Task.Run(() => RunAsync(_stop.Token), CancellationToken.None);
+        _ = _loop.ContinueWith(static (loop, state) => ((Action<Exception>)state!)(loop.Exception!.InnerException!), onFailure,
+            CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
     }
-
-    /// <summary>Ends when <see cref="Complete"/> was called and everything queued is sent; faults with any send or prober failure.</summary>
-    public Task Completion => _loop;
 
     /// <summary>Probes handed to the sockets so far.</summary>
     public long Sent => Interlocked.Read(ref _sent);
@@ -113,7 +120,7 @@ public sealed class ProbeScheduler : IAsyncDisposable
         Signal();
     }
 
-    /// <summary>Nothing more will be enqueued (beyond what the source still admits); Completion ends once the queue is empty.</summary>
+    /// <summary>Nothing more will be enqueued (beyond what the source still admits); the loop ends once the queue is empty.</summary>
     public void Complete()
     {
         _completed = true;
@@ -387,7 +394,7 @@ public sealed class ProbeScheduler : IAsyncDisposable
                 // A closed round has handed out every index; a late helper finds nothing and leaves.
                 await SendAsync(cancellationToken).ConfigureAwait(false);
             }
-#pragma warning disable CA1031 // Handed to the scheduler's loop, which ends Completion with it.
+#pragma warning disable CA1031 // Handed to the scheduler's loop, which fails with it (and calls the failure path).
             catch (Exception e)
 #pragma warning restore CA1031
             {
@@ -434,7 +441,7 @@ public sealed class ProbeScheduler : IAsyncDisposable
         {
             // Stopped on request.
         }
-#pragma warning disable CA1031 // A failure was already reported through Completion to whoever awaited it.
+#pragma warning disable CA1031 // A failure was already handed to the failure path when it happened.
         catch (Exception)
 #pragma warning restore CA1031
         {

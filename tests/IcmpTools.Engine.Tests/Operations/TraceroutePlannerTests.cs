@@ -12,11 +12,9 @@ namespace IcmpTools.Engine.Tests.Operations;
 public sealed class TraceroutePlannerTests
 {
     /// <summary>Virtual timestamps in microseconds.</summary>
-    private const long Frequency = 1_000_000;
+    private const long Frequency = PlannerDriver.Frequency;
 
-    private sealed record Emitted(Hop Hop, double AtMilliseconds);
-
-    private sealed record Run(List<Emitted> Hops, double EndMilliseconds, int ProbesSent)
+    private sealed record Run(List<EmittedHop> Hops, double EndMilliseconds, int ProbesSent)
     {
         public Hop this[int distance] => Hops.Single(h => h.Hop.Distance == distance).Hop;
     }
@@ -25,50 +23,9 @@ public sealed class TraceroutePlannerTests
     private static Run Trace(FakeRouterNetwork network, TracerouteOptions options)
     {
         var planner = new TraceroutePlanner(network.Destination, IcmpFamily.IPv4, options, Frequency, 0);
-        var arrivals = new PriorityQueue<(int Id, FakeAnswer Answer), long>();
-        var due = new List<PlannedProbe>();
-        var hops = new List<Hop>();
-        var emitted = new List<Emitted>();
-        long now = 0;
-        var sent = 0;
-        while (!planner.IsDone && now < 600 * Frequency)
-        {
-            while (arrivals.TryPeek(out var arrival, out var at) && at <= now)
-            {
-                arrivals.Dequeue();
-                var a = arrival.Answer;
-                planner.OnAnswer(arrival.Id, new TraceAnswer(a.Status, a.Responder, a.Code, a.RttMilliseconds, 60, 1));
-            }
-            planner.Update(now);
-            due.Clear();
-            planner.TakeDue(now, due);
-            foreach (var probe in due)
-            {
-                sent++;
-                planner.OnSent(probe.Id, now);
-                if (network.Answer(probe.Ttl, probe.Flow) is { } answer)
-                {
-                    arrivals.Enqueue((probe.Id, answer), now + (long)(answer.RttMilliseconds * Frequency / 1000));
-                }
-            }
-            planner.Update(now);
-            hops.Clear();
-            planner.TakeFinishedHops(hops);
-            emitted.AddRange(hops.Select(h => new Emitted(h, now * 1000.0 / Frequency)));
-            if (planner.IsDone)
-            {
-                break;
-            }
-            var next = planner.NextWake;
-            if (arrivals.TryPeek(out _, out var nextArrival))
-            {
-                next = Math.Min(next, nextArrival);
-            }
-            Assert.NotEqual(long.MaxValue, next);
-            now = Math.Max(now, next);
-        }
+        var (hops, sent, end) = PlannerDriver.Run(planner, (ttl, flow, _) => network.Answer(ttl, flow), limit: TimeSpan.FromMinutes(10));
         Assert.True(planner.IsDone, "the trace never ended");
-        return new Run(emitted, now * 1000.0 / Frequency, sent);
+        return new Run(hops, end, sent.Count);
     }
 
     private static FakeRouterNetwork ThreeRouters(FakeRouter? r2 = null, string target = "198.18.4.2") =>

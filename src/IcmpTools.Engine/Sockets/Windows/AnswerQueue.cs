@@ -19,8 +19,8 @@ internal sealed class AnswerQueue : IDisposable
 
     public bool IsEmpty => _entries.IsEmpty;
 
-    /// <summary>Queues one message; any thread.</summary>
-    public void Add(in IcmpMessage message, ReadOnlySpan<byte> echoedPayload)
+    /// <summary>Queues one message; any thread. <paramref name="signal"/> false leaves the wake to a later <see cref="Signal"/>.</summary>
+    public void Add(in IcmpMessage message, ReadOnlySpan<byte> echoedPayload, bool signal = true)
     {
         byte[]? copy = null;
         if (!echoedPayload.IsEmpty)
@@ -29,7 +29,10 @@ internal sealed class AnswerQueue : IDisposable
             echoedPayload.CopyTo(copy);
         }
         _entries.Enqueue(new Entry(message, copy, echoedPayload.Length));
-        Signal();
+        if (signal)
+        {
+            Signal();
+        }
     }
 
     /// <summary>Makes a waiting or the next <see cref="Drain"/> return; safe after Dispose.</summary>

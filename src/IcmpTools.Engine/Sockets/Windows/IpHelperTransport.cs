@@ -20,7 +20,9 @@ namespace IcmpTools.Engine.Sockets.Windows;
 /// <remarks>
 /// <para>Limits (see <see cref="Capabilities"/>): Windows writes the identifier and sequence, so a flow's checksum
 /// cannot be held (no Paris traceroute or -Multipath); an error arrives as an IP_STATUS with no quoted bytes (no
-/// quoted TTL, no MTU, no pointer); one answer per request, so no broadcast collection.</para>
+/// quoted TTL, no MTU, no pointer); one answer per request, so no broadcast collection. The MTU of an
+/// IP_PACKET_TOO_BIG has nowhere to come from: ICMP_ECHO_REPLY and ICMPV6_ECHO_REPLY (ipexport.h) carry the
+/// address, status, round-trip time, data and IP options only.</para>
 /// <para>RTT: a Stopwatch stamp just before the call and one when the thread-pool wait sees the event, bounded by
 /// iphlpapi's whole-millisecond RoundTripTime + 1 ms (<see cref="EchoCompletion.ArrivalTimestamp"/>): microsecond
 /// resolution, with the wake-up latency of a thread-pool wait (tens of microseconds) in it.</para>

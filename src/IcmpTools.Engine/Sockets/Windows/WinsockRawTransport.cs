@@ -20,7 +20,9 @@ namespace IcmpTools.Engine.Sockets.Windows;
 /// <para>One thread waits on the socket, stamps and parses each datagram and queues it for the prober's loop
 /// (<see cref="AnswerQueue"/>): Windows cannot wait on a socket and a wake event in one call the way Linux polls a
 /// socket and an eventfd. RTT: Stopwatch stamps before the send call and after the
-/// receive call returns (no kernel timestamps).</para>
+/// receive call returns (no kernel timestamps), so an answer read late counts as late: the thread reads everything
+/// queued per wait, and a burst's sender never runs more than <see cref="SendsAheadOfReceiver"/> probes ahead of it
+/// (<see cref="WaitForReceiver"/>), which also keeps the answers inside the receive buffer.</para>
 /// <para>Answers are read with WSARecvMsg (<see cref="WsaRecvMsg"/>), for both families: an ICMPv6 answer comes
 /// without its IP header, and Windows gives its hop limit only as WSARecvMsg's IPV6_HOPLIMIT control message (.NET's
 /// ReceiveMessageFrom reads packet information alone). IPv4 answers carry their TTL in their header. Packet
@@ -39,7 +41,19 @@ public sealed class WinsockRawTransport : IIcmpTransport
     private const int Ipv6DontFragment = 14;
     private const int DefaultTtl = 128;
     private const int ReceiveCapacity = 64;
+    /// <summary>The receive thread wakes the prober once per this many answers, not per answer (see ReceiveLoop).</summary>
+    private const int SignalEvery = 32;
     private const int ReceiveBufferBytes = 4 << 20;
+    /// <summary>
+    /// Sends allowed while the receive thread is behind, before the sender waits for it to empty the socket. Sized for
+    /// the smallest buffer the socket may really have: under Wine, SO_RCVBUF is a Linux socket's, capped by
+    /// net.core.rmem_max (212,992 bytes on a stock Linux, about 400 KB once the kernel doubles it), and Wine reports
+    /// the size asked for, not the one granted. On loopback each probe queues two datagrams (the request is read back
+    /// too), each about 1 KB of buffer: 128 probes stay well inside it.
+    /// </summary>
+    private const int SendsAheadOfReceiver = 128;
+    /// <summary>How many 1 ms waits the sender gives the receive thread before sending anyway (a flood that never drains).</summary>
+    private const int CatchUpWaits = 1000;
     /// <summary>How long the receive thread may take to notice Dispose.</summary>
     private const int ShutdownSliceMicroseconds = 100_000;
 
@@ -56,10 +70,24 @@ public sealed class WinsockRawTransport : IIcmpTransport
     private volatile Exception? _failure;
     private int _currentTtl = -1;
     private int _disposed;
+    /// <summary>Sends since the sender last found the receive thread caught up; under the send lock.</summary>
+    private int _sendsAhead;
+    /// <summary>How many times the receive thread has found the socket empty.</summary>
+    private int _drains;
+    /// <summary>Released at each drain while the sender waits for one (<see cref="_senderWaiting"/>).</summary>
+    private readonly SemaphoreSlim _drained = new(0);
+    private volatile bool _senderWaiting;
 
     /// <exception cref="SocketPermissionException">Not elevated: Windows opens raw sockets for Administrators only.</exception>
     public WinsockRawTransport(IcmpFamily family, bool dontFragment = false, TimeProvider? clock = null, string? interfaceName = null,
         bool broadcast = false)
+        : this(family, dontFragment, clock, interfaceName, broadcast, ReceiveBufferBytes)
+    {
+    }
+
+    /// <param name="receiveBufferBytes">SO_RCVBUF: tests ask for Linux's default to see what Wine gets on a stock machine.</param>
+    internal WinsockRawTransport(IcmpFamily family, bool dontFragment, TimeProvider? clock, string? interfaceName, bool broadcast,
+        int receiveBufferBytes)
     {
         Family = family;
         _clock = clock ?? TimeProvider.System;
@@ -77,7 +105,7 @@ public sealed class WinsockRawTransport : IIcmpTransport
             {
                 _socket.EnableBroadcast = true;
             }
-            _socket.ReceiveBufferSize = ReceiveBufferBytes;
+            _socket.ReceiveBufferSize = receiveBufferBytes;
             if (family == IcmpFamily.IPv6)
             {
                 // IPV6_HOPLIMIT (21 in ws2ipdef.h, which SocketOptionName.HopLimit is): each answer's hop limit in
@@ -167,6 +195,11 @@ public sealed class WinsockRawTransport : IIcmpTransport
                         }
                     }
                     var destination = new IPEndPoint(packet.Destination.ToAddress(Family), 0);
+                    if (++_sendsAhead > SendsAheadOfReceiver)
+                    {
+                        WaitForReceiver();
+                        _sendsAhead = 1;
+                    }
                     batch.Stamp(i, 1);
                     socket.SendTo(batch.PacketSpan(i), SocketFlags.None, destination);
                 }
@@ -179,6 +212,33 @@ public sealed class WinsockRawTransport : IIcmpTransport
                     packet.Error = (int)e.SocketErrorCode;
                 }
             }
+        }
+    }
+
+    /// <summary>
+    /// Holds the next send until the receive thread has emptied the socket once, so a burst never queues more answers
+    /// than the receive buffer holds: the kernel drops what does not fit, and a sweep's answers come back as fast as it
+    /// sends. Windows reads a socket in a system call; under Wine each read is two round trips to the wineserver, and a
+    /// loopback /20 sent at full speed filled a stock Linux buffer (212,992 bytes) with about the first 300 of 4,094
+    /// answers and dropped the rest. Nothing queued (answers still in flight, or none coming) lets the send go at once. Bounded,
+    /// so a flood from elsewhere that never lets the socket drain slows sends, never stops them.
+    /// </summary>
+    private void WaitForReceiver()
+    {
+        var seen = Volatile.Read(ref _drains);
+        _senderWaiting = true;
+        try
+        {
+            // The 1 ms slices cover a drain that ends between the check and the flag being seen.
+            for (var waits = 0; waits < CatchUpWaits && Volatile.Read(ref _drains) == seen && _socket.Available > 0
+                && Volatile.Read(ref _disposed) == 0 && _failure is null; waits++)
+            {
+                _drained.Wait(1);
+            }
+        }
+        finally
+        {
+            _senderWaiting = false;
         }
     }
 
@@ -222,13 +282,36 @@ public sealed class WinsockRawTransport : IIcmpTransport
                 {
                     continue;
                 }
-                // Both families read the same way, so the IPv4 runs under Wine exercise the call IPv6 relies on.
-                var length = _receiveMessage.Receive(buffer, out var name, out var control);
-                var received = _clock.GetTimestamp();
-                if (WinsockMessage.TryRead(Family, buffer.AsSpan(0, length), length, name, control, IntPtr.Size, received,
-                    out var message, out var echoed))
+                // Read all that is queued before waiting again, and wake the prober once per SignalEvery answers: under
+                // Wine a Poll and a wake are each a round trip to the wineserver, which every socket call of the
+                // process queues behind, so one of each per datagram made the loop fall seconds behind a sweep of a
+                // loopback /20. FIONREAD (Available) is answered in the process, from the Linux socket.
+                var unsignalled = 0;
+                do
                 {
-                    _answers.Add(in message, echoed);
+                    // Both families read the same way, so the IPv4 runs under Wine exercise the call IPv6 relies on.
+                    var length = _receiveMessage.Receive(buffer, out var name, out var control);
+                    var received = _clock.GetTimestamp();
+                    if (WinsockMessage.TryRead(Family, buffer.AsSpan(0, length), length, name, control, IntPtr.Size, received,
+                        out var message, out var echoed))
+                    {
+                        _answers.Add(in message, echoed, signal: false);
+                        if (++unsignalled == SignalEvery)
+                        {
+                            unsignalled = 0;
+                            _answers.Signal();
+                        }
+                    }
+                }
+                while (_socket.Available > 0 && Volatile.Read(ref _disposed) == 0);
+                if (unsignalled > 0)
+                {
+                    _answers.Signal();
+                }
+                Interlocked.Increment(ref _drains);
+                if (_senderWaiting)
+                {
+                    _drained.Release();
                 }
             }
         }
@@ -273,5 +356,6 @@ public sealed class WinsockRawTransport : IIcmpTransport
             _sourceSenders.Clear();
         }
         _answers.Dispose();
+        _drained.Dispose();
     }
 }
