@@ -2,7 +2,8 @@
 
 # Trace-IcmpRoute -Mtu as a user reads it: tracepath's MTU column in the default table, rendered by a real pwsh at
 # 80 columns, inside the client namespace of a lab of the test's own (netlab.sh pmtu: r2 -> r3 carries 1400 bytes of
-# IPv4 and 1280 of IPv6; 198.18.17.1 / 2001:db8:17::1 lie behind a PMTU black hole). Every target is an address of the lab.
+# IPv4 and 1280 of IPv6; 198.18.17.1 / 2001:db8:17::1 lie behind a PMTU black hole; netlab.sh dns serves its AS plan).
+# Every target is an address of the lab.
 
 BeforeDiscovery {
     Import-Module (Join-Path $PSScriptRoot 'TestSupport.psm1') -Force
@@ -28,12 +29,17 @@ BeforeAll {
             if ($LASTEXITCODE) { throw "netlab.sh up $lab failed with exit code $LASTEXITCODE." }
             & $netlab pmtu $lab on | Out-Null
             if ($LASTEXITCODE) { throw "netlab.sh pmtu $lab on failed with exit code $LASTEXITCODE." }
+            # The lab's AS plan (tests/netlab/README.md) for -Mtu -ResolveAsn, served by dnsmasq in the target.
+            & $netlab dns $lab on | Out-Null
+            if ($LASTEXITCODE) { throw "netlab.sh dns $lab on failed with exit code $LASTEXITCODE." }
             $commands = @(
                 'Trace-IcmpRoute 198.18.16.1 -Mtu'
                 'Trace-IcmpRoute 2001:db8:16::1 -Mtu'
                 'Trace-IcmpRoute 198.18.17.1 -Mtu'
                 'Trace-IcmpRoute 198.18.16.1'
                 'Trace-IcmpRoute 198.18.16.1 -Mtu | Format-List'
+                # A bound no loaded machine reaches: the lab's server always answers.
+                "Trace-IcmpRoute 2001:db8:17::1 -Mtu -ResolveAsn -AsnServer `"[2001:db8:4::2]:53`" -AsnTimeoutSeconds 30"
             )
             Set-Content -LiteralPath $script -Value (@(
                     "Import-Module '$(Get-IcmpToolsManifest)'"
@@ -97,5 +103,21 @@ Describe 'Trace-IcmpRoute -Mtu in the default table' -Skip:(-not $canRun) {
         $text | Should -Match '(?m)^Distance\s+: 3$'
         $text | Should -Match '(?m)^Mtu\s+: 1400$'
         $text | Should -Match '(?m)^MinRtt\s+:'
+    }
+
+    It 'shows the AS and the Mtu together with -ResolveAsn, each address whole' {
+        $lines = Get-Rendered $rendered "Trace-IcmpRoute 2001:db8:17::1 -Mtu -ResolveAsn -AsnServer `"[2001:db8:4::2]:53`" -AsnTimeoutSeconds 30"
+        $text = $lines -join "`n"
+        $lines[0] | Should -Match '^Hop\s+AS Address\s+Mtu\s+Loss\s+Sent\s+Avg\(ms\)$' -Because $text
+        $lines | Where-Object Length -GT 80 | Should -BeNullOrEmpty
+        # r1 and r2 have their AS, r3 and the target none (tests/netlab/README.md). A target no trace before this one
+        # reached, so no path MTU the kernel cached from it says 1280 before a router does: the black hole's search finds it.
+        $rows = @(@(1, 64511, '2001:db8:1::1', 1500), @(2, 64512, '2001:db8:2::2', 1500), @(3, '', '2001:db8:3::2', 1500), @(4, '', '2001:db8:17::1', 1280))
+        foreach ($row in $rows) {
+            $distance, $asn, $address, $mtu = $row
+            @($lines | Where-Object { $_ -match "^\s*$distance\s+$asn $([regex]::Escape($address))\s+$mtu\s+\d+%\s+3\s+\d" }).Count |
+                Should -Be 1 -Because "hop $distance should be AS '$asn' $address at MTU $mtu in:`n$text"
+        }
+        @($lines | Select-Object -Skip 2).Count | Should -Be $rows.Count -Because $text
     }
 }

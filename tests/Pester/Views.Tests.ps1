@@ -183,3 +183,41 @@ Describe 'The Host table keeps an IPv6 address whole at 80 columns' {
         $lines[2] | Should -Match '^Success\s.*\s::1$'
     }
 }
+
+Describe 'The -Mtu -ResolveAsn trace table keeps an IPv6 address whole at 80 columns' {
+    BeforeAll {
+        # Hops as a -Mtu -ResolveAsn trace writes them: an origin AS, a path MTU and the cmdlet's type name first.
+        function New-MtuAsnHop([int]$Distance, [string[]]$Addresses, [string]$Status, [int]$Code, $Asn, [int]$Mtu) {
+            $internal = [Reflection.BindingFlags]'NonPublic,Instance'
+            [double[]]$rtts = @()
+            if ($Addresses) { $rtts = 12.5, 12.5, 12.5 }
+            $hop = [IcmpTools.Engine.Models.Hop]::new('2001:db8:aaaa:bbbb:cccc:dddd:eeee:ffff', 'IPv6', $Distance, $Addresses, $null,
+                $rtts, 3, $Status, $Code, 63, 1, $false, 0, [IcmpTools.Engine.Models.HopLink[]]@())
+            if ($Asn) {
+                $origin = [IcmpTools.Engine.Models.AsnInfo]::new($Asn, '2001:db8::/32', 'ZZ', 'arin', '2011-01-01')
+                $hop = [IcmpTools.Engine.Models.Hop].GetMethod('WithAsn', $internal).Invoke($hop, @($origin))
+            }
+            $hop = [IcmpTools.Engine.Models.Hop].GetMethod('WithMtu', $internal).Invoke($hop, @($Mtu))
+            $shown = [psobject]::AsPSObject($hop)
+            $shown.PSObject.TypeNames.Insert(0, 'IcmpTools.Engine.Models.Hop#MtuAsn')
+            $shown
+        }
+        $lines = Get-Table @(
+            New-MtuAsnHop 1 @('2001:db8:1111:2222:3333:4444:5555:6666') 'TimeExceeded' 0 64511 1500
+            New-MtuAsnHop 2 @('ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff', '2001:db8::2') 'DestinationUnreachable' 3 396982 1280
+            New-MtuAsnHop 3 @() 'TimedOut' 0 $null 1280
+        ) 80
+        $text = $lines -join "`n"
+    }
+
+    It 'shows the AS, the Mtu, Loss, Sent and Avg beside it, Min, Max and Status giving way' {
+        $lines[0] | Should -Match '^Hop\s+AS Address\s+Mtu\s+Loss\s+Sent\s+Avg\(ms\)$' -Because $text
+        $lines | Where-Object Length -GT 80 | Should -BeNullOrEmpty
+    }
+
+    It 'keeps each address whole, with the other responder and the mark after it' {
+        $lines[2] | Should -Match '^\s+1\s+64511 2001:db8:1111:2222:3333:4444:5555:6666\s+1500\s+0%\s+3\s+12\.500$' -Because $text
+        $lines[3] | Should -Match '^\s+2\s+396982 ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff \+1 !H\s+1280\s+0%\s+3\s+12\.500$' -Because $text
+        $lines[4] | Should -Match '^\s+3\s+\*\s+1280\s+100%\s+3\s*$' -Because $text
+    }
+}

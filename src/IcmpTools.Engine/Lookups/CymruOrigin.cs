@@ -85,16 +85,16 @@ public static class CymruOrigin
         {
             return false;
         }
-        int? lowest = null;
+        long? lowest = null;
         foreach (var token in fields[0].Split(' ', StringSplitOptions.RemoveEmptyEntries))
         {
-            // AS numbers are 32-bit (RFC 6793), held here in an int: above int.MaxValue lies only the private-use block
-            // (RFC 6996, 4200000000 and up), which no public route originates. 0 is reserved and never an origin.
-            if (!uint.TryParse(token, NumberStyles.None, CultureInfo.InvariantCulture, out var asn) || asn is 0 or > int.MaxValue)
+            // AS numbers are 32-bit (RFC 6793): 1 to 4294967295, the private-use block (RFC 6996, 4200000000 and up)
+            // included, which a lab's or a company's own server may well answer with. 0 is reserved and never an origin.
+            if (!uint.TryParse(token, NumberStyles.None, CultureInfo.InvariantCulture, out var asn) || asn is 0)
             {
                 return false;
             }
-            lowest = lowest is { } l ? Math.Min(l, (int)asn) : (int)asn;
+            lowest = lowest is { } l ? Math.Min(l, asn) : asn;
         }
         if (lowest is not { } origin || !IPNetwork.TryParse(fields[1], out var prefix))
         {

@@ -100,7 +100,7 @@ public sealed partial class Hop
     public int? Mtu { get; private set; }
 
     /// <summary>With -ResolveAsn: the AS that originates <see cref="Address"/>'s prefix (Team Cymru's origin service); null when unknown.</summary>
-    public int? Asn => As?.Asn;
+    public long? Asn => As?.Asn;
     /// <summary>With -ResolveAsn: the announced prefix that covers <see cref="Address"/> ("198.18.0.0/15"); null when unknown.</summary>
     public string? AsPrefix => As?.Prefix;
     /// <summary>With -ResolveAsn: the registry that allocated the prefix (arin, ripencc, apnic, lacnic, afrinic); null when unknown.</summary>

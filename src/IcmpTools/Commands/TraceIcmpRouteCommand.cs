@@ -123,8 +123,11 @@ public sealed class TraceIcmpRouteCommand : IcmpCmdletBase
     /// <summary>The type name a -Mtu trace's hops carry first, which selects the table with the Mtu column.</summary>
     public const string MtuHopTypeName = "IcmpTools.Engine.Models.Hop#Mtu";
 
-    /// <summary>The type name a -ResolveAsn trace's hops carry first (unless -Mtu's), which selects the table with the AS column.</summary>
+    /// <summary>The type name a -ResolveAsn trace's hops carry first (without -Mtu), which selects the table with the AS column.</summary>
     public const string AsnHopTypeName = "IcmpTools.Engine.Models.Hop#Asn";
+
+    /// <summary>The type name a -Mtu -ResolveAsn trace's hops carry first: both columns, and a whole IPv6 address at 80 columns.</summary>
+    public const string MtuAsnHopTypeName = "IcmpTools.Engine.Models.Hop#MtuAsn";
 
     /// <summary>tracepath's column: each Hop's Mtu is the path MTU up to it (a DontFragment path MTU discovery runs beside the trace).</summary>
     [Parameter]
@@ -343,8 +346,8 @@ public sealed class TraceIcmpRouteCommand : IcmpCmdletBase
     }
 
     /// <summary>
-    /// A hop as written: with -Mtu or -ResolveAsn its own type name first, so the default table has tracepath's
-    /// column or the AS column (IcmpTools.Trace.Format.ps1xml); otherwise the hop itself.
+    /// A hop as written: with -Mtu or -ResolveAsn (or both) its own type name first, so the default table has
+    /// tracepath's column, the AS column or both (IcmpTools.Trace.Format.ps1xml); otherwise the hop itself.
     /// </summary>
     private object Shown(Hop hop)
     {
@@ -353,7 +356,7 @@ public sealed class TraceIcmpRouteCommand : IcmpCmdletBase
             return hop;
         }
         var shown = PSObject.AsPSObject(hop);
-        shown.TypeNames.Insert(0, Mtu ? MtuHopTypeName : AsnHopTypeName);
+        shown.TypeNames.Insert(0, Mtu && ResolveAsn ? MtuAsnHopTypeName : Mtu ? MtuHopTypeName : AsnHopTypeName);
         return shown;
     }
 
@@ -385,7 +388,7 @@ public sealed class TraceIcmpRouteCommand : IcmpCmdletBase
         _viewChanged = false;
         var size = Host.UI.RawUI.WindowSize;
         var groups = _latest.Values.GroupBy(h => h.Target).OrderBy(g => _targetOrder.IndexOf(g.Key));
-        _view.Draw(Host.UI, TraceLiveView.Render(groups, size.Width, Strings.TraceLiveViewFooter), size.Height);
+        _view.Draw(Host.UI, TraceLiveView.Render(groups, size.Width, Strings.TraceLiveViewFooter, ResolveAsn), size.Width, size.Height);
     }
 
     protected override void Dispose(bool disposing)

@@ -55,10 +55,21 @@ public sealed class CymruOriginTests
     [InlineData("0 | 198.18.0.0/15 | ZZ | arin | 2001-01-01")]
     [InlineData("-5 | 198.18.0.0/15 | ZZ | arin | 2001-01-01")]
     [InlineData("99999999999 | 198.18.0.0/15 | ZZ | arin | 2001-01-01")]
-    // Above int.MaxValue: only the private-use block (RFC 6996) is there, which never originates a public route.
-    [InlineData("4200000000 | 198.18.0.0/15 | ZZ | arin | 2001-01-01")]
+    [InlineData("4294967296 | 198.18.0.0/15 | ZZ | arin | 2001-01-01")]
     [InlineData(" | 198.18.0.0/15 | ZZ | arin | 2001-01-01")]
     public void AMalformedRecordGivesNothing(string record) => Assert.Null(CymruOrigin.Parse([record]));
+
+    [Theory]
+    [InlineData(4200000000L)]
+    [InlineData(4294967295L)]
+    [InlineData(2147483648L)]
+    public void A32BitAsNumberAboveIntMaxIsRead(long asn)
+    {
+        // The private-use block (RFC 6996) and the top of the 32-bit space: a company's own server may answer with them.
+        var info = CymruOrigin.Parse([$"{asn} | 198.18.0.0/15 | ZZ | arin | 2001-01-01"]);
+
+        Assert.Equal(asn, info?.Asn);
+    }
 
     [Fact]
     public void AMalformedRecordIsSkippedAndAGoodOneBesideItIsRead()

@@ -19,6 +19,7 @@ internal static class Program
             return 2;
         }
 
+        AvoidWineCatalogSignatureCrash();
         var state = InitialSessionState.CreateDefault2();
         // A test host runs the repo's unsigned scripts and the restored Pester module as they are.
         state.ExecutionPolicy = ExecutionPolicy.Bypass;
@@ -50,6 +51,27 @@ internal static class Program
             _ when shell.InvocationStateInfo.State == PSInvocationState.Failed => 1,
             _ => 0,
         };
+    }
+
+    /// <summary>
+    /// Wine, not Windows: every runspace PowerShell opens reads its types files in parallel and asks, for each, whether
+    /// it is a product binary (SecuritySupport.IsProductBinary), through Microsoft.Security.Extensions' catalog API
+    /// (FileSignatureInfo.GetFromFileStream) first. Under Wine 8 that native call crashed the whole host once with an
+    /// access violation (0xC0000005 in FileSignatureInfo.GetSignatureInfo, from TypeTable.Update on a Parallel.ForEach
+    /// worker), which no catch can stop and which loses the run's results. PowerShell itself falls back to WinVerifyTrust
+    /// when that API is unavailable (the internal static field Signature.CatalogApiAvailable = false, what it sets after the API throws); this test
+    /// host, never shipped, takes the fallback from the start. On Windows the catalog API is sound and nothing is needed.
+    /// </summary>
+    private static void AvoidWineCatalogSignatureCrash()
+    {
+        var flag = typeof(Signature).GetField("CatalogApiAvailable",
+            System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static);
+        if (flag is null)
+        {
+            Console.Error.WriteLine("WinPwshHost: Signature.CatalogApiAvailable not found in this PowerShell; the catalog API stays on.");
+            return;
+        }
+        flag.SetValue(null, false);
     }
 
     /// <summary>
