@@ -128,6 +128,8 @@ public sealed class TraceIcmpRouteTests(TraceLabFixture fixture) : IClassFixture
     [InlineData("Trace-IcmpRoute 198.18.4.2 -IPv4 -IPv6", "ConflictingParameters,IcmpTools.Commands.TraceIcmpRouteCommand")]
     [InlineData("Trace-IcmpRoute 198.18.30.1 -Multipath -FastMode", "ConflictingParameters,IcmpTools.Commands.TraceIcmpRouteCommand")]
     [InlineData("Trace-IcmpRoute 198.18.30.1 -Multipath -Count 5", "ConflictingParameters,IcmpTools.Commands.TraceIcmpRouteCommand")]
+    [InlineData("Trace-IcmpRoute 198.18.30.1 -MultipathConfidence 99", "ConflictingParameters,IcmpTools.Commands.TraceIcmpRouteCommand")]
+    [InlineData("Trace-IcmpRoute 198.18.30.1 -Multipath -MultipathConfidence 100", "ParameterArgumentValidationError,IcmpTools.Commands.TraceIcmpRouteCommand")]
     public void BadParametersStopWithTheirOwnErrorId(string script, string errorId)
     {
         var outcome = Run(script);

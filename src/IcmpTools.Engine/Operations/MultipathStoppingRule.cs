@@ -13,7 +13,10 @@ public sealed class MultipathStoppingRule
     private readonly double _failure;
     private readonly List<int> _table = [0];
 
-    public MultipathStoppingRule(double confidence = 0.95)
+    /// <summary>The confidence of scamper's tracelb and Paris traceroute's MDA by default: 95 %.</summary>
+    public const double DefaultConfidence = 0.95;
+
+    public MultipathStoppingRule(double confidence = DefaultConfidence)
     {
         if (!(confidence > 0 && confidence < 1))
         {

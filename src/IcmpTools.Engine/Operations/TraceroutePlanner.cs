@@ -70,7 +70,7 @@ internal sealed class TraceroutePlanner : ITracePlanner
     private readonly List<string> _newResponders = [];
     private readonly HashSet<string> _responders = new(StringComparer.Ordinal);
     private readonly long _expirySlack;
-    private readonly MultipathStoppingRule _rule = MultipathStoppingRule.Default;
+    private readonly MultipathStoppingRule _rule;
     /// <summary>Highest TTL any answer came back for; MinHops - 1 while none did.</summary>
     private int _frontier;
     /// <summary>The last distance that can be a hop; only ever comes down.</summary>
@@ -131,6 +131,9 @@ internal sealed class TraceroutePlanner : ITracePlanner
         _target = target;
         _family = family;
         _options = options;
+        _rule = options.MultipathConfidence == MultipathStoppingRule.DefaultConfidence
+            ? MultipathStoppingRule.Default
+            : new MultipathStoppingRule(options.MultipathConfidence);
         _frequency = timestampFrequency;
         _start = start;
         _expirySlack = expirySlack;

@@ -66,6 +66,12 @@ public sealed class TraceIcmpRouteCommand : IcmpCmdletBase
     [Parameter]
     public SwitchParameter Multipath { get; set; }
 
+    /// <summary>With -Multipath: the stopping rule's confidence in percent (scamper's tracelb -c); 95 by default.</summary>
+    [Parameter]
+    // TracerouteOptions' 0.5 to 0.99999 in percent, written out: 0.99999 * 100 is 99.99900000000001 in a double.
+    [ValidateRange(50.0, 99.999)]
+    public double MultipathConfidence { get; set; } = MultipathStoppingRule.DefaultConfidence * 100;
+
     [Parameter]
     [ValidateRange(0, TracerouteOptions.MaxFlowId)]
     public int FlowId { get; set; }
@@ -162,6 +168,11 @@ public sealed class TraceIcmpRouteCommand : IcmpCmdletBase
             ThrowTerminatingError(new ErrorRecord(new ArgumentException(Strings.TraceMtuInRounds), ErrorIds.ConflictingParameters,
                 ErrorCategory.InvalidArgument, null));
         }
+        if (!Multipath && bound.ContainsKey(nameof(MultipathConfidence)))
+        {
+            ThrowTerminatingError(new ErrorRecord(new ArgumentException(Strings.MultipathConfidenceWithoutMultipath),
+                ErrorIds.ConflictingParameters, ErrorCategory.InvalidArgument, MultipathConfidence));
+        }
         if (Multipath && (FastMode || bound.ContainsKey(nameof(Count))))
         {
             ThrowTerminatingError(new ErrorRecord(new ArgumentException(FastMode ? Strings.MultipathFastMode : Strings.MultipathCount),
@@ -188,6 +199,8 @@ public sealed class TraceIcmpRouteCommand : IcmpCmdletBase
             MaxSilentHops = MaxSilentHops,
             FastMode = FastMode,
             Multipath = Multipath,
+            // Percent to a fraction; rounded so that 99.9 is the engine's 0.999, not 0.9990000000000001.
+            MultipathConfidence = Math.Round(MultipathConfidence / 100, 7),
             FlowId = FlowId,
             PayloadSize = BufferSize,
             TrafficClass = TrafficClass,

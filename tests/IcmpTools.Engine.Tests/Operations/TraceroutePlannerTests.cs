@@ -309,6 +309,30 @@ public sealed class TraceroutePlannerTests
         Assert.All(run.Hops, h => Assert.Equal(6, h.Hop.PacketsSent));
     }
 
+    [Theory]
+    [InlineData(0.999, 11)]
+    [InlineData(0.99999, 18)]
+    public void AHigherMultipathConfidenceSendsTheFlowsItsStoppingRuleNeeds(double confidence, int flows)
+    {
+        var run = Trace(ThreeRouters(), Defaults with { Multipath = true, MultipathConfidence = confidence });
+
+        Assert.All(run.Hops, h => Assert.Single(h.Hop.Addresses));
+        Assert.All(run.Hops, h => Assert.Equal(flows, h.Hop.PacketsSent));
+    }
+
+    [Theory]
+    [InlineData(0.49)]
+    [InlineData(0.999991)]
+    [InlineData(1.0)]
+    [InlineData(double.NaN)]
+    public void AMultipathConfidenceOutOfRangeIsRefused(double confidence)
+    {
+        var options = Defaults with { Multipath = true, MultipathConfidence = confidence };
+
+        var error = Assert.Throws<ArgumentOutOfRangeException>(options.Validate);
+        Assert.Equal(nameof(TracerouteOptions.MultipathConfidence), error.ParamName);
+    }
+
     [Fact]
     public void BehindAPerPacketBalancerBothRespondersAppearInAddresses()
     {
