@@ -141,7 +141,7 @@ public sealed class MultiPing : IProbeObserver, IProbeSource, IDisposable
         var reader = Task.Run(() => ReadTargetsAsync(targets, stop.Token), CancellationToken.None);
         try
         {
-            while (await WaitToReadAsync(cancellationToken).ConfigureAwait(false))
+            while (await _finished.Reader.WaitToReadOrThrowAsync(cancellationToken).ConfigureAwait(false))
             {
                 while (_finished.Reader.TryRead(out var state))
                 {
@@ -173,19 +173,6 @@ public sealed class MultiPing : IProbeObserver, IProbeSource, IDisposable
             // caller's delegate (a cmdlet, and through it the pipeline and every result it wrote).
             Array.Clear(_hosts);
             _probers = null;
-        }
-    }
-
-    private async ValueTask<bool> WaitToReadAsync(CancellationToken cancellationToken)
-    {
-        try
-        {
-            return await _finished.Reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false);
-        }
-        catch (ChannelClosedException e) when (e.InnerException is not null)
-        {
-            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(e.InnerException);
-            throw;
         }
     }
 

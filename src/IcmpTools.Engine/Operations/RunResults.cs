@@ -24,4 +24,18 @@ internal static class RunResults
             throw;
         }
     }
+
+    /// <summary>Waits for an item as <see cref="ChannelReader{T}.WaitToReadAsync"/> does, throwing a failure the channel ended with itself.</summary>
+    public static async ValueTask<bool> WaitToReadOrThrowAsync<T>(this ChannelReader<T> reader, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (ChannelClosedException e) when (e.InnerException is not null)
+        {
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(e.InnerException);
+            throw;
+        }
+    }
 }
