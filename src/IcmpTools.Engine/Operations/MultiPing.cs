@@ -141,7 +141,8 @@ public sealed class MultiPing : IProbeObserver, IProbeSource, IDisposable
         var reader = Task.Run(() => ReadTargetsAsync(targets, stop.Token), CancellationToken.None);
         try
         {
-            while (await _finished.Reader.WaitToReadOrThrowAsync(cancellationToken).ConfigureAwait(false))
+            // The scheduler's failure path completes the channel with the failure, which WaitToReadAsync throws as it is.
+            while (await _finished.Reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
             {
                 while (_finished.Reader.TryRead(out var state))
                 {

@@ -10,27 +10,14 @@ internal static class RunResults
 {
     /// <summary>
     /// The next item. A channel ended with a failure throws that failure itself (the socket's error, as the caller
-    /// reports it), not the <see cref="ChannelClosedException"/> that ReadAsync wraps it in.
+    /// reports it), not the <see cref="ChannelClosedException"/> that ReadAsync wraps it in. WaitToReadAsync needs no
+    /// such help: it throws the failure a channel was completed with as it is.
     /// </summary>
     public static async ValueTask<T> ReadOrThrowAsync<T>(this ChannelReader<T> reader, CancellationToken cancellationToken)
     {
         try
         {
             return await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
-        }
-        catch (ChannelClosedException e) when (e.InnerException is not null)
-        {
-            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(e.InnerException);
-            throw;
-        }
-    }
-
-    /// <summary>Waits for an item as <see cref="ChannelReader{T}.WaitToReadAsync"/> does, throwing a failure the channel ended with itself.</summary>
-    public static async ValueTask<bool> WaitToReadOrThrowAsync<T>(this ChannelReader<T> reader, CancellationToken cancellationToken)
-    {
-        try
-        {
-            return await reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false);
         }
         catch (ChannelClosedException e) when (e.InnerException is not null)
         {
