@@ -142,9 +142,11 @@ public sealed class ProbeScheduler : IAsyncDisposable
         long rateSent = 0;
         var sourceDone = _source is null;
         var ready = new List<Item>();
-        while (true)
+        // A stop (DisposeAsync) ends the loop as completion does, by returning: an operation disposes its scheduler
+        // as soon as its answer is in, so a stop is the ordinary end of most runs, not a failure worth an exception
+        // (two or three a call, each costly, the process's first one milliseconds: the path MTU search's first call).
+        while (!cancellationToken.IsCancellationRequested)
         {
-            cancellationToken.ThrowIfCancellationRequested();
             Interlocked.Exchange(ref _signalled, 0);
             Drain();
 
@@ -256,19 +258,20 @@ public sealed class ProbeScheduler : IAsyncDisposable
         {
             return;
         }
+        // A stop wakes the loop as a signal does; the loop then sees the token and returns (see RunAsync).
+        using var stop = cancellationToken.UnsafeRegister(static waiter => ((TaskCompletionSource)waiter!).TrySetResult(), waiter);
         if (wait == Timeout.InfiniteTimeSpan)
         {
-            await waiter.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+            await waiter.Task.ConfigureAwait(false);
             return;
         }
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        using var timeout = new CancellationTokenSource();
         // Task.Delay counts whole milliseconds and returns at once for less: a next probe due in 100 µs
         // (-IntervalSeconds 0.0001) made this loop spin until it was due, a core busy on a real clock and
         // forever on a virtual one. Waking a little late costs no probe: all that fell due goes out at once.
         var delay = Task.Delay(wait < MinimumWait ? MinimumWait : wait < LongestWait ? wait : LongestWait, _clock, timeout.Token);
         await Task.WhenAny(waiter.Task, delay).ConfigureAwait(false);
         await timeout.CancelAsync().ConfigureAwait(false);
-        cancellationToken.ThrowIfCancellationRequested();
     }
 
     /// <summary>

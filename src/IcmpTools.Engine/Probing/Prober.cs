@@ -776,6 +776,9 @@ public sealed class Prober : IMessageSink, IDisposable
         return IsPending(index, serial);
     }
 
+    /// <summary>Whether <see cref="Dispose"/> has closed the prober (for tests of whoever owns it).</summary>
+    internal bool IsDisposed => Volatile.Read(ref _disposed) != 0;
+
     public void Dispose()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0)
