@@ -35,7 +35,7 @@ public sealed class Prober : IMessageSink, IDisposable
 
     private const int Emsgsize = 90;
 
-    /// <summary>The deadline queue is swept of finished probes' entries once it holds twice its live entries, and at least this many.</summary>
+    /// <summary>The deadline queue is swept of finished probes' entries once they are at least half of it, and it holds at least this many.</summary>
     internal const int DeadlineCompactionFloor = 1024;
 
     private readonly IIcmpTransport _transport;
@@ -51,6 +51,8 @@ public sealed class Prober : IMessageSink, IDisposable
     private readonly List<(int Index, uint Serial)> _expired = new();
     /// <summary>Entries held by the last compaction's survivors, doubled: the queue is swept again past it.</summary>
     private int _compactAbove = DeadlineCompactionFloor;
+    /// <summary>Sweeps of the deadline queue so far (for tests and the profile).</summary>
+    private int _compactions;
     private readonly List<((int Index, uint Serial) Entry, long Deadline)> _liveDeadlines = new();
     /// <summary>The earliest deadline queued (long.MaxValue when none), readable without the lock.</summary>
     private long _headDeadline = long.MaxValue;
@@ -123,6 +125,18 @@ public sealed class Prober : IMessageSink, IDisposable
             lock (_deadlineLock)
             {
                 return _deadlines.Count;
+            }
+        }
+    }
+
+    /// <summary>Times the deadline queue was swept of finished probes' entries.</summary>
+    internal int DeadlineCompactions
+    {
+        get
+        {
+            lock (_deadlineLock)
+            {
+                return _compactions;
             }
         }
     }
@@ -688,16 +702,29 @@ public sealed class Prober : IMessageSink, IDisposable
     }
 
     /// <summary>
-    /// Under the deadline lock: drops the entries of probes that finished or whose deadline moved, once they may
-    /// outnumber the live ones. An answered probe's entry otherwise stayed until its deadline, so with a long
+    /// Under the deadline lock: drops the entries of probes that finished or whose deadline moved, once they are at
+    /// least half of the queue. An answered probe's entry otherwise stayed until its deadline, so with a long
     /// timeout the queue grew with the probes sent within it rather than with the probes in flight.
     /// </summary>
+    /// <remarks>
+    /// A probe in flight has at most one live entry, so entries beyond the probes in flight are left behind. Where
+    /// nearly every probe is still in flight (a mostly dead block: its probes leave by their deadline, not by an
+    /// answer) a sweep would find nothing to drop: the queue only doubles the point where it looks again. Sweeping
+    /// at every doubling regardless cost a sparse /16 six copies of up to 65,536 entries in its send phase, under
+    /// the lock both send lanes and the receive thread take, through methods a /24 never runs (so tier-0 code).
+    /// </remarks>
     private void CompactDeadlines()
     {
         if (_deadlines.Count <= _compactAbove)
         {
             return;
         }
+        if (_deadlines.Count <= 2 * _table.InFlight)
+        {
+            _compactAbove = 2 * _deadlines.Count;
+            return;
+        }
+        _compactions++;
         foreach (var (entry, deadline) in _deadlines.UnorderedItems)
         {
             ref var slot = ref SlotAt(entry.Index);

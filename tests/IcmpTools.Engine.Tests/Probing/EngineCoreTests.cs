@@ -376,6 +376,32 @@ public sealed class EngineCoreTests
         Assert.Equal(0, prober.InFlight);
         // 20,480 probes sent within the timeout, never more than 64 in flight.
         Assert.InRange(prober.DeadlinesQueued, 0, 2 * Prober.DeadlineCompactionFloor);
+        Assert.InRange(prober.DeadlineCompactions, 1, Rounds);
+    }
+
+    [Fact]
+    public void ADeadBlockLeavesTheDeadlineQueueUnswept()
+    {
+        // Issue 16: a sparse /16's probes leave by their deadline, so every entry stays live until it is due; the
+        // queue was swept at every doubling (here at 1,025, 2,049, 4,097 and 8,193 entries) to drop nothing.
+        using var fake = new FakeTransport(_ => []);
+        using var prober = new Prober(fake, fake.Clock);
+        var recorder = new Recorder();
+        var batch = new ProbeSpec[64];
+        const int Rounds = 256;
+        for (var round = 0; round < Rounds; round++)
+        {
+            for (var i = 0; i < batch.Length; i++)
+            {
+                batch[i] = Spec(fake, Target, TimeSpan.FromHours(1), (ushort)((round * batch.Length) + i));
+            }
+            prober.Send(batch, recorder);
+        }
+
+        Assert.Equal(Rounds * batch.Length, prober.InFlight);
+        Assert.Equal(Rounds * batch.Length, prober.DeadlinesQueued);
+        Assert.Equal(0, prober.DeadlineCompactions);
+        Assert.Equal(0, recorder.CompletedCount);
     }
 
     [Fact]
