@@ -1,4 +1,5 @@
 using System.Net;
+using System.Reflection;
 using System.Threading.Channels;
 using IcmpTools.Engine.Errors;
 using IcmpTools.Engine.Models;
@@ -377,6 +378,64 @@ public sealed class EngineCoreTests
         // 20,480 probes sent within the timeout, never more than 64 in flight.
         Assert.InRange(prober.DeadlinesQueued, 0, 2 * Prober.DeadlineCompactionFloor);
         Assert.InRange(prober.DeadlineCompactions, 1, Rounds);
+    }
+
+    [Fact]
+    public void ABatchWithoutRoomForAllItsProbesIsNotSentAtAll()
+    {
+        // Issue 16: the scheduler sends each batch with TrySendBatch and waits (SendAsync) only when it says no room.
+        using var fake = new FakeTransport(_ => []);
+        using var prober = new Prober(fake, fake.Clock);
+        var recorder = new Recorder();
+        var batch = new ProbeSpec[Prober.MaxBatch];
+        var sequence = 0;
+        void Fill(int count)
+        {
+            for (var i = 0; i < count; i++)
+            {
+                batch[i] = Spec(fake, Target, TimeSpan.FromHours(1), (ushort)++sequence);
+            }
+        }
+        for (var sent = 0; sent < Prober.MaxSlots - 10; sent += Prober.MaxBatch)
+        {
+            var take = Math.Min(Prober.MaxBatch, Prober.MaxSlots - 10 - sent);
+            Fill(take);
+            Assert.True(prober.TrySendBatch(batch.AsSpan(0, take), recorder));
+        }
+        Assert.Equal(Prober.MaxSlots - 10, fake.SentCount);
+
+        Fill(Prober.MaxBatch);
+        Assert.False(prober.TrySendBatch(batch, recorder));
+        Assert.Equal(Prober.MaxSlots - 10, fake.SentCount);
+        Assert.Equal(Prober.MaxSlots - 10, prober.InFlight);
+
+        Assert.True(prober.TrySendBatch(batch.AsSpan(0, 10), recorder));
+        Assert.Equal(Prober.MaxSlots, fake.SentCount);
+        Assert.Throws<ArgumentOutOfRangeException>(() => prober.TrySendBatch(new ProbeSpec[Prober.MaxBatch + 1], recorder));
+    }
+
+    [Fact]
+    public void TheSweepsPerBatchSendPathIsSynchronousAndCompiledOptimisedFromItsFirstCall()
+    {
+        // Issue 16: an async method's MoveNext is compiled tier-0 whatever the method's attribute says, and a /16 is
+        // 1,024 batches in 64 rounds where the /24 before it was 4 in one: the scheduler's and the prober's async
+        // send methods were recompiled twice in the middle of a session's first /16, on the cores the senders use.
+        const BindingFlags Any = BindingFlags.Instance | BindingFlags.Static | BindingFlags.Public | BindingFlags.NonPublic;
+        var round = typeof(ProbeScheduler).GetNestedType("SendRound", BindingFlags.NonPublic)!;
+        MethodInfo[] path =
+        [
+            typeof(Prober).GetMethod(nameof(Prober.TrySendBatch))!,
+            typeof(ProbeScheduler).GetMethod("SendAsync", Any)!,
+            typeof(ProbeScheduler).GetMethod("SendBatches", Any)!,
+            round.GetMethod("Send", Any)!,
+            round.GetMethod("SendWhileRoom", Any)!,
+            round.GetMethod("Help", Any)!,
+        ];
+        Assert.All(path, method =>
+        {
+            Assert.True(method.MethodImplementationFlags.HasFlag(MethodImplAttributes.AggressiveOptimization), method.Name);
+            Assert.Null(method.GetCustomAttribute<System.Runtime.CompilerServices.AsyncStateMachineAttribute>());
+        });
     }
 
     [Fact]
