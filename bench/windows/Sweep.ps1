@@ -48,7 +48,10 @@ $tools = [ordered]@{
                 Where-Object Status -EQ 'Success').Count }; Repeat = 1 }
 }
 
-$rows = foreach ($name in $tools.Keys) {
+# Each row is written as soon as its tool is done: a host that dies later (Wine faulted under the fan-out now and
+# then, see run.sh) keeps the rows before it. IcmpTools' raw row comes first and is the ratios' base.
+$ours = $null
+foreach ($name in $tools.Keys) {
     $tool = $tools[$name]
     $null = & $tool.Run $warmBlock $warmTargets
     $runs = foreach ($i in 1..$tool.Repeat) {
@@ -58,18 +61,12 @@ $rows = foreach ($name in $tools.Keys) {
         [pscustomobject]@{ Ms = $watch.Elapsed.TotalMilliseconds; Alive = $alive }
     }
     $sorted = @($runs | Sort-Object Ms)
-    [pscustomobject]@{
-        Tool = $name
-        Median = $sorted[[int][math]::Floor(($sorted.Count - 1) / 2)].Ms
-        Runs = ($runs | ForEach-Object { '{0:N0}' -f $_.Ms }) -join ', '
-        Alive = ($runs | ForEach-Object Alive | Select-Object -Unique) -join '/'
-    }
+    $median = $sorted[[int][math]::Floor(($sorted.Count - 1) / 2)].Ms
+    if ($null -eq $ours) { $ours = $median }
+    $ratio = if ($median -eq $ours) { '1.0x' } else { '{0:N1}x' -f ($median / $ours) }
+    $runText = ($runs | ForEach-Object { '{0:N0}' -f $_.Ms }) -join ', '
+    $aliveText = ($runs | ForEach-Object Alive | Select-Object -Unique) -join '/'
+    $line = "| $Block | $name | {0:N0} ms | $ratio | $runText | $aliveText of $($targets.Count) |" -f $median
+    Add-Content -LiteralPath $OutFile -Value $line
+    $line
 }
-
-$ours = $rows[0].Median
-$lines = foreach ($row in $rows) {
-    $ratio = if ($row.Median -eq $ours) { '1.0x' } else { '{0:N1}x' -f ($row.Median / $ours) }
-    "| $Block | $($row.Tool) | {0:N0} ms | $ratio | $($row.Runs) | $($row.Alive) of $($targets.Count) |" -f $row.Median
-}
-Add-Content -LiteralPath $OutFile -Value $lines
-$lines

@@ -38,6 +38,12 @@ trap 'exit 130' INT TERM
 
 wine_prefix_up
 wine_host_publish
+# The harness first: a host that faults outside .NET must fail its run (wine.sh's debugger setting), not end with 0.
+fault_rc=0
+WINE_RUN_TIMEOUT=300 wine_host "a native fault (must fail)" "$(winpath "$HERE/NativeFault.ps1")" >/dev/null 2>&1 || fault_rc=$?
+(( fault_rc != 0 && fault_rc != 124 )) \
+    || die "a Windows program that faulted ended with exit code $fault_rc (0: unseen, 124: hung): Wine's debugger setting"
+echo "wine: the faulting program failed its run as it must (exit code $fault_rc)"
 
 rm -rf "$RESULTS"
 mkdir -p "$RESULTS"
@@ -62,6 +68,8 @@ run_pester() {   # NAME FILE... : one host run, one NUnit file
         -PesterManifest "$(winpath "$ICMPTOOLS_PESTER_MANIFEST")" -Path "$joined" \
         -ResultFile "$(winpath "$RESULTS/WinPester-$name.xml")" \
         || { echo "run-wine-tests: Pester ($name) failed"; failed=1; }
+    # A host that died before writing its results must not pass with its tests simply missing from the totals.
+    [[ -s "$RESULTS/WinPester-$name.xml" ]] || { echo "run-wine-tests: Pester ($name) wrote no results"; failed=1; }
 }
 
 shopt -s nullglob
