@@ -450,6 +450,7 @@ public sealed unsafe class RawSocketTransport : IIcmpTransport, ISendPathReport,
         return count;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void DrainStamps(IMessageSink sink)
     {
         if (!_stamps.AnyOutstanding)
@@ -471,6 +472,7 @@ public sealed unsafe class RawSocketTransport : IIcmpTransport, ISendPathReport,
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private bool WaitReadable(int fd, int timeoutMilliseconds)
     {
         using var wake = SocketHold.Take(_wake, this);
@@ -490,6 +492,7 @@ public sealed unsafe class RawSocketTransport : IIcmpTransport, ISendPathReport,
         return fds[0].REvents != 0;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static IpKey ReadSockAddr(ReadOnlySpan<byte> name)
     {
         if (name.Length >= 8 && BinaryPrimitives.ReadUInt16LittleEndian(name) == LibC.AF_INET)
@@ -503,6 +506,7 @@ public sealed unsafe class RawSocketTransport : IIcmpTransport, ISendPathReport,
         return default;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void ReadControl(ReadOnlySpan<byte> control, out long kernelRealtimeNs, out int hopLimit)
     {
         kernelRealtimeNs = 0;

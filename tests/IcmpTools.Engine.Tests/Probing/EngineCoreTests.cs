@@ -439,6 +439,39 @@ public sealed class EngineCoreTests
     }
 
     [Fact]
+    public void TheReceivePathIsCompiledOptimisedFromItsFirstCall()
+    {
+        // Issue 16: the receive loop's entry points were AggressiveOptimization but what they call per reply was not
+        // (too large to inline), so those ran tier-0, then instrumented code: a /24 warm-up of a sparse block reads 3
+        // replies, and the /16 after it had them recompiled twice mid-call, beside the senders on the same cores.
+        const BindingFlags Any = BindingFlags.Instance | BindingFlags.Static | BindingFlags.Public | BindingFlags.NonPublic;
+        var engine = typeof(Prober).Assembly;
+        MethodInfo Method(string type, string name) => engine.GetType(type, throwOnError: true)!.GetMethods(Any).Single(m => m.Name == name);
+        MethodInfo[] path =
+        [
+            Method("IcmpTools.Engine.Sockets.RawSocketTransport", "ReadSockAddr"),
+            Method("IcmpTools.Engine.Sockets.RawSocketTransport", "ReadControl"),
+            Method("IcmpTools.Engine.Sockets.RawSocketTransport", "WaitReadable"),
+            Method("IcmpTools.Engine.Sockets.RawSocketTransport", "DrainStamps"),
+            Method("IcmpTools.Engine.Sockets.DatagramSocketTransport", "ReceiveReplies"),
+            Method("IcmpTools.Engine.Sockets.DatagramSocketTransport", "WaitReady"),
+            Method("IcmpTools.Engine.Sockets.DatagramFraming", "TryReadReply"),
+            Method("IcmpTools.Engine.Packets.IcmpParser", "TryParseV4Icmp"),
+            Method("IcmpTools.Engine.Packets.IcmpParser", "TryReadHeader"),
+            Method("IcmpTools.Engine.Packets.IcmpParser", "ReadEcho"),
+            Method("IcmpTools.Engine.Packets.ProbeCookie", "TryRead"),
+            Method("IcmpTools.Engine.Probing.Prober", "NextTimeoutMilliseconds"),
+            Method("IcmpTools.Engine.Probing.Prober", "StatusOf"),
+            Method("IcmpTools.Engine.Probing.Prober", "Rtt"),
+            Method("IcmpTools.Engine.Probing.Prober", "RentBatch"),
+            Method("IcmpTools.Engine.Sockets.EthernetRoutes", "get_Current"),
+            Method("IcmpTools.Engine.Sockets.EthernetRoutes", "Changed"),
+        ];
+        Assert.All(path, method => Assert.True(method.MethodImplementationFlags.HasFlag(MethodImplAttributes.AggressiveOptimization),
+            $"{method.DeclaringType!.Name}.{method.Name}"));
+    }
+
+    [Fact]
     public void ADeadBlockLeavesTheDeadlineQueueUnswept()
     {
         // Issue 16: a sparse /16's probes leave by their deadline, so every entry stays live until it is due; the
