@@ -462,6 +462,7 @@ public sealed unsafe class RawSocketTransport : IIcmpTransport, ISendPathReport,
         return count;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void DrainStamps(IMessageSink sink)
     {
         if (!_stamps.AnyOutstanding)
@@ -483,6 +484,7 @@ public sealed unsafe class RawSocketTransport : IIcmpTransport, ISendPathReport,
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private bool WaitReadable(int fd, int timeoutMilliseconds)
     {
         using var wake = SocketHold.Take(_wake, this);
@@ -502,6 +504,7 @@ public sealed unsafe class RawSocketTransport : IIcmpTransport, ISendPathReport,
         return fds[0].REvents != 0;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static IpKey ReadSockAddr(ReadOnlySpan<byte> name)
     {
         if (name.Length >= 8 && BinaryPrimitives.ReadUInt16LittleEndian(name) == LibC.AF_INET)
@@ -515,6 +518,7 @@ public sealed unsafe class RawSocketTransport : IIcmpTransport, ISendPathReport,
         return default;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void ReadControl(ReadOnlySpan<byte> control, out long kernelRealtimeNs, out int hopLimit)
     {
         kernelRealtimeNs = 0;
