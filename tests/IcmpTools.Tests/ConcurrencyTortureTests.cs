@@ -99,6 +99,6 @@ public sealed class ConcurrencyTortureTests(TraceLabFixture fixture) : IClassFix
         var lines = second.Objects.Select(o => o.GetString()!).ToList();
         Assert.Equal(Enumerable.Range(1, 100).Select(s => $"{s} {Id} 198.18.4.2 Success"), lines.OrderBy(l => int.Parse(l.Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture)));
         // Every lease was given back: the shared probers closed once the last runspace finished.
-        Assert.Equal(0, ProberPool.OpenCount);
+        Assert.Equal(0, ProberPool.LeasedCount);
     }
 }

@@ -112,7 +112,7 @@ public sealed class InvokeIcmpMultiPingTests
         Assert.InRange(output.Count, 5, 65_533);
         // Only finished hosts were written: each with both of its probes answered.
         Assert.All(output, o => Assert.Equal(2, ((Host)o.BaseObject).PacketsReceived));
-        Assert.Equal(0, Engine.Probing.ProberPool.OpenCount);
+        Assert.Equal(0, Engine.Probing.ProberPool.LeasedCount);
     }
 
     [SkippableFact]

@@ -32,6 +32,21 @@ public sealed class PathMtuCmdletTests
         Assert.Equal((65_536, 65_536 - 48), (results[1].Mtu, results[1].PayloadBytes));
     }
 
+    /// <summary>-MtuSize keeps its probers open a moment for the next call; removing the module closes them at once.</summary>
+    [SkippableFact]
+    public void RemoveModuleClosesTheProbersKeptForTheNextSearch()
+    {
+        LabRequirement.RequireRoot();
+        using var ps = new PowerShellSession();
+        var output = ps.Invoke("Test-IcmpEcho 127.0.0.1 -MtuSize");
+        Assert.Equal(IcmpStatus.Success, Assert.IsType<PathMtuResult>(Assert.Single(output).BaseObject).Status);
+
+        ps.Invoke("Remove-Module IcmpTools");
+
+        Assert.Empty(ps.Errors);
+        Assert.Equal(0, Engine.Probing.ProberPool.IdleCount);
+    }
+
     // Each family's sockets cost milliseconds to open and close, more than the search itself on most paths: a
     // typed literal opens its own family only; a name, or input still to come down the pipeline, opens both.
     [SkippableTheory]

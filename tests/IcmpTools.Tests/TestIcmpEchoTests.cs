@@ -233,6 +233,6 @@ public sealed class TestIcmpEchoTests
         Assert.True(stopped < TimeSpan.FromSeconds(5), $"Stop took {stopped.TotalMilliseconds} ms");
         Assert.Equal(PSInvocationState.Stopped, pipeline.InvocationStateInfo.State);
         Assert.All(output, o => Assert.Equal(IcmpStatus.Success, ((Reply)o.BaseObject).Status));
-        Assert.Equal(0, ProberPool.OpenCount);
+        Assert.Equal(0, ProberPool.LeasedCount);
     }
 }

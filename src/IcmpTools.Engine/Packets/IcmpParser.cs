@@ -54,6 +54,7 @@ public static class IcmpParser
     }
 
     /// <summary>An ICMP message without IP header (Linux ping sockets); the kernel checked the checksum.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static bool TryParseV4Icmp(ReadOnlySpan<byte> message, out IcmpParseResult result)
     {
         if (!TryReadHeader(message, out result))
@@ -131,6 +132,7 @@ public static class IcmpParser
     }
 
     /// <summary>The type, code and length every ICMP and ICMPv6 message starts with.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static bool TryReadHeader(ReadOnlySpan<byte> message, out IcmpParseResult result)
     {
         result = default;
@@ -147,6 +149,7 @@ public static class IcmpParser
         return true;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void ReadEcho(ReadOnlySpan<byte> message, ref IcmpParseResult result)
     {
         result.Identifier = BinaryPrimitives.ReadUInt16BigEndian(message[4..]);

@@ -24,6 +24,7 @@ public readonly record struct ProbeCookie(uint Session, uint Serial)
     }
 
     /// <summary>Reads a whole cookie; a cut one (fewer than 8 bytes) identifies nothing and is refused.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static bool TryRead(ReadOnlySpan<byte> source, out ProbeCookie cookie)
     {
         if (source.Length < Size)

@@ -142,9 +142,11 @@ public sealed class ProbeScheduler : IAsyncDisposable
         long rateSent = 0;
         var sourceDone = _source is null;
         var ready = new List<Item>();
-        while (true)
+        // A stop (DisposeAsync) ends the loop as completion does, by returning: an operation disposes its scheduler
+        // as soon as its answer is in, so a stop is the ordinary end of most runs, not a failure worth an exception
+        // (two or three a call, each costly, the process's first one milliseconds: the path MTU search's first call).
+        while (!cancellationToken.IsCancellationRequested)
         {
-            cancellationToken.ThrowIfCancellationRequested();
             Interlocked.Exchange(ref _signalled, 0);
             Drain();
 
@@ -256,26 +258,33 @@ public sealed class ProbeScheduler : IAsyncDisposable
         {
             return;
         }
+        // A stop wakes the loop as a signal does; the loop then sees the token and returns (see RunAsync).
+        using var stop = cancellationToken.UnsafeRegister(static waiter => ((TaskCompletionSource)waiter!).TrySetResult(), waiter);
         if (wait == Timeout.InfiniteTimeSpan)
         {
-            await waiter.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+            await waiter.Task.ConfigureAwait(false);
             return;
         }
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        using var timeout = new CancellationTokenSource();
         // Task.Delay counts whole milliseconds and returns at once for less: a next probe due in 100 µs
         // (-IntervalSeconds 0.0001) made this loop spin until it was due, a core busy on a real clock and
         // forever on a virtual one. Waking a little late costs no probe: all that fell due goes out at once.
         var delay = Task.Delay(wait < MinimumWait ? MinimumWait : wait < LongestWait ? wait : LongestWait, _clock, timeout.Token);
         await Task.WhenAny(waiter.Task, delay).ConfigureAwait(false);
         await timeout.CancelAsync().ConfigureAwait(false);
-        cancellationToken.ThrowIfCancellationRequested();
     }
 
     /// <summary>
     /// Sends the round's probes grouped into batches per prober and observer, spread over the cores: the kernel
     /// does a packet's work (on a routed path, every hop's forwarding) on the CPU that sent it.
     /// </summary>
-    private async Task SendAsync(List<Item> ready, CancellationToken cancellationToken)
+    /// <remarks>
+    /// Synchronous while the probers have room and no helper is still sending: a /16 at full speed is 64 rounds of
+    /// 1,024 batches' worth, and an async method's state machine runs tier-0, then instrumented code (the attribute
+    /// does not reach its MoveNext), recompiled in the middle of a session's first /16 while it competes with the senders.
+    /// </remarks>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private Task SendAsync(List<Item> ready, CancellationToken cancellationToken)
     {
         if (Interlocked.Read(ref _firstSend) == 0)
         {
@@ -302,19 +311,53 @@ public sealed class ProbeScheduler : IAsyncDisposable
             batch.Specs[batch.Count] = item.Spec;
             batches[at] = batch with { Count = batch.Count + 1 };
         }
+        Task sending;
         try
         {
-            await SendBatchesAsync(batches, cancellationToken).ConfigureAwait(false);
+            sending = SendBatches(batches, cancellationToken);
+        }
+        catch
+        {
+            RecycleBatches();
+            throw;
+        }
+        if (!sending.IsCompletedSuccessfully)
+        {
+            return FinishSendAsync(sending, ready.Count);
+        }
+        RecycleBatches();
+        CountSent(ready.Count);
+        return Task.CompletedTask;
+    }
+
+    /// <summary>A round that had to wait (for room in a probe table, or for a helper still sending): finished here.</summary>
+    private async Task FinishSendAsync(Task sending, int count)
+    {
+        try
+        {
+            await sending.ConfigureAwait(false);
         }
         finally
         {
-            foreach (var batch in batches)
-            {
-                _spare.Push(batch.Specs);
-            }
-            batches.Clear();
+            RecycleBatches();
         }
-        Interlocked.Add(ref _sent, ready.Count);
+        CountSent(count);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void RecycleBatches()
+    {
+        foreach (var batch in _batches)
+        {
+            _spare.Push(batch.Specs);
+        }
+        _batches.Clear();
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void CountSent(int count)
+    {
+        Interlocked.Add(ref _sent, count);
         Interlocked.Exchange(ref _lastSend, _clock.GetTimestamp());
     }
 
@@ -326,33 +369,69 @@ public sealed class ProbeScheduler : IAsyncDisposable
     /// takes them too once it runs. On a loaded machine a helper may start late or not at all before the round
     /// is over; waiting for it to be scheduled cost more than its share of the work (a /16 sent in 6-10 s
     /// on 1 s of CPU), so the round closes when the batches are taken and waits only for helpers sending one.
+    /// Completes synchronously when every batch found room and no helper is still sending.
     /// </summary>
-    private static async Task SendBatchesAsync(List<(Prober Prober, IProbeObserver Observer, ProbeSpec[] Specs, int Count)> batches,
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static Task SendBatches(List<(Prober Prober, IProbeObserver Observer, ProbeSpec[] Specs, int Count)> batches,
         CancellationToken cancellationToken)
     {
         if (batches.Count == 1)
         {
             var (prober, observer, specs, count) = batches[0];
-            await prober.SendAsync(specs.AsMemory(0, count), observer, cancellationToken).ConfigureAwait(false);
-            return;
+            return prober.TrySendBatch(specs.AsSpan(0, count), observer)
+                ? Task.CompletedTask
+                : prober.SendAsync(specs.AsMemory(0, count), observer, cancellationToken).AsTask();
         }
-        var round = new SendRound(batches);
+        var round = new SendRound(batches, cancellationToken);
         for (var lane = 1; lane < Math.Min(Environment.ProcessorCount, batches.Count); lane++)
         {
-            _ = Task.Run(() => round.HelpAsync(cancellationToken), CancellationToken.None);
+            // The state overload: no closure per round, and the execution context flows as with Task.Run.
+            ThreadPool.QueueUserWorkItem(static r => r.Help(), round, preferLocal: false);
         }
+        Exception? failure = null;
+        try
+        {
+            var own = round.Send();
+            if (!own.IsCompletedSuccessfully)
+            {
+                return FinishRoundAsync(round, own);
+            }
+        }
+#pragma warning disable CA1031 // Rethrown below, once no helper still reads the round's batches (the caller reuses them).
+        catch (Exception e)
+#pragma warning restore CA1031
+        {
+            failure = e;
+        }
+        round.Close();
+        if (failure is null && round.Helpers.IsCompletedSuccessfully)
+        {
+            return Task.CompletedTask;
+        }
+        return EndRoundAsync(round, failure is null ? null : System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(failure));
+    }
+
+    /// <summary>The scheduler's lane had to wait for room: it finishes its share, then the round ends as <see cref="EndRoundAsync"/> says.</summary>
+    private static async Task FinishRoundAsync(SendRound round, Task own)
+    {
         System.Runtime.ExceptionServices.ExceptionDispatchInfo? failure = null;
         try
         {
-            await round.SendAsync(cancellationToken).ConfigureAwait(false);
+            await own.ConfigureAwait(false);
         }
-#pragma warning disable CA1031 // Rethrown below, once no helper still reads the round's batches (the caller reuses them).
+#pragma warning disable CA1031 // Rethrown by EndRoundAsync, once no helper still reads the round's batches.
         catch (Exception e)
 #pragma warning restore CA1031
         {
             failure = System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e);
         }
         round.Close();
+        await EndRoundAsync(round, failure).ConfigureAwait(false);
+    }
+
+    /// <summary>Waits for the helpers still sending; the scheduler's own failure is the one reported, else a helper's.</summary>
+    private static async Task EndRoundAsync(SendRound round, System.Runtime.ExceptionServices.ExceptionDispatchInfo? failure)
+    {
         try
         {
             await round.Helpers.ConfigureAwait(false);
@@ -365,7 +444,8 @@ public sealed class ProbeScheduler : IAsyncDisposable
     }
 
     /// <summary>One round's batches, claimed one at a time by whichever lane comes first.</summary>
-    private sealed class SendRound(List<(Prober Prober, IProbeObserver Observer, ProbeSpec[] Specs, int Count)> batches)
+    private sealed class SendRound(List<(Prober Prober, IProbeObserver Observer, ProbeSpec[] Specs, int Count)> batches,
+        CancellationToken cancellationToken)
     {
         private readonly TaskCompletionSource _helpersDone = new(TaskCreationOptions.RunContinuationsAsynchronously);
         private int _next = -1;
@@ -376,23 +456,72 @@ public sealed class ProbeScheduler : IAsyncDisposable
         /// <summary>Ends once the round is closed and no helper is sending; faults with a helper's failure.</summary>
         public Task Helpers => _helpersDone.Task;
 
-        public async Task SendAsync(CancellationToken cancellationToken)
+        /// <summary>Sends claimed batches until none is left; completes synchronously unless a prober's table is full.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public Task Send()
+        {
+            var waiting = SendWhileRoom();
+            return waiting < 0 ? Task.CompletedTask : SendAfterRoomAsync(waiting);
+        }
+
+        /// <summary>Sends claimed batches while their probers have room: the index of one claimed and not sent for want of room, or -1 once none is left.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private int SendWhileRoom()
         {
             int i;
             while ((i = Interlocked.Increment(ref _next)) < batches.Count)
             {
                 var (prober, observer, specs, count) = batches[i];
-                await prober.SendAsync(specs.AsMemory(0, count), observer, cancellationToken).ConfigureAwait(false);
+                if (!prober.TrySendBatch(specs.AsSpan(0, count), observer))
+                {
+                    return i;
+                }
             }
+            return -1;
         }
 
-        public async Task HelpAsync(CancellationToken cancellationToken)
+        private async Task SendAfterRoomAsync(int waiting)
+        {
+            do
+            {
+                var (prober, observer, specs, count) = batches[waiting];
+                await prober.SendAsync(specs.AsMemory(0, count), observer, cancellationToken).ConfigureAwait(false);
+            }
+            while ((waiting = SendWhileRoom()) >= 0);
+        }
+
+        /// <summary>A helper lane, on a thread-pool thread: sends what it can claim, then leaves.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public void Help()
         {
             Interlocked.Increment(ref _active);
+            Task sending;
             try
             {
                 // A closed round has handed out every index; a late helper finds nothing and leaves.
-                await SendAsync(cancellationToken).ConfigureAwait(false);
+                sending = Send();
+            }
+#pragma warning disable CA1031 // Handed to the scheduler's loop, which fails with it (and calls the failure path).
+            catch (Exception e)
+#pragma warning restore CA1031
+            {
+                Interlocked.CompareExchange(ref _failure, e, null);
+                Leave();
+                return;
+            }
+            if (sending.IsCompletedSuccessfully)
+            {
+                Leave();
+                return;
+            }
+            _ = HelpAfterRoomAsync(sending);
+        }
+
+        private async Task HelpAfterRoomAsync(Task sending)
+        {
+            try
+            {
+                await sending.ConfigureAwait(false);
             }
 #pragma warning disable CA1031 // Handed to the scheduler's loop, which fails with it (and calls the failure path).
             catch (Exception e)

@@ -5,7 +5,8 @@ namespace IcmpTools.Engine.Probing;
 
 /// <summary>
 /// The process's shared probers: one socket (and one receive thread) per <see cref="ProberKey"/> and
-/// network namespace, shared by every operation and runspace, and closed when the last user lets go.
+/// network namespace, shared by every operation and runspace, and closed when the last user lets go (or, where
+/// the user asks for it, a moment later, for the next: see <see cref="Acquire(ProberKey, TimeSpan)"/>).
 /// The namespace is part of the key because a socket belongs to the namespace of the thread that opened
 /// it (Linux setns is per thread), so two namespaces can never share one.
 /// </summary>
@@ -18,6 +19,10 @@ public static class ProberPool
     {
         public Prober Prober { get; } = prober;
         public int References;
+        /// <summary>Closes the prober when its keep runs out with no lease taken since; null while leased. Under <see cref="Gate"/>.</summary>
+        public ITimer? Closer;
+        /// <summary>Counts the keeps, so that a keep's timer firing late (a lease came and went meanwhile) leaves the next keep alone.</summary>
+        public long Keeps;
     }
 
     /// <summary>Opens (or shares) a raw prober for the family.</summary>
@@ -29,8 +34,14 @@ public static class ProberPool
     /// that thread's network namespace. Throws <see cref="Errors.SocketPermissionException"/> without permission.
     /// A prober whose socket failed is not shared again: the next caller gets a new one.
     /// </summary>
-    public static ProberLease Acquire(ProberKey key)
+    /// <param name="keepIdle">
+    /// How long the prober stays open once this lease, the last, lets go, for the next caller of the same key; zero
+    /// closes it at once. For commands of a few probes a call (a path MTU search), whose sockets and receive thread
+    /// cost more to open and close than their probes take; <see cref="CloseIdle()"/> closes every kept one at once.
+    /// </param>
+    public static ProberLease Acquire(ProberKey key, TimeSpan keepIdle = default)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(keepIdle, TimeSpan.Zero);
         var poolKey = (key, CurrentNamespace());
         lock (Gate)
         {
@@ -43,7 +54,9 @@ public static class ProberPool
                 Entries[poolKey] = entry;
             }
             entry.References++;
-            return new ProberLease(entry.Prober, () => Release(poolKey, entry));
+            entry.Closer?.Dispose();
+            entry.Closer = null;
+            return new ProberLease(entry.Prober, () => Release(poolKey, entry, keepIdle));
         }
     }
 
@@ -54,13 +67,14 @@ public static class ProberPool
     /// </summary>
     /// <param name="key">The socket wanted; its <see cref="ProberKey.Kind"/> is what the policy decides.</param>
     /// <exception cref="Errors.SocketPermissionException">Neither kind may be opened; the message says how to allow one.</exception>
-    public static ProberLease AcquireAuto(ProberKey key, bool unprivileged = false)
+    /// <param name="keepIdle">See <see cref="Acquire(ProberKey, TimeSpan)"/>.</param>
+    public static ProberLease AcquireAuto(ProberKey key, bool unprivileged = false, TimeSpan keepIdle = default)
     {
         if (!unprivileged)
         {
             try
             {
-                return Acquire(key with { Kind = SocketKind.Raw });
+                return Acquire(key with { Kind = SocketKind.Raw }, keepIdle);
             }
             catch (Errors.SocketPermissionException)
             {
@@ -69,7 +83,7 @@ public static class ProberPool
         }
         try
         {
-            return Acquire(key with { Kind = SocketKind.Datagram });
+            return Acquire(key with { Kind = SocketKind.Datagram }, keepIdle);
         }
         catch (Errors.SocketPermissionException e) when (!unprivileged)
         {
@@ -89,7 +103,52 @@ public static class ProberPool
         }
     }
 
-    private static void Release((ProberKey, string) key, Entry entry)
+    /// <summary>Probers kept open with no lease on them (see <see cref="Acquire(ProberKey, TimeSpan)"/>).</summary>
+    public static int IdleCount
+    {
+        get
+        {
+            lock (Gate)
+            {
+                return Entries.Values.Count(e => e.References == 0);
+            }
+        }
+    }
+
+    /// <summary>Probers some lease holds now: zero once every command has given its leases back, whatever is kept idle.</summary>
+    public static int LeasedCount
+    {
+        get
+        {
+            lock (Gate)
+            {
+                return Entries.Values.Count(e => e.References > 0);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Closes every prober kept open with no lease on it, now (the module's removal: nothing may stay open behind it).
+    /// A prober still leased stays, and closes when its last lease lets go, as ever.
+    /// </summary>
+    public static void CloseIdle()
+    {
+        List<Entry> idle;
+        lock (Gate)
+        {
+            idle = [.. Entries.Values.Where(e => e.References == 0)];
+            foreach (var entry in idle)
+            {
+                Forget(entry);
+            }
+        }
+        foreach (var entry in idle)
+        {
+            entry.Prober.Dispose();
+        }
+    }
+
+    private static void Release((ProberKey, string) key, Entry entry, TimeSpan keepIdle)
     {
         lock (Gate)
         {
@@ -97,12 +156,49 @@ public static class ProberPool
             {
                 return;
             }
-            if (Entries.TryGetValue(key, out var current) && current == entry)
+            if (keepIdle > TimeSpan.Zero && entry.Prober.Failure is null && Entries.TryGetValue(key, out var current) && current == entry)
             {
-                Entries.Remove(key);
+                var keep = (entry, ++entry.Keeps);
+                // The timer holds nothing of the caller's (its execution context: a runspace's, say) for the keep.
+                using (ExecutionContext.SuppressFlow())
+                {
+                    entry.Closer = TimeProvider.System.CreateTimer(static state => CloseIfIdle(((Entry, long))state!), keep, keepIdle, Timeout.InfiniteTimeSpan);
+                }
+                return;
             }
+            Forget(entry);
         }
         entry.Prober.Dispose();
+    }
+
+    /// <summary>The keep ran out: closes the prober unless a lease took it again meanwhile.</summary>
+    private static void CloseIfIdle((Entry Entry, long Keep) keep)
+    {
+        var entry = keep.Entry;
+        lock (Gate)
+        {
+            if (entry.References > 0 || entry.Keeps != keep.Keep || entry.Closer is null)
+            {
+                return;
+            }
+            Forget(entry);
+        }
+        entry.Prober.Dispose();
+    }
+
+    /// <summary>Takes an entry nobody leases out of the pool (its prober is the caller's to close, outside the lock). Under <see cref="Gate"/>.</summary>
+    private static void Forget(Entry entry)
+    {
+        entry.Closer?.Dispose();
+        entry.Closer = null;
+        foreach (var (key, current) in Entries)
+        {
+            if (current == entry)
+            {
+                Entries.Remove(key);
+                break;
+            }
+        }
     }
 
     /// <summary>The calling thread's network namespace ("net:[inode]"), or empty off Linux.</summary>

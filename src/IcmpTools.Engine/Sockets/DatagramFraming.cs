@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
 using IcmpTools.Engine.Models;
 using IcmpTools.Engine.Packets;
 
@@ -19,6 +20,7 @@ internal static class DatagramFraming
     private const int QuotedIPv6HeaderLength = 40;
 
     /// <summary>An echo reply read as a datagram; false for anything else (the kernel delivers only replies).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static bool TryReadReply(IcmpFamily family, ReadOnlySpan<byte> data, int fullLength, in IpKey source, int ttl,
         long kernelRealtimeNs, long receivedTimestamp, out IcmpMessage message, out ReadOnlySpan<byte> echoedPayload)
     {

@@ -403,6 +403,7 @@ public sealed unsafe class DatagramSocketTransport : IIcmpTransport, IPathMtuSou
         return errors + replies;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private short WaitReady(int fd, int timeoutMilliseconds)
     {
         using var wake = SocketHold.Take(_wake, this);
@@ -423,6 +424,7 @@ public sealed unsafe class DatagramSocketTransport : IIcmpTransport, IPathMtuSou
     }
 
     /// <summary>Echo replies (ICMP without IP header), up to a batch per call.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private int ReceiveReplies(int fd, IMessageSink sink, out int read)
     {
         for (var i = 0; i < ReceiveCapacity; i++)

@@ -90,6 +90,8 @@ internal sealed unsafe class EthernetRoutes : IDisposable
     /// <summary>The tables as the kernel has them now: read again when a change was announced since the last read.</summary>
     public Snapshot Current
     {
+        // Read for every batch a sweep sends through frames: compiled fully optimised at its first call.
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         get
         {
             if (_monitor is null)
@@ -116,6 +118,7 @@ internal sealed unsafe class EthernetRoutes : IDisposable
     }
 
     /// <summary>True when the kernel announced a change (or dropped announcements: then anything may have changed).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static bool Changed(int fd)
     {
         var buffer = stackalloc byte[8192];

@@ -32,6 +32,8 @@ internal sealed class KernelPathMtu : IDisposable
     private readonly Socket _socket;
     private readonly IcmpFamily _family;
     private readonly object _gate = new();
+    /// <summary>Under <see cref="_gate"/>: the descriptor is gone (and its number may be another file's by now).</summary>
+    private bool _disposed;
 
     private KernelPathMtu(IcmpFamily family, Socket socket)
     {
@@ -53,29 +55,36 @@ internal sealed class KernelPathMtu : IDisposable
         }
     }
 
-    public int Query(in IpKey destination)
+    public unsafe int Query(in IpKey destination)
     {
-        var address = destination.ToAddress(_family);
-        Span<byte> value = stackalloc byte[sizeof(int)];
+        Span<byte> name = stackalloc byte[28];
+        name.Clear();
+        var length = SocketOptions.WriteSockAddr(name, _family, destination);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt16BigEndian(name[2..], AnyPort);
+        var mtu = 0;
+        var size = (uint)sizeof(int);
         lock (_gate)
         {
-            try
-            {
-                _socket.Connect(new IPEndPoint(address, AnyPort));
-                var length = _family == IcmpFamily.IPv4
-                    ? _socket.GetRawSocketOption(LibC.IPPROTO_IP, IP_MTU, value)
-                    : _socket.GetRawSocketOption(LibC.IPPROTO_IPV6, IPV6_MTU, value);
-                return length == sizeof(int) ? Math.Max(0, BitConverter.ToInt32(value)) : 0;
-            }
-            catch (SocketException)
-            {
-                // No route any more, or the socket is closed: the MTU is unknown, the send failure stands.
-                return 0;
-            }
-            catch (ObjectDisposedException)
+            if (_disposed)
             {
                 return 0;
             }
+            // connect(2) and getsockopt(2) on the descriptor, not Socket.Connect: once one connect was refused (no route,
+            // a broadcast address) .NET takes the Socket for disconnected and refuses every later Connect with an
+            // InvalidOperationException, which failed every later search on a prober the pool shares.
+            var fd = (int)_socket.Handle;
+            fixed (byte* address = name)
+            {
+                if (LibC.connect(fd, address, (uint)length) != 0)
+                {
+                    // No route: the MTU is unknown, the send failure stands.
+                    return 0;
+                }
+            }
+            var read = _family == IcmpFamily.IPv4
+                ? LibC.getsockopt(fd, LibC.IPPROTO_IP, IP_MTU, &mtu, &size)
+                : LibC.getsockopt(fd, LibC.IPPROTO_IPV6, IPV6_MTU, &mtu, &size);
+            return read == 0 && size == sizeof(int) ? Math.Max(0, mtu) : 0;
         }
     }
 
@@ -83,6 +92,7 @@ internal sealed class KernelPathMtu : IDisposable
     {
         lock (_gate)
         {
+            _disposed = true;
             _socket.Dispose();
         }
     }

@@ -187,4 +187,10 @@ internal static unsafe partial class LibC
 
     [LibraryImport(Lib, SetLastError = true)]
     public static partial int setsockopt(int fd, int level, int name, void* value, uint length);
+
+    [LibraryImport(Lib, SetLastError = true)]
+    public static partial int getsockopt(int fd, int level, int name, void* value, uint* length);
+
+    [LibraryImport(Lib, SetLastError = true)]
+    public static partial int connect(int fd, byte* address, uint length);
 }

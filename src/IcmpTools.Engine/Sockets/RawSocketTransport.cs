@@ -18,7 +18,18 @@ namespace IcmpTools.Engine.Sockets;
 public sealed unsafe class RawSocketTransport : IIcmpTransport, ISendPathReport, IPathMtuSource
 {
     /// <summary>Packets taken per receive call: enough to drain a sweep's burst in few system calls.</summary>
-    private const int ReceiveCapacity = 64;
+    private const int BurstReceiveCapacity = 64;
+
+    /// <summary>
+    /// Packets per receive call for a user of a few probes (no frame path: a path MTU search). Each slot holds the largest
+    /// datagram (64 KB), so 64 of them pinned 4.2 MB: with an IPv4 prober kept open between searches, the IPv6 one opened
+    /// next could not reuse its buffer, and allocating another set off a full (gen 2) collection in the middle of that
+    /// first IPv6 search (bench/results/h21-mtufirst.md).
+    /// </summary>
+    private const int FewProbesReceiveCapacity = 4;
+
+    /// <summary>Packets taken per receive call (<see cref="BurstReceiveCapacity"/> or <see cref="FewProbesReceiveCapacity"/>).</summary>
+    internal int ReceiveCapacity { get; }
 
     /// <summary>Largest IP datagram plus slack: a 65,500-byte payload's reply must arrive whole to be checked.</summary>
     private const int SlotSize = 65_600;
@@ -67,6 +78,7 @@ public sealed unsafe class RawSocketTransport : IIcmpTransport, ISendPathReport,
         PlatformSupport.ThrowIfUnsupported();
         Family = family;
         _clock = clock ?? TimeProvider.System;
+        ReceiveCapacity = framePath ? BurstReceiveCapacity : FewProbesReceiveCapacity;
         _socket = Open(family);
         _senders = new Socket[Math.Clamp(Environment.ProcessorCount, 1, 4)];
         try
@@ -113,8 +125,8 @@ public sealed unsafe class RawSocketTransport : IIcmpTransport, ISendPathReport,
         _receiveBatch = new ReceiveBatch(ReceiveCapacity, SlotSize);
         _recvMessages = (LibC.MMsgHdr*)NativeMemory.AllocZeroed((nuint)(ReceiveCapacity * sizeof(LibC.MMsgHdr)));
         _recvIov = (LibC.IoVec*)NativeMemory.AllocZeroed((nuint)(ReceiveCapacity * sizeof(LibC.IoVec)));
-        _recvNames = (byte*)NativeMemory.AllocZeroed(ReceiveCapacity * NameSize);
-        _recvControl = (byte*)NativeMemory.AllocZeroed(ReceiveCapacity * ReceiveControlSize);
+        _recvNames = (byte*)NativeMemory.AllocZeroed((nuint)(ReceiveCapacity * NameSize));
+        _recvControl = (byte*)NativeMemory.AllocZeroed((nuint)(ReceiveCapacity * ReceiveControlSize));
         var buffer = (byte*)Marshal.UnsafeAddrOfPinnedArrayElement(_receiveBatch.Buffer, 0);
         for (var i = 0; i < ReceiveCapacity; i++)
         {
@@ -401,7 +413,7 @@ public sealed unsafe class RawSocketTransport : IIcmpTransport, ISendPathReport,
             _recvMessages[i].Header.ControlLength = ReceiveControlSize;
             _recvMessages[i].Header.Flags = 0;
         }
-        var n = LibC.recvmmsg(hold.Fd, _recvMessages, ReceiveCapacity, LibC.MSG_DONTWAIT | LibC.MSG_TRUNC, null);
+        var n = LibC.recvmmsg(hold.Fd, _recvMessages, (uint)ReceiveCapacity, LibC.MSG_DONTWAIT | LibC.MSG_TRUNC, null);
         var received = _clock.GetTimestamp();
         if (n <= 0)
         {
@@ -450,6 +462,7 @@ public sealed unsafe class RawSocketTransport : IIcmpTransport, ISendPathReport,
         return count;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void DrainStamps(IMessageSink sink)
     {
         if (!_stamps.AnyOutstanding)
@@ -471,6 +484,7 @@ public sealed unsafe class RawSocketTransport : IIcmpTransport, ISendPathReport,
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private bool WaitReadable(int fd, int timeoutMilliseconds)
     {
         using var wake = SocketHold.Take(_wake, this);
@@ -490,6 +504,7 @@ public sealed unsafe class RawSocketTransport : IIcmpTransport, ISendPathReport,
         return fds[0].REvents != 0;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static IpKey ReadSockAddr(ReadOnlySpan<byte> name)
     {
         if (name.Length >= 8 && BinaryPrimitives.ReadUInt16LittleEndian(name) == LibC.AF_INET)
@@ -503,6 +518,7 @@ public sealed unsafe class RawSocketTransport : IIcmpTransport, ISendPathReport,
         return default;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void ReadControl(ReadOnlySpan<byte> control, out long kernelRealtimeNs, out int hopLimit)
     {
         kernelRealtimeNs = 0;

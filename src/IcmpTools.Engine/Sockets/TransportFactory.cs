@@ -8,6 +8,7 @@ namespace IcmpTools.Engine.Sockets;
 /// <param name="FramePath">
 /// A raw socket may send through packet sockets as Ethernet frames (Linux). Off for a user of a few probes (a path MTU
 /// search): the frame path's set-up (packet sockets, netlink reads of the routing tables) costs more than it saves them.
+/// Such a raw socket also takes its answers a few at a time, into a smaller pinned buffer.
 /// </param>
 public readonly record struct ProberKey(IcmpFamily Family, SocketKind Kind = SocketKind.Raw, bool DontFragment = false,
     string? Interface = null, bool Broadcast = false, bool FramePath = true);

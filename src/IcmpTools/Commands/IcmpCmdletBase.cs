@@ -104,8 +104,9 @@ public abstract class IcmpCmdletBase : PSCmdlet, IDisposable
     /// <param name="targets">The cmdlet's typed targets: literal addresses say their family; a name, or input still to
     /// come down the pipeline, may be either, so both open.</param>
     /// <param name="framePath">False for a few probes per call (a path MTU search): see <see cref="ProberKey.FramePath"/>.</param>
+    /// <param name="keepIdle">How long the probers stay open after this command for the next one (see <see cref="ProberPool.Acquire(ProberKey, TimeSpan)"/>).</param>
     protected void OpenProbers(bool dontFragment, bool broadcast = false, IcmpFamily? family = null, string[]? targets = null,
-        bool framePath = true)
+        bool framePath = true, TimeSpan keepIdle = default)
     {
         var (v4, v6) = FamiliesNeeded(family, MyInvocation.ExpectingInput ? null : targets);
         if (v4)
@@ -146,7 +147,7 @@ public abstract class IcmpCmdletBase : PSCmdlet, IDisposable
             try
             {
                 return ProberPool.AcquireAuto(new ProberKey(which, DontFragment: dontFragment, Interface: Interface, Broadcast: broadcast,
-                    FramePath: framePath), Unprivileged);
+                    FramePath: framePath), Unprivileged, keepIdle);
             }
             catch (SocketPermissionException e) when (alone)
             {

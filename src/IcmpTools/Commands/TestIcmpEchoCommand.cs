@@ -29,6 +29,14 @@ public sealed class TestIcmpEchoCommand : IcmpCmdletBase
     /// </summary>
     internal const int MaxTargetsInFlight = 1024;
 
+    /// <summary>
+    /// How long -MtuSize's probers stay open after a call, for the next: a search's few probes take well under a
+    /// millisecond on a near path, and opening and closing its sockets and receive thread took longer than that
+    /// (bench/results/h21-mtufirst.md). Long enough to span the calls of a script or of a bench run beside other
+    /// tools; Remove-Module closes them at once (ModuleCleanup).
+    /// </summary>
+    internal static readonly TimeSpan MtuProberKeep = TimeSpan.FromSeconds(2);
+
     private PingOptions _options = new();
     private IcmpFamily? _family;
     private QuietAnswers? _quiet;
@@ -128,7 +136,7 @@ public sealed class TestIcmpEchoCommand : IcmpCmdletBase
         _debug = DebugWanted;
         // The MTU search is DontFragment by nature: without it every size would "arrive", in fragments. Its few
         // probes go through the raw socket: the frame path's set-up would cost more than the whole search.
-        OpenProbers(DontFragment || MtuSize, Broadcast, _family, TargetName, framePath: !MtuSize);
+        OpenProbers(DontFragment || MtuSize, Broadcast, _family, TargetName, framePath: !MtuSize, keepIdle: MtuSize ? MtuProberKeep : default);
         // One probe has no interval to flood with.
         if (IntervalSeconds < UnprivilegedMinimumInterval && (Continuous || Count > 1)
             && (ProberFor(IcmpFamily.IPv4)?.Kind == Engine.Sockets.SocketKind.Datagram || ProberFor(IcmpFamily.IPv6)?.Kind == Engine.Sockets.SocketKind.Datagram))

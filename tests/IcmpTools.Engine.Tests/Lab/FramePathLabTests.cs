@@ -114,6 +114,41 @@ public sealed class FramePathLabTests(FramePathLabFixture fixture) : IClassFixtu
         }
     }
 
+    [SkippableTheory]
+    [InlineData(IcmpFamily.IPv4, "198.19.6.0/24", "198.18.1.1", 254)]
+    [InlineData(IcmpFamily.IPv6, "2001:db8:ff::300/120", "2001:db8:1::1", 256)]
+    public void ASweepOutOfABridgeGoesOutAsFramesAndIsAnswered(IcmpFamily family, string block, string router, int count)
+    {
+        // A device stacked on the client's link. This kernel has neither 8021q nor bonding (no VLAN, no bond can be
+        // made), so it is a bridge: the link to the router becomes its port and the client's addresses move onto
+        // it. The route's device is then the bridge, whose MAC and neighbours the frames must use; the bridge hands
+        // them to its port. forward_delay 0: the port forwards at once rather than after its listening state.
+        fixture.Lab.Exec("c", "ip addr flush dev to-r1 && ip link add h22br0 type bridge forward_delay 0 && " +
+            "ip link set to-r1 master h22br0 && ip addr add 198.18.1.2/24 dev h22br0 && " +
+            "ip addr add 2001:db8:1::2/64 dev h22br0 nodad && ip link set h22br0 up && " +
+            "ip route replace default via 198.18.1.1 dev h22br0 && ip -6 route replace ::/0 via 2001:db8:1::1 dev h22br0");
+        try
+        {
+            // The port may take a moment to forward: ping (bounded) until the router answers, which also resolves it.
+            fixture.Lab.Exec("c", $"for i in $(seq 60); do ping -n -q -c1 -W1 {router} >/dev/null && exit 0; sleep 0.1; done; exit 1");
+            Assert.Equal("h22br0", fixture.Lab.Exec("c", $"ip route get {router} | grep -o 'dev [^ ]*' | cut -d' ' -f2").Trim());
+
+            var (hosts, frames, _) = Sweep(family, block);
+
+            Assert.Equal(count, hosts.Count);
+            Assert.All(hosts, h => Assert.True(h.IsAlive, h.Address));
+            Assert.True(frames > count / 2, $"only {frames} of {count} probes left as frames through the bridge");
+        }
+        finally
+        {
+            // Back to the lab's own shape for the other tests: the port leaves with the bridge, the addresses and
+            // routes return to the link.
+            fixture.Lab.Exec("c", "ip link del h22br0; ip addr replace 198.18.1.2/24 dev to-r1 && " +
+                "ip addr replace 2001:db8:1::2/64 dev to-r1 nodad && ip link set to-r1 up && " +
+                "ip route replace default via 198.18.1.1 dev to-r1 && ip -6 route replace ::/0 via 2001:db8:1::1 dev to-r1");
+        }
+    }
+
     [SkippableFact]
     public void AnUnresolvedNeighbourGoesThroughTheRawSocketUntilTheKernelHasResolvedIt()
     {

@@ -1,4 +1,5 @@
 using System.Net;
+using System.Reflection;
 using System.Threading.Channels;
 using IcmpTools.Engine.Errors;
 using IcmpTools.Engine.Models;
@@ -376,6 +377,123 @@ public sealed class EngineCoreTests
         Assert.Equal(0, prober.InFlight);
         // 20,480 probes sent within the timeout, never more than 64 in flight.
         Assert.InRange(prober.DeadlinesQueued, 0, 2 * Prober.DeadlineCompactionFloor);
+        Assert.InRange(prober.DeadlineCompactions, 1, Rounds);
+    }
+
+    [Fact]
+    public void ABatchWithoutRoomForAllItsProbesIsNotSentAtAll()
+    {
+        // Issue 16: the scheduler sends each batch with TrySendBatch and waits (SendAsync) only when it says no room.
+        using var fake = new FakeTransport(_ => []);
+        using var prober = new Prober(fake, fake.Clock);
+        var recorder = new Recorder();
+        var batch = new ProbeSpec[Prober.MaxBatch];
+        var sequence = 0;
+        void Fill(int count)
+        {
+            for (var i = 0; i < count; i++)
+            {
+                batch[i] = Spec(fake, Target, TimeSpan.FromHours(1), (ushort)++sequence);
+            }
+        }
+        for (var sent = 0; sent < Prober.MaxSlots - 10; sent += Prober.MaxBatch)
+        {
+            var take = Math.Min(Prober.MaxBatch, Prober.MaxSlots - 10 - sent);
+            Fill(take);
+            Assert.True(prober.TrySendBatch(batch.AsSpan(0, take), recorder));
+        }
+        Assert.Equal(Prober.MaxSlots - 10, fake.SentCount);
+
+        Fill(Prober.MaxBatch);
+        Assert.False(prober.TrySendBatch(batch, recorder));
+        Assert.Equal(Prober.MaxSlots - 10, fake.SentCount);
+        Assert.Equal(Prober.MaxSlots - 10, prober.InFlight);
+
+        Assert.True(prober.TrySendBatch(batch.AsSpan(0, 10), recorder));
+        Assert.Equal(Prober.MaxSlots, fake.SentCount);
+        Assert.Throws<ArgumentOutOfRangeException>(() => prober.TrySendBatch(new ProbeSpec[Prober.MaxBatch + 1], recorder));
+    }
+
+    [Fact]
+    public void TheSweepsPerBatchSendPathIsSynchronousAndCompiledOptimisedFromItsFirstCall()
+    {
+        // Issue 16: an async method's MoveNext is compiled tier-0 whatever the method's attribute says, and a /16 is
+        // 1,024 batches in 64 rounds where the /24 before it was 4 in one: the scheduler's and the prober's async
+        // send methods were recompiled twice in the middle of a session's first /16, on the cores the senders use.
+        const BindingFlags Any = BindingFlags.Instance | BindingFlags.Static | BindingFlags.Public | BindingFlags.NonPublic;
+        var round = typeof(ProbeScheduler).GetNestedType("SendRound", BindingFlags.NonPublic)!;
+        MethodInfo[] path =
+        [
+            typeof(Prober).GetMethod(nameof(Prober.TrySendBatch))!,
+            typeof(ProbeScheduler).GetMethod("SendAsync", Any)!,
+            typeof(ProbeScheduler).GetMethod("SendBatches", Any)!,
+            round.GetMethod("Send", Any)!,
+            round.GetMethod("SendWhileRoom", Any)!,
+            round.GetMethod("Help", Any)!,
+        ];
+        Assert.All(path, method =>
+        {
+            Assert.True(method.MethodImplementationFlags.HasFlag(MethodImplAttributes.AggressiveOptimization), method.Name);
+            Assert.Null(method.GetCustomAttribute<System.Runtime.CompilerServices.AsyncStateMachineAttribute>());
+        });
+    }
+
+    [Fact]
+    public void TheReceivePathIsCompiledOptimisedFromItsFirstCall()
+    {
+        // Issue 16: the receive loop's entry points were AggressiveOptimization but what they call per reply was not
+        // (too large to inline), so those ran tier-0, then instrumented code: a /24 warm-up of a sparse block reads 3
+        // replies, and the /16 after it had them recompiled twice mid-call, beside the senders on the same cores.
+        const BindingFlags Any = BindingFlags.Instance | BindingFlags.Static | BindingFlags.Public | BindingFlags.NonPublic;
+        var engine = typeof(Prober).Assembly;
+        MethodInfo Method(string type, string name) => engine.GetType(type, throwOnError: true)!.GetMethods(Any).Single(m => m.Name == name);
+        MethodInfo[] path =
+        [
+            Method("IcmpTools.Engine.Sockets.RawSocketTransport", "ReadSockAddr"),
+            Method("IcmpTools.Engine.Sockets.RawSocketTransport", "ReadControl"),
+            Method("IcmpTools.Engine.Sockets.RawSocketTransport", "WaitReadable"),
+            Method("IcmpTools.Engine.Sockets.RawSocketTransport", "DrainStamps"),
+            Method("IcmpTools.Engine.Sockets.DatagramSocketTransport", "ReceiveReplies"),
+            Method("IcmpTools.Engine.Sockets.DatagramSocketTransport", "WaitReady"),
+            Method("IcmpTools.Engine.Sockets.DatagramFraming", "TryReadReply"),
+            Method("IcmpTools.Engine.Packets.IcmpParser", "TryParseV4Icmp"),
+            Method("IcmpTools.Engine.Packets.IcmpParser", "TryReadHeader"),
+            Method("IcmpTools.Engine.Packets.IcmpParser", "ReadEcho"),
+            Method("IcmpTools.Engine.Packets.ProbeCookie", "TryRead"),
+            Method("IcmpTools.Engine.Probing.Prober", "NextTimeoutMilliseconds"),
+            Method("IcmpTools.Engine.Probing.Prober", "StatusOf"),
+            Method("IcmpTools.Engine.Probing.Prober", "Rtt"),
+            Method("IcmpTools.Engine.Probing.Prober", "RentBatch"),
+            Method("IcmpTools.Engine.Sockets.EthernetRoutes", "get_Current"),
+            Method("IcmpTools.Engine.Sockets.EthernetRoutes", "Changed"),
+        ];
+        Assert.All(path, method => Assert.True(method.MethodImplementationFlags.HasFlag(MethodImplAttributes.AggressiveOptimization),
+            $"{method.DeclaringType!.Name}.{method.Name}"));
+    }
+
+    [Fact]
+    public void ADeadBlockLeavesTheDeadlineQueueUnswept()
+    {
+        // Issue 16: a sparse /16's probes leave by their deadline, so every entry stays live until it is due; the
+        // queue was swept at every doubling (here at 1,025, 2,049, 4,097 and 8,193 entries) to drop nothing.
+        using var fake = new FakeTransport(_ => []);
+        using var prober = new Prober(fake, fake.Clock);
+        var recorder = new Recorder();
+        var batch = new ProbeSpec[64];
+        const int Rounds = 256;
+        for (var round = 0; round < Rounds; round++)
+        {
+            for (var i = 0; i < batch.Length; i++)
+            {
+                batch[i] = Spec(fake, Target, TimeSpan.FromHours(1), (ushort)((round * batch.Length) + i));
+            }
+            prober.Send(batch, recorder);
+        }
+
+        Assert.Equal(Rounds * batch.Length, prober.InFlight);
+        Assert.Equal(Rounds * batch.Length, prober.DeadlinesQueued);
+        Assert.Equal(0, prober.DeadlineCompactions);
+        Assert.Equal(0, recorder.CompletedCount);
     }
 
     [Fact]
