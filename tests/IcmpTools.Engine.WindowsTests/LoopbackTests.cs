@@ -84,6 +84,38 @@ public sealed class LoopbackTests
     }
 
     [Fact]
+    public async Task DisposingTheRawTransportDoesNotWaitForItsReceiveThreadWhichClosesTheSocketWhenItLeavesItsWait()
+    {
+        // The receive thread waits for datagrams in slices of 100 ms; Dispose used to join it, so every operation's end
+        // (each Invoke-IcmpMultiPing's) waited up to a slice. Here the thread's wait lasts until the test ends it.
+        using var inWait = new ManualResetEventSlim();
+        using var endWait = new ManualResetEventSlim();
+        var transport = new WinsockRawTransport(IcmpFamily.IPv4, false, null, null, false, 1 << 20, _ =>
+        {
+            inWait.Set();
+            endWait.Wait();
+            return false;
+        });
+        try
+        {
+            Assert.True(inWait.Wait(TimeSpan.FromMinutes(2), TestContext.Current.CancellationToken), "the receive thread never waited");
+
+            // The bound only turns the old behaviour (a Dispose that waits as long as the thread's wait) into a failure:
+            // a TimeoutException.
+            await Task.Run(transport.Dispose, TestContext.Current.CancellationToken)
+                .WaitAsync(TimeSpan.FromMinutes(2), TestContext.Current.CancellationToken);
+            Assert.False(transport.Closed.IsCompleted, "the socket was closed under the receive thread's wait");
+        }
+        finally
+        {
+            endWait.Set();
+        }
+        // Completes once the receive thread has left its wait and closed the socket; the bound only stops a hang.
+        await transport.Closed.WaitAsync(TimeSpan.FromMinutes(2), TestContext.Current.CancellationToken);
+        Assert.Throws<ObjectDisposedException>(() => transport.Send(new SendBatch(1)));
+    }
+
+    [Fact]
     public void TheIphlpapiTransportSaysWhatItCannotDo()
     {
         using var transport = new IpHelperTransport(IcmpFamily.IPv4);

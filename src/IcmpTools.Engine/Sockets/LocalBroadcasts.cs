@@ -15,15 +15,22 @@ namespace IcmpTools.Engine.Sockets;
 /// </summary>
 public sealed class LocalBroadcasts
 {
-    private readonly HashSet<IPAddress> _addresses;
+    private readonly Lazy<HashSet<IPAddress>> _addresses;
 
-    private LocalBroadcasts(HashSet<IPAddress> addresses) => _addresses = addresses;
+    private LocalBroadcasts(HashSet<IPAddress> addresses) => _addresses = new(addresses);
+
+    private LocalBroadcasts(Func<HashSet<IPAddress>> read) => _addresses = new(read, LazyThreadSafetyMode.ExecutionAndPublication);
 
     /// <summary>No interface broadcasts known (a fake transport, an IPv6 socket): only 255.255.255.255 counts.</summary>
     public static LocalBroadcasts None { get; } = new([]);
 
-    /// <summary>Reads the broadcast addresses of the calling thread's namespace (IPv4 prefixes up to /30).</summary>
-    public static LocalBroadcasts Read() => new(OperatingSystem.IsLinux() ? ReadInterfaceAddresses() : ReadNetworkInterfaces());
+    /// <summary>
+    /// Reads the broadcast addresses of the calling thread's namespace (IPv4 prefixes up to /30). Off Linux, where a
+    /// thread has no network namespace of its own, they are read when first asked for instead: on Windows the list
+    /// comes from NetworkInterface, which under Wine is a dozen requests to its nsiproxy driver in another process
+    /// (6-38 ms a prober opening, measured), and most operations never ask (only a refused send does).
+    /// </summary>
+    public static LocalBroadcasts Read() => OperatingSystem.IsLinux() ? new(ReadInterfaceAddresses()) : new(ReadNetworkInterfaces);
 
     /// <summary>
     /// getifaddrs(3), one netlink dump: every prober opening reads these (a path MTU search opens one per call), and
@@ -90,7 +97,7 @@ public sealed class LocalBroadcasts
     public bool Contains(IPAddress address)
     {
         ArgumentNullException.ThrowIfNull(address);
-        return address.Equals(IPAddress.Broadcast) || _addresses.Contains(address);
+        return address.Equals(IPAddress.Broadcast) || _addresses.Value.Contains(address);
     }
 
     internal static IPAddress BroadcastOf(IPAddress address, int prefixLength)

@@ -52,10 +52,14 @@ public sealed class WinsockRawTransport : IIcmpTransport
     /// too), each about 1 KB of buffer: 128 probes stay well inside it.
     /// </summary>
     private const int SendsAheadOfReceiver = 128;
-    /// <summary>How many 1 ms waits the sender gives the receive thread before sending anyway (a flood that never drains).</summary>
-    private const int CatchUpWaits = 1000;
-    /// <summary>How long the receive thread may take to notice Dispose.</summary>
+    /// <summary>How many waits of <see cref="CatchUpSliceMilliseconds"/> the sender gives the receive thread before sending
+    /// anyway (a flood that never lets the socket drain): a second in all.</summary>
+    private const int CatchUpWaits = 100;
+    private const int CatchUpSliceMilliseconds = 10;
+    /// <summary>How long the receive thread may take to notice Dispose (it closes the socket then, not Dispose).</summary>
     private const int ShutdownSliceMicroseconds = 100_000;
+    /// <summary>How often a send that found the socket's send buffer full waits for room (1 ms each) before it fails.</summary>
+    private const int SendRoomWaits = 1000;
 
     private readonly Socket _socket;
     private readonly TimeProvider _clock;
@@ -74,9 +78,20 @@ public sealed class WinsockRawTransport : IIcmpTransport
     private int _sendsAhead;
     /// <summary>How many times the receive thread has found the socket empty.</summary>
     private int _drains;
-    /// <summary>Released at each drain while the sender waits for one (<see cref="_senderWaiting"/>).</summary>
-    private readonly SemaphoreSlim _drained = new(0);
-    private volatile bool _senderWaiting;
+    /// <summary>
+    /// Set at each drain while the sender waits for one (<see cref="_senderWaiting"/>). Spin count 0: the sender blocks
+    /// at once. A SemaphoreSlim's wait spins first, and its spinning calls Thread.Sleep(0), which under Wine is a round
+    /// trip to the wineserver: a loopback /20 made 13,707 of them in about 30 waits (WINEDEBUG=+server), a quarter of
+    /// the process's wineserver requests, sent while the receive thread it waited for queued its reads behind them.
+    /// </summary>
+    private readonly ManualResetEventSlim _drained = new(false, spinCount: 0);
+    /// <summary>1 while the sender waits for a drain; read and written with full fences (see <see cref="WaitForReceiver"/>).</summary>
+    private int _senderWaiting;
+    /// <summary>Waits up to the given microseconds for a datagram: Socket.Poll, or a test's stand-in.</summary>
+    private readonly Func<int, bool> _waitForDatagram;
+    /// <summary>Dispose and the receive thread's exit each count one; the second closes the socket (<see cref="CloseWhenBothDone"/>).</summary>
+    private int _closeVotes;
+    private readonly TaskCompletionSource _closed = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     /// <exception cref="SocketPermissionException">Not elevated: Windows opens raw sockets for Administrators only.</exception>
     public WinsockRawTransport(IcmpFamily family, bool dontFragment = false, TimeProvider? clock = null, string? interfaceName = null,
@@ -86,8 +101,9 @@ public sealed class WinsockRawTransport : IIcmpTransport
     }
 
     /// <param name="receiveBufferBytes">SO_RCVBUF: tests ask for Linux's default to see what Wine gets on a stock machine.</param>
+    /// <param name="waitForDatagram">Stands in for the receive thread's Socket.Poll (tests hold the thread in its wait).</param>
     internal WinsockRawTransport(IcmpFamily family, bool dontFragment, TimeProvider? clock, string? interfaceName, bool broadcast,
-        int receiveBufferBytes)
+        int receiveBufferBytes, Func<int, bool>? waitForDatagram = null)
     {
         Family = family;
         _clock = clock ?? TimeProvider.System;
@@ -113,15 +129,23 @@ public sealed class WinsockRawTransport : IIcmpTransport
                 _socket.SetSocketOption(SocketOptionLevel.IPv6, SocketOptionName.HopLimit, true);
             }
             _receiveMessage = new WsaRecvMsg(_socket);
+            // Non-blocking (FIONBIO), so that the receive thread learns the socket is empty from the read that finds it
+            // so (WSAEWOULDBLOCK) instead of asking FIONREAD after every datagram: under Wine each FIONREAD ends by
+            // setting the thread's wait event, one more wineserver round trip per datagram on top of the read's two.
+            _socket.Blocking = false;
         }
         catch (SocketException e)
         {
             _socket.Dispose();
             throw new SocketUnavailableException($"Could not set up the raw {family} ICMP socket: {e.Message}", e);
         }
+        _waitForDatagram = waitForDatagram ?? (microseconds => _socket.Poll(microseconds, SelectMode.SelectRead));
         _receiver = new Thread(ReceiveLoop) { IsBackground = true, Name = $"IcmpTools Winsock receive ({family})" };
         _receiver.Start();
     }
+
+    /// <summary>Completes once the socket is closed: after Dispose, when the receive thread has left its wait.</summary>
+    internal Task Closed => _closed.Task;
 
     public IcmpFamily Family { get; }
     public SocketKind Kind => SocketKind.Raw;
@@ -175,9 +199,10 @@ public sealed class WinsockRawTransport : IIcmpTransport
         {
             throw new SocketUnavailableException($"The raw {Family} ICMP socket failed: {failure.Message}", failure);
         }
-        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
         lock (_sendLock)
         {
+            // Inside the lock: the socket is closed under it, never while a batch is being sent.
+            ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
             for (var i = 0; i < batch.Count; i++)
             {
                 ref var packet = ref batch.Packets[i];
@@ -201,7 +226,7 @@ public sealed class WinsockRawTransport : IIcmpTransport
                         _sendsAhead = 1;
                     }
                     batch.Stamp(i, 1);
-                    socket.SendTo(batch.PacketSpan(i), SocketFlags.None, destination);
+                    SendOne(socket, batch.PacketSpan(i), destination);
                 }
                 catch (SocketException e)
                 {
@@ -211,6 +236,27 @@ public sealed class WinsockRawTransport : IIcmpTransport
                     }
                     packet.Error = (int)e.SocketErrorCode;
                 }
+            }
+        }
+    }
+
+    /// <summary>
+    /// Sends one datagram. The main socket is non-blocking (for its reads), so where a blocking send would wait for room
+    /// in the send buffer this one gets WSAEWOULDBLOCK (Microsoft: sendto on a non-blocking socket): it waits for the
+    /// socket to be writable and sends again, as the blocking send did, for a second at most.
+    /// </summary>
+    private static void SendOne(Socket socket, ReadOnlySpan<byte> packet, IPEndPoint destination)
+    {
+        for (var waits = 0; ; waits++)
+        {
+            try
+            {
+                socket.SendTo(packet, SocketFlags.None, destination);
+                return;
+            }
+            catch (SocketException e) when (e.SocketErrorCode == SocketError.WouldBlock && waits < SendRoomWaits)
+            {
+                socket.Poll(1000, SelectMode.SelectWrite);
             }
         }
     }
@@ -226,20 +272,24 @@ public sealed class WinsockRawTransport : IIcmpTransport
     private void WaitForReceiver()
     {
         var seen = Volatile.Read(ref _drains);
-        _senderWaiting = true;
-        try
+        for (var waits = 0; waits < CatchUpWaits && _socket.Available > 0 && Volatile.Read(ref _disposed) == 0 && _failure is null;
+            waits++)
         {
-            // The 1 ms slices cover a drain that ends between the check and the flag being seen.
-            for (var waits = 0; waits < CatchUpWaits && Volatile.Read(ref _drains) == seen && _socket.Available > 0
-                && Volatile.Read(ref _disposed) == 0 && _failure is null; waits++)
+            _drained.Reset();
+            // Flag, then look: the receive thread counts a drain, then looks at the flag (both full fences), so either
+            // this sees its drain or it sees the flag and sets the event; the slice only bounds a wait that Dispose ends.
+            Interlocked.Exchange(ref _senderWaiting, 1);
+            if (Volatile.Read(ref _drains) != seen)
             {
-                _drained.Wait(1);
+                break;
+            }
+            _drained.Wait(CatchUpSliceMilliseconds);
+            if (Volatile.Read(ref _drains) != seen)
+            {
+                break;
             }
         }
-        finally
-        {
-            _senderWaiting = false;
-        }
+        Interlocked.Exchange(ref _senderWaiting, 0);
     }
 
     /// <summary>
@@ -278,19 +328,22 @@ public sealed class WinsockRawTransport : IIcmpTransport
                 // under: under Wine a blocked receive whose socket was closed could still write into its buffer after
                 // the call returned (a runtime crash in the test run). Dispose raises the flag, this loop leaves within
                 // a slice, and only then is the socket closed. A datagram that arrives ends the wait at once.
-                if (!_socket.Poll(ShutdownSliceMicroseconds, SelectMode.SelectRead))
+                if (!_waitForDatagram(ShutdownSliceMicroseconds))
                 {
                     continue;
                 }
                 // Read all that is queued before waiting again, and wake the prober once per SignalEvery answers: under
                 // Wine a Poll and a wake are each a round trip to the wineserver, which every socket call of the
                 // process queues behind, so one of each per datagram made the loop fall seconds behind a sweep of a
-                // loopback /20. FIONREAD (Available) is answered in the process, from the Linux socket.
+                // loopback /20. The read that finds the socket empty ends the drain (the socket is non-blocking).
                 var unsignalled = 0;
-                do
+                while (Volatile.Read(ref _disposed) == 0)
                 {
                     // Both families read the same way, so the IPv4 runs under Wine exercise the call IPv6 relies on.
-                    var length = _receiveMessage.Receive(buffer, out var name, out var control);
+                    if (!_receiveMessage.TryReceive(buffer, out var length, out var name, out var control))
+                    {
+                        break;
+                    }
                     var received = _clock.GetTimestamp();
                     if (WinsockMessage.TryRead(Family, buffer.AsSpan(0, length), length, name, control, IntPtr.Size, received,
                         out var message, out var echoed))
@@ -303,15 +356,14 @@ public sealed class WinsockRawTransport : IIcmpTransport
                         }
                     }
                 }
-                while (_socket.Available > 0 && Volatile.Read(ref _disposed) == 0);
                 if (unsignalled > 0)
                 {
                     _answers.Signal();
                 }
                 Interlocked.Increment(ref _drains);
-                if (_senderWaiting)
+                if (Volatile.Read(ref _senderWaiting) != 0)
                 {
-                    _drained.Release();
+                    _drained.Set();
                 }
             }
         }
@@ -321,6 +373,31 @@ public sealed class WinsockRawTransport : IIcmpTransport
             _failure = e;
             _answers.Signal();
         }
+        finally
+        {
+            CloseWhenBothDone();
+        }
+    }
+
+    /// <summary>
+    /// Closes the socket once both the receive thread has left its loop and Dispose has been called, whichever comes
+    /// second. Dispose does not wait for the thread: the thread's wait lasts up to a slice (100 ms), and every
+    /// Invoke-IcmpMultiPing paid it at its end, which on a lab /24 under Wine was half the sweep. The socket is never
+    /// closed under a call of the thread's (under Wine a receive whose socket was closed could still write into its
+    /// buffer after the call returned), and sends stop at Dispose.
+    /// </summary>
+    private void CloseWhenBothDone()
+    {
+        if (Interlocked.Increment(ref _closeVotes) != 2)
+        {
+            return;
+        }
+        lock (_sendLock)
+        {
+            _socket.Dispose();
+            _drained.Dispose();
+        }
+        _closed.TrySetResult();
     }
 
     public int Receive(int timeoutMilliseconds, IMessageSink sink)
@@ -342,11 +419,6 @@ public sealed class WinsockRawTransport : IIcmpTransport
         {
             return;
         }
-        if (Thread.CurrentThread != _receiver)
-        {
-            _receiver.Join();
-        }
-        _socket.Dispose();
         lock (_sendLock)
         {
             foreach (var sender in _sourceSenders.Values)
@@ -356,6 +428,6 @@ public sealed class WinsockRawTransport : IIcmpTransport
             _sourceSenders.Clear();
         }
         _answers.Dispose();
-        _drained.Dispose();
+        CloseWhenBothDone();
     }
 }

@@ -11,8 +11,10 @@ namespace IcmpTools.Engine.Sockets.Windows;
 /// dotnet/runtime's DynamicWinsockMethods asks for it.
 /// </summary>
 /// <remarks>
-/// Synchronous: called without an OVERLAPPED once the socket has a datagram waiting, on the one thread that reads
-/// the socket, so one name buffer and one control buffer (pinned for the socket's life) serve every call.
+/// Synchronous: called without an OVERLAPPED on a non-blocking socket, on the one thread that reads the socket, so
+/// one name buffer and one control buffer (pinned for the socket's life) serve every call. An empty socket answers
+/// WSAEWOULDBLOCK (Microsoft: WSARecvMsg on a non-blocking socket with no data queued), which
+/// <see cref="TryReceive"/> reports as false.
 /// </remarks>
 [SupportedOSPlatform("windows")]
 internal sealed unsafe class WsaRecvMsg
@@ -41,12 +43,16 @@ internal sealed unsafe class WsaRecvMsg
         }
     }
 
-    /// <summary>Reads one datagram into <paramref name="buffer"/> (pinned); blocks when none is waiting.</summary>
+    /// <summary>WSAEWOULDBLOCK (winerror.h): a non-blocking socket has nothing queued.</summary>
+    private const int WouldBlock = 10035;
+
+    /// <summary>Reads one datagram into <paramref name="buffer"/> (pinned), if one is queued.</summary>
+    /// <param name="length">The datagram's length in the buffer; 0 when none was queued.</param>
     /// <param name="name">The sender's SOCKADDR, as long as WSARecvMsg wrote it.</param>
     /// <param name="control">The control messages, as long as WSARecvMsg wrote them.</param>
-    /// <returns>The datagram's length in the buffer.</returns>
+    /// <returns>False when the socket is non-blocking and had nothing queued (a blocking one waits instead).</returns>
     /// <exception cref="SocketException">WSARecvMsg failed (the socket's error).</exception>
-    public int Receive(byte[] buffer, out ReadOnlySpan<byte> name, out ReadOnlySpan<byte> control)
+    public bool TryReceive(byte[] buffer, out int length, out ReadOnlySpan<byte> name, out ReadOnlySpan<byte> control)
     {
         var added = false;
         try
@@ -71,11 +77,19 @@ internal sealed unsafe class WsaRecvMsg
                 var error = Marshal.GetLastSystemError();
                 if (result != 0)
                 {
+                    if (error == WouldBlock)
+                    {
+                        length = 0;
+                        name = default;
+                        control = default;
+                        return false;
+                    }
                     throw new SocketException(error);
                 }
                 name = _name.AsSpan(0, Math.Clamp(message.NameLength, 0, _name.Length));
                 control = _control.AsSpan(0, (int)Math.Min(message.Control.Length, (uint)_control.Length));
-                return received;
+                length = received;
+                return true;
             }
         }
         finally
