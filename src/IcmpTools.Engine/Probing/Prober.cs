@@ -194,15 +194,13 @@ public sealed class Prober : IMessageSink, IDisposable
     public void Send(ReadOnlySpan<ProbeSpec> probes, IProbeObserver observer)
     {
         ArgumentNullException.ThrowIfNull(observer);
-        Span<int> indices = stackalloc int[MaxBatch];
         while (!probes.IsEmpty)
         {
             var take = Math.Min(probes.Length, MaxBatch);
-            if (!TryReserve(indices[..take], out _))
+            if (!TrySendBatch(probes[..take], observer))
             {
                 throw new ProbeTableFullException($"More than {MaxSlots} probes are in flight on one socket.");
             }
-            SendReserved(probes[..take], indices[..take], observer);
             probes = probes[take..];
         }
     }

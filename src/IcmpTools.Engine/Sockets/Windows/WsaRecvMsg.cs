@@ -43,9 +43,6 @@ internal sealed unsafe class WsaRecvMsg
         }
     }
 
-    /// <summary>WSAEWOULDBLOCK (winerror.h): a non-blocking socket has nothing queued.</summary>
-    private const int WouldBlock = 10035;
-
     /// <summary>Reads one datagram into <paramref name="buffer"/> (pinned), if one is queued.</summary>
     /// <param name="length">The datagram's length in the buffer; 0 when none was queued.</param>
     /// <param name="name">The sender's SOCKADDR, as long as WSARecvMsg wrote it.</param>
@@ -77,7 +74,8 @@ internal sealed unsafe class WsaRecvMsg
                 var error = Marshal.GetLastSystemError();
                 if (result != 0)
                 {
-                    if (error == WouldBlock)
+                    // WSAEWOULDBLOCK: a non-blocking socket has nothing queued.
+                    if (error == (int)SocketError.WouldBlock)
                     {
                         length = 0;
                         name = default;
