@@ -80,22 +80,8 @@ PYEOF
     tail -n1 "$RAW" | cut -c1-220
 }
 
-CAP_PID=
-capture_on() {
-    timeout -s INT 120 ip netns exec "$NS" tcpdump -i to-r1 -n -s 64 -B 32768 --time-stamp-precision=nano -w "$1.pcap" \
-        'icmp[icmptype] == icmp-echo or icmp[icmptype] == icmp-echoreply' 2>"$1.tcpdump" &
-    CAP_PID=$!
-    local i
-    for ((i = 0; i < 100; i++)); do
-        grep -q "listening on" "$1.tcpdump" 2>/dev/null && return 0
-        sleep 0.05
-    done
-}
-capture_off() {
-    sleep 0.2
-    kill -INT "$CAP_PID" 2>/dev/null || true
-    wait "$CAP_PID" 2>/dev/null || true
-}
+# capture_on / capture_off (bench/capture.sh): a capture that is not zmap's is deleted once stopped.
+source "$ROOT/bench/capture.sh"
 
 zmap_run() {   # round
     local tf="$LOGS/dense-zmap-$1" start l0
@@ -135,14 +121,13 @@ for ((r = 1; r <= ROUNDS; r++)); do
     [[ "${ONLY:-}" == sparse ]] && continue
     for v in "${order[@]}"; do
         read -r label dir <<<"$v"
-        capture_on "$LOGS/dense-$label-$r"; sweep "$label" "$dir" dense frames "$r"; capture_off; rm -f "$LOGS/dense-$label-$r.pcap"
+        capture_on "$LOGS/dense-$label-$r"; sweep "$label" "$dir" dense frames "$r"; capture_off
     done
     for v in "${order[@]}"; do
         read -r label dir <<<"$v"
-        capture_on "$LOGS/dense-$label-raw-$r"; sweep "$label" "$dir" dense raw "$r"; capture_off; rm -f "$LOGS/dense-$label-raw-$r.pcap"
+        capture_on "$LOGS/dense-$label-raw-$r"; sweep "$label" "$dir" dense raw "$r"; capture_off
     done
     capture_on "$LOGS/dense-fping-$r"; ext fping dense "$r" sh -c "fping -q -a -i 0 -r 0 -t 500 -g $BLOCK | wc -l"; capture_off
-    rm -f "$LOGS/dense-fping-$r.pcap"
     zmap_run "$r"
     fi
     for v in "${order[@]}"; do
